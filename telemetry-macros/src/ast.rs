@@ -1,0 +1,103 @@
+//! The attribute's arguments as parsed (`Args`) and the checked model of the
+//! adapter (`Adapter`) that expansion works from. Every node keeps the tokens
+//! or spans it came from, so later stages can point at them.
+
+use proc_macro2::Span;
+use syn::{DeriveInput, Ident, LitStr, Path, Type};
+
+/// A value and the span of the token that gave it.
+#[derive(Clone)]
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Naming {
+    Prometheus,
+    OpenTelemetry,
+}
+
+pub(crate) struct LabelArg {
+    pub(crate) ident: Ident,
+    pub(crate) cap: Spanned<u32>,
+}
+
+pub(crate) enum FieldArg {
+    /// `tenant`: a declared bounded label.
+    Label(Ident),
+    /// `doi: String`: a payload field.
+    Typed(Ident, Box<Type>),
+}
+
+impl FieldArg {
+    pub(crate) fn ident(&self) -> &Ident {
+        match self {
+            FieldArg::Label(i) | FieldArg::Typed(i, _) => i,
+        }
+    }
+}
+
+pub(crate) struct EventArg {
+    pub(crate) ident: Ident,
+    pub(crate) fields: Vec<FieldArg>,
+}
+
+pub(crate) struct LatencyArg {
+    pub(crate) quantile: f64,
+    pub(crate) target_seconds: f64,
+}
+
+#[derive(Default)]
+pub(crate) struct SloArg {
+    pub(crate) success_percent: Option<f64>,
+    pub(crate) latency: Option<LatencyArg>,
+}
+
+/// Arguments as written; each `Option` is `None` when the argument is absent
+/// (or was malformed, in which case an error was recorded).
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) host_cap: Option<Spanned<u32>>,
+    pub(crate) labels: Vec<LabelArg>,
+    pub(crate) events: Vec<EventArg>,
+    pub(crate) naming: Option<Naming>,
+    pub(crate) slo: Option<SloArg>,
+    pub(crate) budget: Option<Spanned<u64>>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// One field of a checked custom event, in declaration order.
+pub(crate) enum Field {
+    /// Index into `Adapter::labels`.
+    Label {
+        ident: Ident,
+        label: usize,
+    },
+    Payload {
+        ident: Ident,
+        ty: Box<Type>,
+    },
+}
+
+pub(crate) struct Event {
+    /// snake_case name, as declared.
+    pub(crate) ident: Ident,
+    /// UpperCamelCase variant of the generated enum.
+    pub(crate) variant: Ident,
+    pub(crate) fields: Vec<Field>,
+}
+
+/// The checked adapter: everything expansion needs, nothing it must validate.
+pub(crate) struct Adapter<'a> {
+    pub(crate) input: &'a DeriveInput,
+    pub(crate) name: String,
+    pub(crate) host_cap: u32,
+    pub(crate) labels: Vec<LabelArg>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) naming: Naming,
+    pub(crate) slo: Option<SloArg>,
+    pub(crate) budget: u64,
+    pub(crate) krate: Path,
+}

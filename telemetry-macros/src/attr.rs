@@ -1,0 +1,554 @@
+//! Parses the attribute's tokens into typed [`Args`], recording every
+//! malformed argument instead of stopping at the first.
+//!
+//! Grammar (each argument optional, any order, at most once):
+//!
+//! ```text
+//! name = "crossref"
+//! hosts(cap = 16)
+//! labels(tenant(cap = 8), region(cap = 4))
+//! events(resolved(tenant, doi: String, cached: bool), miss(key: String))
+//! naming = "prometheus" | "opentelemetry"
+//! slo(success = 99.5, latency_p99 = "500ms")
+//! budget = 10000
+//! crate = "::my_runtime_reexport"
+//! ```
+
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Token, UnOp};
+
+use crate::ast::*;
+use crate::errors::Errors;
+
+/// Largest cap of any label (also the runtime's `labels::MAX_CAP`).
+pub(crate) const MAX_CAP: u64 = 10_000;
+/// Largest cardinality budget.
+pub(crate) const MAX_BUDGET: u64 = 1_000_000;
+
+const TOP_LEVEL: &[&str] = &[
+    "name", "hosts", "labels", "events", "naming", "slo", "budget", "crate",
+];
+
+/// Tracks that an argument appears at most once; one helper for every
+/// argument, so none can forget the check.
+struct Seen {
+    names: Vec<String>,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Seen { names: Vec::new() }
+    }
+    /// `true` the first time `key` is seen; records an error afterwards.
+    fn first(&mut self, key: &Ident, errors: &mut Errors) -> bool {
+        let name = key.unraw().to_string();
+        if self.names.contains(&name) {
+            errors.spanned(key, format!("duplicate argument `{name}`"));
+            false
+        } else {
+            self.names.push(name);
+            true
+        }
+    }
+}
+
+/// One comma-separated argument: `key = value`, `key(...)` or `key`.
+enum ArgValue {
+    Assign(TokenStream),
+    List(Group),
+    Bare,
+}
+
+struct Arg {
+    key: Ident,
+    value: ArgValue,
+}
+
+/// Splits at top-level commas (commas inside groups stay inside them).
+fn split_commas(tokens: TokenStream) -> Vec<Vec<TokenTree>> {
+    let mut out = vec![Vec::new()];
+    for tt in tokens {
+        match &tt {
+            TokenTree::Punct(p) if p.as_char() == ',' => out.push(Vec::new()),
+            _ => out.last_mut().map_or((), |v| v.push(tt)),
+        }
+    }
+    out.retain(|v| !v.is_empty());
+    out
+}
+
+fn parse_arg(tokens: Vec<TokenTree>, errors: &mut Errors) -> Option<Arg> {
+    let mut iter = tokens.into_iter();
+    let key = match iter.next() {
+        Some(TokenTree::Ident(i)) => i,
+        Some(other) => {
+            errors.spanned(
+                &other,
+                "expected an argument name, like `name = \"...\"` or `hosts(cap = 16)`",
+            );
+            return None;
+        }
+        None => return None,
+    };
+    let rest: Vec<TokenTree> = iter.collect();
+    let value = match rest.first() {
+        None => ArgValue::Bare,
+        Some(TokenTree::Punct(p)) if p.as_char() == '=' => {
+            let value: TokenStream = rest[1..].iter().cloned().collect();
+            if value.is_empty() {
+                errors.spanned(p, format!("expected a value after `{key} =`"));
+                return None;
+            }
+            ArgValue::Assign(value)
+        }
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && rest.len() == 1 => {
+            ArgValue::List(g.clone())
+        }
+        Some(other) => {
+            let span_tokens: TokenStream = rest.iter().cloned().collect();
+            let _ = other;
+            errors.spanned(
+                span_tokens,
+                format!("expected `{key} = value` or `{key}(...)`; separate arguments with commas"),
+            );
+            return None;
+        }
+    };
+    Some(Arg { key, value })
+}
+
+fn parse_list(tokens: TokenStream, errors: &mut Errors) -> Vec<Arg> {
+    split_commas(tokens)
+        .into_iter()
+        .filter_map(|t| parse_arg(t, errors))
+        .collect()
+}
+
+/// Reads `value` as an integer literal in `min..=max`.
+fn int_in(
+    value: &TokenStream,
+    what: &str,
+    min: u64,
+    max: u64,
+    errors: &mut Errors,
+) -> Option<Spanned<u64>> {
+    let range = || format!("`{what}` must be between {min} and {max}");
+    match syn::parse2::<Expr>(value.clone()) {
+        Ok(Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        })) => match i.base10_parse::<u64>() {
+            Ok(v) if (min..=max).contains(&v) => Some(Spanned {
+                value: v,
+                span: i.span(),
+            }),
+            _ => {
+                errors.spanned(&i, range());
+                None
+            }
+        },
+        Ok(
+            e @ Expr::Unary(ExprUnary {
+                op: UnOp::Neg(_), ..
+            }),
+        ) => {
+            errors.spanned(e, range());
+            None
+        }
+        _ => {
+            errors.spanned(
+                value,
+                format!(
+                    "`{what}` takes an integer, like `{what} = {}`",
+                    min.max(16).min(max)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn str_lit(value: &TokenStream, what: &str, example: &str, errors: &mut Errors) -> Option<LitStr> {
+    match syn::parse2::<Expr>(value.clone()) {
+        Ok(Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        })) => Some(s),
+        _ => {
+            errors.spanned(
+                value,
+                format!("`{what}` takes a string, like `{what} = \"{example}\"`"),
+            );
+            None
+        }
+    }
+}
+
+fn float_lit(
+    value: &TokenStream,
+    what: &str,
+    example: &str,
+    errors: &mut Errors,
+) -> Option<(f64, Span)> {
+    fn number(lit: &Lit) -> Option<f64> {
+        match lit {
+            Lit::Float(f) => f.base10_parse::<f64>().ok(),
+            Lit::Int(i) => i.base10_parse::<f64>().ok(),
+            _ => None,
+        }
+    }
+    let parsed = syn::parse2::<Expr>(value.clone()).ok();
+    let found = match &parsed {
+        Some(Expr::Lit(ExprLit { lit, .. })) => number(lit).map(|v| (v, lit.span())),
+        // Negative numbers parse, so the range check can name them.
+        Some(
+            e @ Expr::Unary(ExprUnary {
+                op: UnOp::Neg(_),
+                expr,
+                ..
+            }),
+        ) => match &**expr {
+            Expr::Lit(ExprLit { lit, .. }) => number(lit).map(|v| (-v, e.span())),
+            _ => None,
+        },
+        _ => None,
+    };
+    if found.is_none() {
+        errors.spanned(
+            value,
+            format!("`{what}` takes a number, like `{what} = {example}`"),
+        );
+    }
+    found
+}
+
+fn unknown(key: &Ident, expected: &[&str], errors: &mut Errors) {
+    let list = expected
+        .iter()
+        .map(|e| format!("`{e}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    errors.spanned(
+        key,
+        format!("unknown argument `{key}`, expected one of {list}"),
+    );
+}
+
+fn expect_assign(arg: Arg, example: &str, errors: &mut Errors) -> Option<(Ident, TokenStream)> {
+    match arg.value {
+        ArgValue::Assign(v) => Some((arg.key, v)),
+        _ => {
+            errors.spanned(
+                &arg.key,
+                format!("`{}` takes a value: `{example}`", arg.key),
+            );
+            None
+        }
+    }
+}
+
+fn expect_list(arg: Arg, example: &str, errors: &mut Errors) -> Option<(Ident, Group)> {
+    match arg.value {
+        ArgValue::List(g) => Some((arg.key, g)),
+        _ => {
+            errors.spanned(&arg.key, format!("`{}` takes a list: `{example}`", arg.key));
+            None
+        }
+    }
+}
+
+/// Parses the whole attribute.
+pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
+    let mut args = Args::default();
+    let mut seen = Seen::new();
+    for arg in parse_list(tokens, errors) {
+        let key = arg.key.unraw().to_string();
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            unknown(&arg.key, TOP_LEVEL, errors);
+            continue;
+        }
+        if !seen.first(&arg.key, errors) {
+            continue;
+        }
+        match key.as_str() {
+            "name" => {
+                if let Some((_, v)) = expect_assign(arg, "name = \"crossref\"", errors) {
+                    args.name = str_lit(&v, "name", "crossref", errors);
+                }
+            }
+            "hosts" => {
+                if let Some((_, g)) = expect_list(arg, "hosts(cap = 16)", errors) {
+                    args.host_cap = parse_cap(g, "hosts", errors);
+                }
+            }
+            "labels" => {
+                if let Some((_, g)) = expect_list(arg, "labels(tenant(cap = 8))", errors) {
+                    args.labels = parse_labels(g, errors);
+                }
+            }
+            "events" => {
+                if let Some((_, g)) = expect_list(arg, "events(resolved(doi: String))", errors) {
+                    args.events = parse_events(g, errors);
+                }
+            }
+            "naming" => {
+                if let Some((_, v)) = expect_assign(arg, "naming = \"prometheus\"", errors) {
+                    if let Some(s) = str_lit(&v, "naming", "prometheus", errors) {
+                        args.naming = match s.value().as_str() {
+                            "prometheus" => Some(Naming::Prometheus),
+                            "opentelemetry" | "otel" => Some(Naming::OpenTelemetry),
+                            other => {
+                                errors.spanned(&s, format!("unknown naming `{other}`, expected `\"prometheus\"` or `\"opentelemetry\"`"));
+                                None
+                            }
+                        };
+                    }
+                }
+            }
+            "slo" => {
+                if let Some((_, g)) =
+                    expect_list(arg, "slo(success = 99.5, latency_p99 = \"500ms\")", errors)
+                {
+                    args.slo = Some(parse_slo(g, errors));
+                }
+            }
+            "budget" => {
+                if let Some((_, v)) = expect_assign(arg, "budget = 10000", errors) {
+                    args.budget = int_in(&v, "budget", 1, MAX_BUDGET, errors);
+                }
+            }
+            "crate" => {
+                if let Some((_, v)) = expect_assign(arg, "crate = \"::telemetry_runtime\"", errors)
+                {
+                    if let Some(s) = str_lit(&v, "crate", "::telemetry_runtime", errors) {
+                        match s.parse::<syn::Path>() {
+                            Ok(p) => args.krate = Some(p),
+                            Err(_) => errors.spanned(
+                                &s,
+                                "`crate` must be a path, like `\"::telemetry_runtime\"`",
+                            ),
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    args
+}
+
+/// `(cap = N)`.
+fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Option<Spanned<u32>> {
+    let mut seen = Seen::new();
+    let mut cap = None;
+    let items = parse_list(group.stream(), errors);
+    if items.is_empty() {
+        errors.at(
+            group.span(),
+            format!("`{owner}` needs a cap: `{owner}(cap = 16)`"),
+        );
+    }
+    for arg in items {
+        if arg.key != "cap" {
+            unknown(&arg.key, &["cap"], errors);
+            continue;
+        }
+        if !seen.first(&arg.key, errors) {
+            continue;
+        }
+        if let Some((_, v)) = expect_assign(arg, "cap = 16", errors) {
+            cap = int_in(&v, "cap", 1, MAX_CAP, errors).map(|s| Spanned {
+                value: s.value as u32,
+                span: s.span,
+            });
+        }
+    }
+    cap
+}
+
+fn parse_labels(group: Group, errors: &mut Errors) -> Vec<LabelArg> {
+    let mut out: Vec<LabelArg> = Vec::new();
+    for arg in parse_list(group.stream(), errors) {
+        let Some((ident, g)) = expect_list(arg, "tenant(cap = 8)", errors) else {
+            continue;
+        };
+        if let Some(previous) = out.iter().find(|l| l.ident == ident) {
+            let _ = previous;
+            errors.spanned(&ident, format!("duplicate label `{ident}`"));
+            continue;
+        }
+        if let Some(cap) = parse_cap(g, &ident.to_string(), errors) {
+            out.push(LabelArg { ident, cap });
+        }
+    }
+    out
+}
+
+/// One field of an event: `name` or `name: Type`.
+struct FieldSyntax(FieldArg);
+
+impl Parse for FieldSyntax {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let ident = Ident::parse_any(input)?;
+        if input.peek(Token![:]) {
+            input.parse::<Token![:]>()?;
+            let ty: syn::Type = input.parse()?;
+            Ok(FieldSyntax(FieldArg::Typed(ident, Box::new(ty))))
+        } else {
+            Ok(FieldSyntax(FieldArg::Label(ident)))
+        }
+    }
+}
+
+fn parse_events(group: Group, errors: &mut Errors) -> Vec<EventArg> {
+    let mut out: Vec<EventArg> = Vec::new();
+    for arg in parse_list(group.stream(), errors) {
+        let ident = arg.key;
+        let fields = match arg.value {
+            ArgValue::List(g) => {
+                let parser = Punctuated::<FieldSyntax, Token![,]>::parse_terminated;
+                match syn::parse::Parser::parse2(parser, g.stream()) {
+                    Ok(p) => p.into_iter().map(|f| f.0).collect(),
+                    Err(e) => {
+                        errors.push(syn::Error::new(
+                            e.span(),
+                            format!("{e}; event fields are `label_name` or `field: Type`"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            ArgValue::Bare => Vec::new(),
+            ArgValue::Assign(v) => {
+                errors.spanned(
+                    v,
+                    format!("events are declared as `{ident}(field: Type, ...)`, not with `=`"),
+                );
+                continue;
+            }
+        };
+        if out.iter().any(|e| e.ident == ident) {
+            errors.spanned(&ident, format!("duplicate event `{ident}`"));
+            continue;
+        }
+        out.push(EventArg { ident, fields });
+    }
+    out
+}
+
+fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
+    let mut slo = SloArg::default();
+    let mut seen = Seen::new();
+    let mut latency_key: Option<Ident> = None;
+    for arg in parse_list(group.stream(), errors) {
+        let key = arg.key.to_string();
+        if key == "success" {
+            if !seen.first(&arg.key, errors) {
+                continue;
+            }
+            let Some((_, v)) = expect_assign(arg, "success = 99.5", errors) else {
+                continue;
+            };
+            if let Some((pct, span)) = float_lit(&v, "success", "99.5", errors) {
+                if pct > 0.0 && pct < 100.0 {
+                    slo.success_percent = Some(pct);
+                } else {
+                    errors.at(
+                        span,
+                        "`success` is a percentage strictly between 0 and 100, like `99.5`",
+                    );
+                }
+            }
+        } else if let Some(q) = key.strip_prefix("latency_p") {
+            if let Some(first) = &latency_key {
+                errors.spanned(
+                    &arg.key,
+                    format!("only one latency objective is allowed; `{first}` is already declared"),
+                );
+                continue;
+            }
+            latency_key = Some(arg.key.clone());
+            let quantile = parse_quantile(q);
+            let key_ident = arg.key.clone();
+            let Some((_, v)) = expect_assign(arg, "latency_p99 = \"500ms\"", errors) else {
+                continue;
+            };
+            let target = str_lit(&v, &key, "500ms", errors);
+            match quantile {
+                None => errors.spanned(&key_ident, format!("`{key}` is not a quantile; use `latency_p50`, `latency_p90`, `latency_p95`, `latency_p99` or `latency_p999`")),
+                Some(quantile) => {
+                    if let Some(target) = target {
+                        match parse_duration(&target.value()) {
+                            Some(secs) if (0.001..=10.0).contains(&secs) => {
+                                slo.latency = Some(LatencyArg { quantile, target_seconds: secs });
+                            }
+                            Some(_) => errors.spanned(&target, "latency target must be between \"1ms\" and \"10s\" (the largest duration bucket)"),
+                            None => errors.spanned(&target, "expected a duration like \"250ms\", \"1.5s\" or \"800us\""),
+                        }
+                    }
+                }
+            }
+        } else {
+            unknown(
+                &arg.key,
+                &[
+                    "success",
+                    "latency_p50",
+                    "latency_p90",
+                    "latency_p95",
+                    "latency_p99",
+                    "latency_p999",
+                ],
+                errors,
+            );
+        }
+    }
+    slo
+}
+
+/// `"99"` -> 0.99, `"999"` -> 0.999, `"50"` -> 0.5.
+fn parse_quantile(digits: &str) -> Option<f64> {
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: f64 = digits.parse().ok()?;
+    let q = n / 10f64.powi(digits.len() as i32);
+    (q > 0.0 && q < 1.0).then_some(q)
+}
+
+/// `"500ms"` -> 0.5 (seconds).
+fn parse_duration(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    // Divide rather than multiply by 1e-3: `800us` must come out as exactly 0.0008.
+    match unit.trim() {
+        "us" | "µs" => Some(n / 1e6),
+        "ms" => Some(n / 1e3),
+        "s" => Some(n),
+        "m" | "min" => Some(n * 60.0),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_quantiles() {
+        assert_eq!(parse_duration("500ms"), Some(0.5));
+        assert_eq!(parse_duration("1.5s"), Some(1.5));
+        assert_eq!(parse_duration("800us"), Some(0.0008));
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("ms"), None);
+        assert_eq!(parse_quantile("99"), Some(0.99));
+        assert_eq!(parse_quantile("999"), Some(0.999));
+        assert_eq!(parse_quantile("5"), Some(0.5));
+        assert_eq!(parse_quantile("x"), None);
+        assert_eq!(parse_quantile("0"), None);
+    }
+}

@@ -1,0 +1,343 @@
+//! Rules across arguments and the annotated item. Each rule says what it
+//! rejects; every violation is recorded, none stops the others.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::{Data, DeriveInput, Fields, Ident};
+
+use crate::ast::*;
+use crate::errors::Errors;
+
+/// Default cardinality budget: the most series any one metric may have.
+pub(crate) const DEFAULT_BUDGET: u64 = 10_000;
+
+/// Per-host `(method, status)` pairs the runtime keeps for `http_requests_total`
+/// (the runtime's `instruments::STATUS_SLOTS`).
+const STATUS_PAIRS_PER_HOST: u64 = 32;
+
+/// Label names the runtime itself puts on metrics. Rejects
+/// `labels(host(cap = 4))`.
+const RESERVED_LABELS: &[&str] = &[
+    "adapter", "host", "method", "status", "reason", "source", "outcome", "from", "to", "label",
+    "sink", "event", "tier", "le", "quantile", "job", "instance",
+];
+
+/// Built-in event kinds; a custom event of the same name would be ambiguous
+/// in logs. Rejects `events(retry(n: u32))`.
+const BUILTIN_EVENTS: &[&str] = &[
+    "request",
+    "response",
+    "error",
+    "retry",
+    "backoff",
+    "rate_limit",
+    "breaker_transition",
+    "fallback",
+];
+
+/// Checks `args` against each other and against `input`; `None` when
+/// anything is wrong (the errors say what).
+pub(crate) fn check<'a>(
+    args: Args,
+    input: &'a DeriveInput,
+    errors: &mut Errors,
+) -> Option<Adapter<'a>> {
+    check_item(input, errors);
+
+    // Adapter name: a Prometheus-safe identifier. Rejects `name = "my-api"`.
+    let name = match &args.name {
+        Some(lit) => {
+            let v = lit.value();
+            if let Err(why) = prometheus_name(&v) {
+                let suggestion = v
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                    .to_ascii_lowercase();
+                errors.spanned(
+                    lit,
+                    format!("adapter name `{v}` {why}; try `name = \"{suggestion}\"`"),
+                );
+            }
+            v
+        }
+        None => snake_case(&input.ident.unraw().to_string()),
+    };
+
+    for label in &args.labels {
+        check_label_name(&label.ident, errors);
+    }
+
+    let events = check_events(&args, errors);
+    let host_cap = args.host_cap.as_ref().map_or(16, |c| c.value);
+    let budget = args.budget.as_ref().map_or(DEFAULT_BUDGET, |b| b.value);
+    check_budget(&args, &events, host_cap, budget, errors);
+
+    if !errors.is_empty() {
+        return None;
+    }
+    Some(Adapter {
+        input,
+        name,
+        host_cap,
+        labels: args.labels,
+        events,
+        naming: args.naming.unwrap_or(Naming::Prometheus),
+        slo: args.slo,
+        budget,
+        krate: args
+            .krate
+            .unwrap_or_else(|| syn::parse_quote!(::telemetry_runtime)),
+    })
+}
+
+/// The attribute goes on a struct with named fields. Rejects enums, unions,
+/// tuple structs and unit structs.
+fn check_item(input: &DeriveInput, errors: &mut Errors) {
+    const WHAT: &str = "`#[instrumented_adapter]` goes on a struct with named fields";
+    match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(_) => {}
+            Fields::Unnamed(f) => errors.spanned(
+                f,
+                format!(
+                    "{WHAT}, not a tuple struct: write `struct {} {{ field: Type }}`",
+                    input.ident
+                ),
+            ),
+            Fields::Unit => errors.spanned(
+                &input.ident,
+                format!(
+                    "{WHAT}, not a unit struct: write `struct {} {{}}`",
+                    input.ident
+                ),
+            ),
+        },
+        Data::Enum(e) => errors.spanned(e.enum_token, format!("{WHAT}, not an enum")),
+        Data::Union(u) => errors.spanned(u.union_token, format!("{WHAT}, not a union")),
+    }
+}
+
+/// Prometheus metric/label name rules: `[a-zA-Z_][a-zA-Z0-9_]*`, and names
+/// starting with `__` are reserved.
+fn prometheus_name(v: &str) -> Result<(), &'static str> {
+    let mut chars = v.chars();
+    match chars.next() {
+        None => return Err("is empty"),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            return Err("must start with a letter or `_` (Prometheus naming rules)")
+        }
+        _ => {}
+    }
+    if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err("may only contain ASCII letters, digits and `_` (Prometheus naming rules)");
+    }
+    if v.starts_with("__") {
+        return Err("must not start with `__`, which Prometheus reserves");
+    }
+    Ok(())
+}
+
+fn check_label_name(ident: &Ident, errors: &mut Errors) {
+    let name = ident.unraw().to_string();
+    if let Err(why) = prometheus_name(&name) {
+        errors.spanned(ident, format!("label name `{name}` {why}"));
+    } else if RESERVED_LABELS.contains(&name.as_str()) {
+        errors.spanned(
+            ident,
+            format!(
+                "label `{name}` collides with a built-in label; built-in labels are {}",
+                quoted(RESERVED_LABELS)
+            ),
+        );
+    }
+}
+
+fn quoted(list: &[&str]) -> String {
+    list.iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn check_events(args: &Args, errors: &mut Errors) -> Vec<Event> {
+    let mut out = Vec::new();
+    for ev in &args.events {
+        let name = ev.ident.unraw().to_string();
+        // Event names are snake_case: they name emitter methods and the
+        // `event` label value. Rejects `events(Resolved(...))`.
+        let snake = !name.is_empty()
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !snake {
+            errors.spanned(
+                &ev.ident,
+                format!(
+                    "event name `{name}` must be snake_case ASCII, like `{}`",
+                    snake_case(&name)
+                ),
+            );
+        } else if BUILTIN_EVENTS.contains(&name.as_str()) {
+            errors.spanned(
+                &ev.ident,
+                format!(
+                    "event `{name}` collides with a built-in event; built-in events are {}",
+                    quoted(BUILTIN_EVENTS)
+                ),
+            );
+        }
+        let mut fields = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for f in &ev.fields {
+            let fname = f.ident().unraw().to_string();
+            if seen.contains(&fname) {
+                errors.spanned(
+                    f.ident(),
+                    format!("duplicate field `{fname}` in event `{name}`"),
+                );
+                continue;
+            }
+            seen.push(fname.clone());
+            // `event` is the tag of the serialised enum; `__` names are ours.
+            if fname == "event" || fname.starts_with("__") {
+                errors.spanned(
+                    f.ident(),
+                    format!("field name `{fname}` is reserved; pick another name"),
+                );
+                continue;
+            }
+            let label = args.labels.iter().position(|l| l.ident.unraw() == fname);
+            match (f, label) {
+                (FieldArg::Label(ident), Some(label)) => fields.push(Field::Label { ident: ident.clone(), label }),
+                (FieldArg::Label(ident), None) => errors.spanned(
+                    ident,
+                    format!("`{fname}` is not a declared label; declare it in `labels({fname}(cap = 8))` or give it a type: `{fname}: String`"),
+                ),
+                (FieldArg::Typed(ident, _), Some(_)) => errors.spanned(
+                    ident,
+                    format!("`{fname}` is a declared label, so it carries no type here; write it bare: `{fname}`"),
+                ),
+                (FieldArg::Typed(ident, ty), None) => fields.push(Field::Payload { ident: ident.clone(), ty: ty.clone() }),
+            }
+        }
+        out.push(Event {
+            variant: Ident::new(&upper_camel(&name), ev.ident.span()),
+            ident: ev.ident.clone(),
+            fields,
+        });
+    }
+    out
+}
+
+/// The cardinality budget: no metric may have more potential series than the
+/// budget. Rejects `hosts(cap = 1000)` with the default budget of 10000,
+/// since `http_requests_total` could then reach 1000 × 32 series.
+fn check_budget(args: &Args, events: &[Event], host_cap: u32, budget: u64, errors: &mut Errors) {
+    let host_span = args
+        .host_cap
+        .as_ref()
+        .map(|c| c.span)
+        .unwrap_or_else(Span::call_site);
+    let hint = |needed: u64| {
+        if needed <= crate::attr::MAX_BUDGET {
+            format!("lower a cap or raise the budget with `budget = {needed}`")
+        } else {
+            "lower a cap".to_string()
+        }
+    };
+    let host = u64::from(host_cap);
+    let requests = host * STATUS_PAIRS_PER_HOST;
+    if requests > budget {
+        errors.at(
+            host_span,
+            format!(
+                "metric `http_requests_total` could have {requests} series (host {host} × method/status pairs {STATUS_PAIRS_PER_HOST}), above the cardinality budget of {budget}; {}",
+                hint(requests)
+            ),
+        );
+    }
+    for ev in events {
+        let mut product: u64 = 1;
+        let mut parts = Vec::new();
+        let mut widest: Option<&LabelArg> = None;
+        for f in &ev.fields {
+            if let Field::Label { label, .. } = f {
+                let l = &args.labels[*label];
+                product = product.saturating_mul(u64::from(l.cap.value));
+                parts.push(format!("{} {}", l.ident, l.cap.value));
+                if widest.is_none_or(|w| w.cap.value < l.cap.value) {
+                    widest = Some(l);
+                }
+            }
+        }
+        if product > budget {
+            let span = widest.map_or_else(|| ev.ident.span(), |w| w.cap.span);
+            errors.at(
+                span,
+                format!(
+                    "metric `adapter_events_total` for event `{}` could have {product} series ({}), above the cardinality budget of {budget}; {}",
+                    ev.ident,
+                    parts.join(" × "),
+                    hint(product)
+                ),
+            );
+        }
+    }
+}
+
+/// `CrossrefAPI` -> `crossref_api`, `HTTPClient` -> `http_client`.
+pub(crate) fn snake_case(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let prev_upper = i > 0 && chars[i - 1].is_uppercase();
+            if i > 0 && (prev_lower || (prev_upper && next_lower)) && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `cache_miss` -> `CacheMiss`.
+pub(crate) fn upper_camel(s: &str) -> String {
+    s.split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_conversions() {
+        assert_eq!(snake_case("Crossref"), "crossref");
+        assert_eq!(snake_case("CrossrefAPI"), "crossref_api");
+        assert_eq!(snake_case("HTTPClient"), "http_client");
+        assert_eq!(snake_case("S3Store"), "s3_store");
+        assert_eq!(upper_camel("cache_miss"), "CacheMiss");
+        assert_eq!(upper_camel("resolved"), "Resolved");
+    }
+
+    #[test]
+    fn prometheus_names() {
+        assert!(prometheus_name("crossref_v2").is_ok());
+        assert!(prometheus_name("my-api").is_err());
+        assert!(prometheus_name("2fast").is_err());
+        assert!(prometheus_name("__meta").is_err());
+        assert!(prometheus_name("").is_err());
+    }
+}

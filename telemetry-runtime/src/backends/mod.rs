@@ -1,0 +1,4 @@
+//! Backends, one per Cargo feature.
+
+#[cfg(feature = "prometheus")]
+pub mod prometheus;

@@ -1,0 +1,142 @@
+//! Where events go: the global sink, per-adapter sinks, and panic isolation.
+//!
+//! The emit path checks one relaxed atomic load ([`interested`]) before it
+//! builds anything; with no sink installed anywhere that is all it costs. With
+//! the `events` feature off, [`interested`] is a `const fn` returning `false`
+//! and the generated emitters compile to nothing.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+
+use crate::sink::EventSink;
+
+/// An installed sink, shared by the slots that hold it.
+pub(crate) type SinkSlot = ArcSwapOption<Box<dyn EventSink>>;
+
+/// Number of sink slots (global or per adapter) holding a sink.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+static GLOBAL: SinkSlot = ArcSwapOption::const_empty();
+
+/// Whether any sink is installed anywhere: one relaxed load.
+///
+/// ```
+/// use telemetry_runtime::{dispatch, sink::RecordingSink};
+/// assert!(!dispatch::interested());
+/// dispatch::set_global_sink(RecordingSink::new());
+/// assert_eq!(dispatch::interested(), cfg!(feature = "events"));
+/// dispatch::clear_global_sink();
+/// assert!(!dispatch::interested());
+/// ```
+#[inline(always)]
+pub fn interested() -> bool {
+    cfg!(feature = "events") && ACTIVE.load(Ordering::Relaxed) != 0
+}
+
+/// Installs `sink` as the global sink (for every adapter without its own),
+/// replacing any previous one, which is flushed.
+///
+/// ```
+/// use telemetry_runtime::{dispatch, sink::RecordingSink};
+/// dispatch::set_global_sink(RecordingSink::new());
+/// assert!(dispatch::interested());
+/// dispatch::clear_global_sink();
+/// ```
+pub fn set_global_sink(sink: impl EventSink) {
+    install(&GLOBAL, Some(Box::new(sink)));
+}
+
+/// Removes the global sink, flushing it.
+pub fn clear_global_sink() {
+    install(&GLOBAL, None);
+}
+
+pub(crate) fn install(slot: &SinkSlot, sink: Option<Box<dyn EventSink>>) {
+    let is_some = sink.is_some();
+    let old = slot.swap(sink.map(Arc::new));
+    match (old.is_some(), is_some) {
+        (false, true) => {
+            ACTIVE.fetch_add(1, Ordering::Relaxed);
+        }
+        (true, false) => {
+            ACTIVE.fetch_sub(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+    if let Some(old) = old {
+        guarded(&**old, |s| s.flush());
+    }
+}
+
+pub(crate) fn global() -> &'static SinkSlot {
+    &GLOBAL
+}
+
+/// Flushes the global sink (call on shutdown so queued events are written).
+pub fn flush_global() {
+    if let Some(sink) = GLOBAL.load_full() {
+        guarded(&**sink, |s| s.flush());
+    }
+}
+
+/// Runs `f` on `sink`, catching a panic: the panic is counted against the
+/// sink's name in `telemetry_sink_panics_total` and goes no further.
+///
+/// ```
+/// use telemetry_runtime::{dispatch, sink::EventSink};
+/// struct Boom;
+/// impl EventSink for Boom { fn name(&self) -> &'static str { "doc_boom" } fn flush(&self) { panic!("boom") } }
+/// dispatch::guarded(&Boom, |s| s.flush());
+/// assert!(dispatch::sink_panics().iter().any(|(n, c)| *n == "doc_boom" && *c == 1));
+/// ```
+#[inline]
+pub fn guarded(sink: &dyn EventSink, f: impl FnOnce(&dyn EventSink)) {
+    if catch_unwind(AssertUnwindSafe(|| f(sink))).is_err() {
+        // A sink's name() could panic too; name it generically then.
+        let name = catch_unwind(AssertUnwindSafe(|| sink.name())).unwrap_or("_unnamed");
+        count(&PANICS, name, 1);
+    }
+}
+
+type SinkCounters = Mutex<Vec<(&'static str, AtomicU64)>>;
+static PANICS: SinkCounters = Mutex::new(Vec::new());
+static DROPPED: SinkCounters = Mutex::new(Vec::new());
+
+#[cold]
+fn count(table: &SinkCounters, sink: &'static str, n: u64) {
+    let mut t = table.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = t.iter().find(|(name, _)| *name == sink) {
+        c.fetch_add(n, Ordering::Relaxed);
+    } else if t.len() < 256 {
+        // Sink names are code, not input; 256 is far above any real program
+        // and keeps the `sink` label bounded even if a name is computed.
+        t.push((sink, AtomicU64::new(n)));
+    } else if let Some((_, c)) = t.last() {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+fn snapshot(table: &SinkCounters) -> Vec<(&'static str, u64)> {
+    let t = table.lock().unwrap_or_else(|e| e.into_inner());
+    t.iter()
+        .map(|(n, c)| (*n, c.load(Ordering::Relaxed)))
+        .collect()
+}
+
+/// Records that `sink` dropped `n` events (a full queue, say):
+/// `telemetry_events_dropped_total{sink}`.
+pub fn record_dropped(sink: &'static str, n: u64) {
+    count(&DROPPED, sink, n);
+}
+
+/// Panics caught per sink name so far.
+pub fn sink_panics() -> Vec<(&'static str, u64)> {
+    snapshot(&PANICS)
+}
+
+/// Events dropped per sink name so far.
+pub fn events_dropped() -> Vec<(&'static str, u64)> {
+    snapshot(&DROPPED)
+}

@@ -1,0 +1,266 @@
+//! Per-adapter telemetry state: the bridge between generated code, the
+//! instrumented client and the sinks.
+//!
+//! The macro writes one `static` [`AdapterTelemetry`] per annotated type; its
+//! state (label tables, metric handles) is built on first use and lives for the
+//! process. [`InstrumentedAdapter`] is how the client and tools reach it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crate::dispatch::{self, SinkSlot};
+use crate::events::{CorrelationId, CustomEvent, CustomEventRecord, EventMeta, EventRef};
+use crate::instruments::{Buckets, HostMetrics, DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
+use crate::labels::{BoundedLabel, LabelValue};
+use crate::manifest::AdapterManifest;
+use crate::sink::{deliver, EventSink};
+
+/// Implemented by `#[instrumented_adapter]` for the annotated type.
+///
+/// ```
+/// use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+///
+/// #[instrumented_adapter(name = "geo", hosts(cap = 4))]
+/// struct Geo {}
+///
+/// assert_eq!(Geo::MANIFEST.name, "geo");
+/// assert_eq!(Geo::telemetry().hosts().cap(), 4);
+/// ```
+pub trait InstrumentedAdapter {
+    /// The generated enum of the adapter's custom events.
+    type Event: CustomEvent;
+    /// The adapter's manifest.
+    const MANIFEST: &'static AdapterManifest;
+    /// The adapter's telemetry state.
+    fn telemetry() -> &'static AdapterTelemetry;
+}
+
+/// Telemetry state of one adapter type.
+pub struct AdapterTelemetry {
+    manifest: &'static AdapterManifest,
+    state: OnceLock<AdapterState>,
+    sink: SinkSlot,
+}
+
+struct AdapterState {
+    hosts: BoundedLabel,
+    labels: Box<[BoundedLabel]>,
+    host_metrics: Box<[OnceLock<Box<HostMetrics>>]>,
+    /// Per custom event, counters indexed by the mixed-radix combination of its
+    /// label indices (each in `0..=cap`), allocated on first emission.
+    event_counts: Box<[OnceLock<Box<[AtomicU64]>>]>,
+    duration_buckets: &'static Buckets,
+    size_buckets: &'static Buckets,
+}
+
+static REGISTRY: Mutex<Vec<&'static AdapterTelemetry>> = Mutex::new(Vec::new());
+
+/// Every adapter whose telemetry has been used in this process, in first-use
+/// order: what exporters iterate.
+pub fn registered_adapters() -> Vec<&'static AdapterTelemetry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+impl fmt::Debug for AdapterTelemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdapterTelemetry")
+            .field("adapter", &self.manifest.name)
+            .field("initialised", &self.state.get().is_some())
+            .finish()
+    }
+}
+
+fn leak_buckets(bounds: &[f64], scale: f64) -> &'static Buckets {
+    // One per adapter, for the life of the process.
+    Box::leak(Box::new(Buckets::new(bounds, scale)))
+}
+
+impl AdapterTelemetry {
+    /// State for `manifest`; `const` so generated code can hold it in a `static`.
+    pub const fn new(manifest: &'static AdapterManifest) -> Self {
+        AdapterTelemetry {
+            manifest,
+            state: OnceLock::new(),
+            sink: SinkSlot::const_empty(),
+        }
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &'static AdapterManifest {
+        self.manifest
+    }
+
+    fn state(&'static self) -> &'static AdapterState {
+        self.state.get_or_init(|| {
+            let m = self.manifest;
+            let state = AdapterState {
+                hosts: BoundedLabel::new("host", m.host_cap),
+                labels: m
+                    .labels
+                    .iter()
+                    .map(|l| BoundedLabel::new(l.name, l.cap))
+                    .collect(),
+                host_metrics: (0..=m.host_cap.clamp(1, crate::labels::MAX_CAP))
+                    .map(|_| OnceLock::new())
+                    .collect(),
+                event_counts: m.events.iter().map(|_| OnceLock::new()).collect(),
+                duration_buckets: leak_buckets(DURATION_BUCKETS_SECONDS, 1e9),
+                size_buckets: leak_buckets(SIZE_BUCKETS_BYTES, 1.0),
+            };
+            REGISTRY
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self);
+            state
+        })
+    }
+
+    /// The bounded `host` label.
+    pub fn hosts(&'static self) -> &'static BoundedLabel {
+        &self.state().hosts
+    }
+
+    /// The declared label at `index` (declaration order).
+    ///
+    /// # Panics
+    /// If `index` is out of range; generated code only passes valid indices.
+    pub fn label(&'static self, index: usize) -> &'static BoundedLabel {
+        &self.state().labels[index]
+    }
+
+    /// All declared labels, in declaration order.
+    pub fn labels(&'static self) -> &'static [BoundedLabel] {
+        &self.state().labels
+    }
+
+    /// Hot-path metric handles of `host`, registered on first use and cached.
+    #[inline]
+    pub fn host_metrics(&'static self, host: LabelValue) -> &'static HostMetrics {
+        let state = self.state();
+        let slot = &state.host_metrics[host.index().min(state.host_metrics.len() - 1)];
+        slot.get_or_init(|| Box::new(HostMetrics::new(state.duration_buckets, state.size_buckets)))
+    }
+
+    /// Metric handles of every host that has any, with the host label.
+    pub fn all_host_metrics(&'static self) -> Vec<(LabelValue, &'static HostMetrics)> {
+        let state = self.state();
+        let mut hosts = state.hosts.values();
+        hosts.push(state.hosts.overflow());
+        hosts
+            .into_iter()
+            .filter_map(|h| {
+                state
+                    .host_metrics
+                    .get(h.index())
+                    .and_then(|m| m.get())
+                    .map(|m| (h, &**m))
+            })
+            .collect()
+    }
+
+    /// Installs a sink for this adapter only (it takes precedence over the
+    /// global sink); `None` removes it.
+    pub fn set_sink(&'static self, sink: Option<Box<dyn EventSink>>) {
+        dispatch::install(&self.sink, sink);
+    }
+
+    /// Whether any sink would receive this adapter's events.
+    #[inline(always)]
+    pub fn interested(&self) -> bool {
+        dispatch::interested()
+    }
+
+    /// Delivers `event` to this adapter's sink, or the global one, catching
+    /// panics.
+    pub fn emit(&'static self, event: EventRef<'_>) {
+        if !dispatch::interested() {
+            return;
+        }
+        let guard = self.sink.load();
+        let sink = match &*guard {
+            Some(local) => local.clone(),
+            None => match dispatch::global().load_full() {
+                Some(global) => global,
+                None => return,
+            },
+        };
+        dispatch::guarded(&**sink, |s| deliver(s, event));
+    }
+
+    /// Counts and delivers a custom event (what generated emitters call).
+    pub fn emit_custom(&'static self, event: &dyn CustomEvent) {
+        let state = self.state();
+        if let Some(index) = self
+            .manifest
+            .events
+            .iter()
+            .position(|e| e.name == event.name())
+        {
+            let mut combo = 0usize;
+            // Mixed radix over the event's labels, in declaration order.
+            let spec = &self.manifest.events[index];
+            let mut values: [usize; 16] = [0; 16];
+            let mut n = 0;
+            event.visit_labels(&mut |_, v| {
+                if n < values.len() {
+                    values[n] = v.index();
+                    n += 1;
+                }
+            });
+            let mut size = 1usize;
+            for (i, name) in spec.labels.iter().enumerate().take(n) {
+                let cap = self.manifest.label(name).map_or(1, |l| l.cap as usize) + 1;
+                combo += values[i].min(cap - 1) * size;
+                size *= cap;
+            }
+            let counts = state.event_counts[index]
+                .get_or_init(|| (0..size.max(1)).map(|_| AtomicU64::new(0)).collect());
+            if let Some(c) = counts.get(combo) {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let meta = EventMeta::new(self, state.hosts.overflow(), CorrelationId::next(), 0);
+        let record = CustomEventRecord { meta, event };
+        self.emit(EventRef::Custom(&record));
+    }
+
+    /// `(event name, label values, count)` for every custom-event series with a
+    /// non-zero count.
+    pub fn custom_event_counts(
+        &'static self,
+    ) -> Vec<(&'static str, Vec<(&'static str, LabelValue)>, u64)> {
+        let state = self.state();
+        let mut out = Vec::new();
+        for (index, spec) in self.manifest.events.iter().enumerate() {
+            let Some(counts) = state.event_counts[index].get() else {
+                continue;
+            };
+            let labels: Vec<&BoundedLabel> = spec
+                .labels
+                .iter()
+                .filter_map(|name| state.labels.iter().find(|l| l.name() == *name))
+                .collect();
+            for (combo, c) in counts.iter().enumerate() {
+                let count = c.load(Ordering::Relaxed);
+                if count == 0 {
+                    continue;
+                }
+                let mut rest = combo;
+                let mut values = Vec::with_capacity(labels.len());
+                for l in &labels {
+                    let radix = l.cap() as usize + 1;
+                    let idx = rest % radix;
+                    rest /= radix;
+                    let mut all = l.values();
+                    all.push(l.overflow());
+                    if let Some(v) = all.into_iter().find(|v| v.index() == idx) {
+                        values.push((l.name(), v));
+                    }
+                }
+                out.push((spec.name, values, count));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,1 @@
+//! Behaviour of generated code: see the tests below.
