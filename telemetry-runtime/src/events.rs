@@ -475,6 +475,10 @@ event_struct! {
         wait: Duration => "wait_seconds" via secs,
         /// Requests waiting for this host when this one arrived.
         queue_depth: u32 => "queue_depth",
+        /// How saturated the host's limiter is after this answer, in `0.0..=1.0`
+        /// (`http_limiter_saturation_ratio`): queued requests over the queue's
+        /// capacity, or 1.0 when a request was rejected.
+        saturation: f64 => "saturation",
     }
 }
 
