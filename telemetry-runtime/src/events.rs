@@ -475,12 +475,10 @@ event_struct! {
         wait: Duration => "wait_seconds" via secs,
         /// Requests waiting for this host when this one arrived.
         queue_depth: u32 => "queue_depth",
-        /// Fraction of the recent window (0.0 to 1.0) during which this host's
-        /// wait queue was full (`http_limiter_saturation_ratio`).
-        saturation: f64 => "saturation_ratio",
         /// How saturated the host's limiter is after this answer, in `0.0..=1.0`
-        /// (`http_limiter_saturation_ratio`): queued requests over the queue's
-        /// capacity, or 1.0 when a request was rejected.
+        /// (`http_limiter_saturation_ratio`): the fraction of the limiter's
+        /// sliding window during which the host's wait queue was full (the
+        /// instrumented client's definition, see `docs/client.md`).
         saturation: f64 => "saturation",
     }
 }
