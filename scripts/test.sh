@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone. Installs what a fresh machine lacks
+# (valgrind for the zero-cost proof, Debian's prometheus for promtool and the
+# real-Prometheus test) and fails loudly when it cannot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+need_apt() {
+  # need_apt <command> <debian-package>
+  if ! command -v "$1" >/dev/null 2>&1; then
+    step "installing $2 (for $1)"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq || { echo "FATAL: apt-get update failed; cannot install $2" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$2" >/dev/null \
+      || { echo "FATAL: could not install Debian package $2 (needed for $1)" >&2; exit 1; }
+    command -v "$1" >/dev/null 2>&1 || { echo "FATAL: $1 still missing after installing $2" >&2; exit 1; }
+  fi
+}
+
+step "tools"
+command -v cargo >/dev/null || { echo "FATAL: cargo not found" >&2; exit 1; }
+need_apt valgrind valgrind
+if [ -f scripts/install-prometheus.sh ]; then bash scripts/install-prometheus.sh; else need_apt promtool prometheus; fi
+rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (all targets, all features, warnings are errors)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "tests (all features: unit, integration, ui, doc)"
+cargo test --workspace --all-features
+
+step "runtime with every backend off and with events only"
+cargo test -p telemetry-runtime --no-default-features --features macros
+cargo test -p telemetry-runtime --no-default-features --features macros,events
+
+if [ -f scripts/zero-cost.sh ]; then
+  step "zero cost when off (instruction counts under callgrind)"
+  bash scripts/zero-cost.sh
+fi
+
+step "main job smoke run"
+cargo run -q -p telemetry-examples --release -- --smoke >/dev/null
+
+step "all test steps passed"
