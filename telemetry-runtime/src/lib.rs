@@ -32,11 +32,17 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backends;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod config;
 pub mod dispatch;
 pub mod events;
 pub mod instruments;
 pub mod labels;
 pub mod manifest;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 pub mod sink;
 pub mod telemetry;
 

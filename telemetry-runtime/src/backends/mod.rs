@@ -2,3 +2,12 @@
 
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+
+#[cfg(feature = "process")]
+pub mod process;
+
+#[cfg(feature = "tracing")]
+pub mod tracing;
+
+#[cfg(feature = "otlp")]
+pub mod otlp;

@@ -1,0 +1,406 @@
+//! The non-hot part of the catalogue, on the `metrics` facade and
+//! metrics-exporter-prometheus.
+//!
+//! The recorder is our own instance, never installed as the global `metrics`
+//! recorder, so an application that installs its own recorder keeps it and the
+//! two never fight. Handles are registered once per bounded label value and
+//! cached (a `OnceLock` per slot); recording is then the handle's own cost
+//! (an atomic add for counters and gauges, a push into the sample buffer for
+//! histograms). A background thread runs the exporter's upkeep so histogram
+//! samples are folded into buckets even when nobody scrapes.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+use super::names::{Family, Kind, LabelNames};
+use super::PrometheusOptions;
+use crate::events::{BreakerState, DelaySource, FallbackOutcome, RetryReason};
+use crate::labels::LabelValue;
+use crate::manifest::Naming;
+use crate::telemetry::AdapterTelemetry;
+
+static METADATA: Metadata<'static> = Metadata::new(
+    "telemetry_runtime::backends::prometheus",
+    Level::INFO,
+    Some(module_path!()),
+);
+
+/// The configured exporter.
+pub(crate) struct Exporter {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    pub(crate) naming: Option<Naming>,
+}
+
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+
+/// Buckets of a facade histogram: the options' override or the default.
+fn buckets_for(options: &PrometheusOptions, family: Family) -> Vec<f64> {
+    for (name, b) in &options.buckets {
+        if name == family.prometheus_name()
+            || name == family.otel_prometheus_name()
+            || name == family.otel_name()
+        {
+            return b.clone();
+        }
+    }
+    super::default_buckets(family).to_vec()
+}
+
+fn build(options: &PrometheusOptions) -> Exporter {
+    let mut builder = PrometheusBuilder::new();
+    for family in Family::ALL.iter().copied() {
+        if family.kind() != Kind::Histogram || super::is_hot(family) {
+            continue;
+        }
+        let buckets = buckets_for(options, family);
+        for name in [family.prometheus_name(), family.otel_prometheus_name()] {
+            // Only fails for an empty bucket list, which options validation
+            // rejects; on failure the builder is returned unchanged by value,
+            // so rebuild from the error path with defaults.
+            builder = match builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), &buckets)
+            {
+                Ok(b) => b,
+                Err(_) => PrometheusBuilder::new(),
+            };
+        }
+    }
+    let recorder = builder.build_recorder();
+    for family in Family::ALL.iter().copied() {
+        if super::is_hot(family) || super::is_text_rendered(family) {
+            continue;
+        }
+        for name in [family.prometheus_name(), family.otel_prometheus_name()] {
+            let unit = match family.unit() {
+                "s" => Some(Unit::Seconds),
+                "By" => Some(Unit::Bytes),
+                _ => None,
+            };
+            match family.kind() {
+                Kind::Counter => recorder.describe_counter(name.into(), unit, family.help().into()),
+                Kind::Gauge => recorder.describe_gauge(name.into(), unit, family.help().into()),
+                Kind::Histogram => {
+                    recorder.describe_histogram(name.into(), unit, family.help().into())
+                }
+            }
+        }
+    }
+    let handle = recorder.handle();
+    let upkeep = handle.clone();
+    let interval = options.upkeep_interval.max(Duration::from_millis(100));
+    // If the thread cannot be spawned, every render still drains the buffers;
+    // memory is then bounded by the scrape interval instead.
+    let _ = std::thread::Builder::new()
+        .name("telemetry-prometheus-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(interval);
+            upkeep.run_upkeep();
+        });
+    Exporter {
+        recorder,
+        handle,
+        naming: options.naming,
+    }
+}
+
+/// Configures the exporter; `false` if it was already configured.
+pub(crate) fn configure(options: &PrometheusOptions) -> bool {
+    let mut fresh = false;
+    EXPORTER.get_or_init(|| {
+        fresh = true;
+        build(options)
+    });
+    fresh
+}
+
+pub(crate) fn exporter() -> &'static Exporter {
+    EXPORTER.get_or_init(|| build(&PrometheusOptions::default()))
+}
+
+impl Exporter {
+    pub(crate) fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    fn key(&self, family: Family, naming: Naming, labels: Vec<Label>) -> Key {
+        Key::from_parts(family.name(naming), labels)
+    }
+    fn counter(&self, family: Family, naming: Naming, labels: Vec<Label>) -> Counter {
+        self.recorder
+            .register_counter(&self.key(family, naming, labels), &METADATA)
+    }
+    fn gauge(&self, family: Family, naming: Naming, labels: Vec<Label>) -> Gauge {
+        self.recorder
+            .register_gauge(&self.key(family, naming, labels), &METADATA)
+    }
+    fn histogram(&self, family: Family, naming: Naming, labels: Vec<Label>) -> Histogram {
+        self.recorder
+            .register_histogram(&self.key(family, naming, labels), &METADATA)
+    }
+}
+
+/// The naming an adapter's metrics use: the global override, else its manifest's.
+pub(crate) fn naming_of(adapter: &'static AdapterTelemetry) -> Naming {
+    EXPORTER
+        .get()
+        .and_then(|e| e.naming)
+        .unwrap_or(adapter.manifest().naming)
+}
+
+const BREAKER_STATES: usize = 3;
+
+fn breaker_index(s: BreakerState) -> usize {
+    match s {
+        BreakerState::Closed => 0,
+        BreakerState::Open => 1,
+        BreakerState::HalfOpen => 2,
+    }
+}
+
+/// Cached handles and last-seen state of one host of one adapter.
+pub(crate) struct HostHandles {
+    adapter: &'static str,
+    host: &'static str,
+    naming: Naming,
+    retries: Box<[OnceLock<Counter>]>,
+    backoff: Box<[OnceLock<Histogram>]>,
+    queue_depth: OnceLock<Gauge>,
+    limiter_wait: OnceLock<Histogram>,
+    saturation: OnceLock<Gauge>,
+    breaker_state: OnceLock<Gauge>,
+    transitions: [OnceLock<Counter>; BREAKER_STATES * BREAKER_STATES],
+    /// Last seen state, for the health endpoints (the facade's handles cannot
+    /// be read back).
+    pub(crate) last_breaker: AtomicU8,
+    pub(crate) last_saturation: AtomicU64,
+    pub(crate) last_queue_depth: AtomicU32,
+}
+
+impl HostHandles {
+    fn new(adapter: &'static AdapterTelemetry, host: LabelValue) -> Self {
+        HostHandles {
+            adapter: adapter.manifest().name,
+            host: host.as_str(),
+            naming: naming_of(adapter),
+            retries: RetryReason::ALL.iter().map(|_| OnceLock::new()).collect(),
+            backoff: DelaySource::ALL.iter().map(|_| OnceLock::new()).collect(),
+            queue_depth: OnceLock::new(),
+            limiter_wait: OnceLock::new(),
+            saturation: OnceLock::new(),
+            breaker_state: OnceLock::new(),
+            transitions: std::array::from_fn(|_| OnceLock::new()),
+            last_breaker: AtomicU8::new(0),
+            last_saturation: AtomicU64::new(0f64.to_bits()),
+            last_queue_depth: AtomicU32::new(0),
+        }
+    }
+
+    fn base(&self) -> Vec<Label> {
+        let names = LabelNames::of(self.naming);
+        vec![
+            Label::new("adapter", self.adapter),
+            Label::new(names.host, self.host),
+        ]
+    }
+
+    pub(crate) fn retry(&self, reason: RetryReason) {
+        let i = RetryReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        if let Some(slot) = self.retries.get(i) {
+            slot.get_or_init(|| {
+                let mut l = self.base();
+                l.push(Label::new("reason", reason.as_str()));
+                exporter().counter(Family::Retries, self.naming, l)
+            })
+            .increment(1);
+        }
+    }
+
+    pub(crate) fn backoff(&self, source: DelaySource, delay: Duration) {
+        let i = DelaySource::ALL
+            .iter()
+            .position(|s| *s == source)
+            .unwrap_or(0);
+        if let Some(slot) = self.backoff.get(i) {
+            slot.get_or_init(|| {
+                let mut l = self.base();
+                l.push(Label::new("source", source.as_str()));
+                exporter().histogram(Family::Backoff, self.naming, l)
+            })
+            .record(delay.as_secs_f64());
+        }
+    }
+
+    pub(crate) fn rate_limit(&self, wait: Duration, queue_depth: u32, saturation: f64) {
+        let saturation = if saturation.is_finite() {
+            saturation.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.queue_depth
+            .get_or_init(|| exporter().gauge(Family::LimiterQueueDepth, self.naming, self.base()))
+            .set(f64::from(queue_depth));
+        self.limiter_wait
+            .get_or_init(|| exporter().histogram(Family::LimiterWait, self.naming, self.base()))
+            .record(wait.as_secs_f64());
+        self.saturation
+            .get_or_init(|| exporter().gauge(Family::LimiterSaturation, self.naming, self.base()))
+            .set(saturation);
+        self.last_queue_depth.store(queue_depth, Ordering::Relaxed);
+        self.last_saturation
+            .store(saturation.to_bits(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn breaker(&self, from: BreakerState, to: BreakerState) {
+        self.breaker_state
+            .get_or_init(|| exporter().gauge(Family::BreakerState, self.naming, self.base()))
+            .set(to.gauge_value());
+        let i = breaker_index(from) * BREAKER_STATES + breaker_index(to);
+        if let Some(slot) = self.transitions.get(i) {
+            slot.get_or_init(|| {
+                let mut l = self.base();
+                l.push(Label::new("from", from.as_str()));
+                l.push(Label::new("to", to.as_str()));
+                exporter().counter(Family::BreakerTransitions, self.naming, l)
+            })
+            .increment(1);
+        }
+        self.last_breaker
+            .store(breaker_index(to) as u8, Ordering::Relaxed);
+    }
+
+    /// The last breaker state seen for this host.
+    pub(crate) fn breaker_state(&self) -> BreakerState {
+        match self.last_breaker.load(Ordering::Relaxed) {
+            1 => BreakerState::Open,
+            2 => BreakerState::HalfOpen,
+            _ => BreakerState::Closed,
+        }
+    }
+    /// The last limiter saturation seen for this host.
+    pub(crate) fn saturation(&self) -> f64 {
+        f64::from_bits(self.last_saturation.load(Ordering::Relaxed))
+    }
+}
+
+/// Fallback sources kept per adapter before folding into `_OTHER`. Sources are
+/// names written in code, so this is a guard, not a limit anyone should reach.
+const FALLBACK_SOURCE_CAP: usize = 64;
+
+/// Cached handles of one adapter.
+pub(crate) struct AdapterHandles {
+    pub(crate) adapter: &'static AdapterTelemetry,
+    hosts: Box<[OnceLock<HostHandles>]>,
+    #[allow(clippy::type_complexity)]
+    fallback: Mutex<Vec<(&'static str, [OnceLock<Counter>; 3])>>,
+}
+
+impl AdapterHandles {
+    /// Handles of `host`, registered on first use.
+    pub(crate) fn host(&self, host: LabelValue) -> &HostHandles {
+        let i = host.index().min(self.hosts.len().saturating_sub(1));
+        // `hosts` has cap + 1 >= 1 slots, so `i` is in range.
+        self.hosts[i].get_or_init(|| HostHandles::new(self.adapter, host))
+    }
+
+    /// Handles of `host` if any event for it was seen.
+    pub(crate) fn host_if_seen(&self, host: LabelValue) -> Option<&HostHandles> {
+        self.hosts.get(host.index()).and_then(OnceLock::get)
+    }
+
+    pub(crate) fn fallback(&self, source: &'static str, outcome: FallbackOutcome) {
+        let o = match outcome {
+            FallbackOutcome::Success => 0,
+            FallbackOutcome::Failure => 1,
+            FallbackOutcome::Skipped => 2,
+        };
+        let counter = {
+            let mut table = self.fallback.lock().unwrap_or_else(|e| e.into_inner());
+            let pos = match table.iter().position(|(s, _)| *s == source) {
+                Some(p) => p,
+                None if table.len() < FALLBACK_SOURCE_CAP => {
+                    table.push((source, std::array::from_fn(|_| OnceLock::new())));
+                    table.len() - 1
+                }
+                None => match table
+                    .iter()
+                    .position(|(s, _)| *s == crate::labels::OVERFLOW_VALUE)
+                {
+                    Some(p) => p,
+                    None => {
+                        // Replace nothing: the overflow row is the cap + 1st.
+                        table.push((
+                            crate::labels::OVERFLOW_VALUE,
+                            std::array::from_fn(|_| OnceLock::new()),
+                        ));
+                        table.len() - 1
+                    }
+                },
+            };
+            let (name, slots) = &table[pos];
+            let name = *name;
+            slots[o]
+                .get_or_init(|| {
+                    let naming = naming_of(self.adapter);
+                    exporter().counter(
+                        Family::FallbackAttempts,
+                        naming,
+                        vec![
+                            Label::new("adapter", self.adapter.manifest().name),
+                            Label::new("source", name),
+                            Label::new("outcome", outcome.as_str()),
+                        ],
+                    )
+                })
+                .clone()
+        };
+        counter.increment(1);
+    }
+}
+
+static ADAPTERS: OnceLock<ArcSwap<Vec<Arc<AdapterHandles>>>> = OnceLock::new();
+static ADAPTERS_WRITE: Mutex<()> = Mutex::new(());
+
+fn table() -> &'static ArcSwap<Vec<Arc<AdapterHandles>>> {
+    ADAPTERS.get_or_init(|| ArcSwap::from_pointee(Vec::new()))
+}
+
+/// Handles of `adapter`, created on first use. The read path is one
+/// `ArcSwap` load and a scan of the (few) adapters.
+pub(crate) fn adapter(adapter: &'static AdapterTelemetry) -> Arc<AdapterHandles> {
+    if let Some(h) = find(adapter) {
+        return h;
+    }
+    let _guard = ADAPTERS_WRITE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(h) = find(adapter) {
+        return h;
+    }
+    let slots = adapter.hosts().cap() as usize + 1;
+    let handles = Arc::new(AdapterHandles {
+        adapter,
+        hosts: (0..slots).map(|_| OnceLock::new()).collect(),
+        fallback: Mutex::new(Vec::new()),
+    });
+    let mut next = Vec::clone(&table().load());
+    next.push(Arc::clone(&handles));
+    table().store(Arc::new(next));
+    handles
+}
+
+/// Handles of `adapter` if it has any.
+pub(crate) fn find(adapter: &'static AdapterTelemetry) -> Option<Arc<AdapterHandles>> {
+    table()
+        .load()
+        .iter()
+        .find(|h| std::ptr::eq(h.adapter, adapter))
+        .cloned()
+}

@@ -1,0 +1,396 @@
+//! Configuration of the metrics and health server, from TOML.
+//!
+//! Every key is optional; unknown keys are errors (a typo must not silently
+//! switch a protection off). Errors name the file, the key and what would be
+//! right.
+//!
+//! ```
+//! use telemetry_runtime::config::ServerConfig;
+//! let config = ServerConfig::from_toml_str(r#"
+//!     listen = "127.0.0.1:9464"
+//!
+//!     [basic_auth_users]
+//!     # bcrypt hash of "secret" (htpasswd -nbB prometheus secret)
+//!     prometheus = "$2b$04$P7x.CJFlxyRHxdfVyjnqz.Quc6PvwAom2AFJb57EHYKwT8zAZH0nK"
+//!
+//!     [health]
+//!     window = "60s"
+//!     max_error_ratio = 0.05
+//!     max_p99_latency = "500ms"
+//! "#).unwrap();
+//! assert_eq!(config.listen.port(), 9464);
+//! assert_eq!(config.health.max_p99_latency, Some(std::time::Duration::from_millis(500)));
+//!
+//! let err = ServerConfig::from_toml_str("[health]\nmax_error_ratio = 1.5").unwrap_err();
+//! assert_eq!(err.to_string(), "health.max_error_ratio: must be between 0 and 1, got 1.5");
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::backends::prometheus::PrometheusOptions;
+use crate::manifest::Naming;
+
+/// Where `/metrics` and the health endpoints listen, and how they are guarded.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind (default `127.0.0.1:9464`, loopback only; port 0 picks a
+    /// free port, which [`crate::server::serve`] reports).
+    pub listen: SocketAddr,
+    /// Path of the exposition (default `/metrics`).
+    pub metrics_path: String,
+    /// User name → bcrypt hash. Empty: no authentication.
+    pub basic_auth_users: BTreeMap<String, String>,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<TlsConfig>,
+    /// What `/health/ready` and `/health/detailed` judge.
+    pub health: ReadinessCriteria,
+    /// Exporter settings.
+    pub prometheus: PrometheusOptions,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            metrics_path: "/metrics".into(),
+            basic_auth_users: BTreeMap::new(),
+            tls: None,
+            health: ReadinessCriteria::default(),
+            prometheus: PrometheusOptions::default(),
+        }
+    }
+}
+
+/// Certificate and key (PEM files) for HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Certificate chain, PEM.
+    pub cert_file: PathBuf,
+    /// Private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+/// The checks behind `/health/ready` (503 when any fails) and
+/// `/health/detailed` (pass / warn / fail per adapter and host).
+///
+/// Ratios and latencies are computed over the last [`window`](Self::window) of
+/// traffic; a check is skipped when the window holds fewer than
+/// [`min_requests`](Self::min_requests) requests. A value beyond
+/// `warn_fraction` of its limit is a warning (reported, still ready).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadinessCriteria {
+    /// How far back the checks look (default 60 s).
+    pub window: Duration,
+    /// Fewest requests in the window for the ratio and latency checks (default 10).
+    pub min_requests: u64,
+    /// Largest share of failed attempts (5xx or no response) (default 0.5).
+    pub max_error_ratio: Option<f64>,
+    /// Not ready while any host's circuit breaker is open (default true).
+    pub fail_on_breaker_open: bool,
+    /// Largest limiter saturation of any host (default none).
+    pub max_limiter_saturation: Option<f64>,
+    /// Largest p99 attempt latency (default none).
+    pub max_p99_latency: Option<Duration>,
+    /// Fraction of a limit beyond which a value is a warning (default 0.8).
+    pub warn_fraction: f64,
+}
+
+impl Default for ReadinessCriteria {
+    fn default() -> Self {
+        ReadinessCriteria {
+            window: Duration::from_secs(60),
+            min_requests: 10,
+            max_error_ratio: Some(0.5),
+            fail_on_breaker_open: true,
+            max_limiter_saturation: None,
+            max_p99_latency: None,
+            warn_fraction: 0.8,
+        }
+    }
+}
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    file: Option<PathBuf>,
+    key: Option<String>,
+    message: String,
+}
+
+impl ConfigError {
+    fn at(key: &str, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: None,
+            key: Some(key.to_owned()),
+            message: message.into(),
+        }
+    }
+    fn in_file(mut self, file: &Path) -> Self {
+        self.file = Some(file.to_owned());
+        self
+    }
+    /// The offending key (`health.window`), when one is to blame.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    metrics_path: Option<String>,
+    #[serde(default)]
+    basic_auth_users: BTreeMap<String, String>,
+    tls_server_config: Option<RawTls>,
+    #[serde(default)]
+    health: RawHealth,
+    #[serde(default)]
+    prometheus: RawPrometheus,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    window: Option<String>,
+    min_requests: Option<i64>,
+    max_error_ratio: Option<f64>,
+    fail_on_breaker_open: Option<bool>,
+    max_limiter_saturation: Option<f64>,
+    max_p99_latency: Option<String>,
+    warn_fraction: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPrometheus {
+    naming: Option<String>,
+    upkeep_interval: Option<String>,
+    #[serde(default)]
+    buckets: BTreeMap<String, Vec<f64>>,
+}
+
+/// Parses `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`.
+///
+/// ```
+/// use telemetry_runtime::config::parse_duration;
+/// use std::time::Duration;
+/// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+/// assert!(parse_duration("5 parsecs").is_err());
+/// ```
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().map_err(|_| {
+        format!("expected a duration such as \"500ms\", \"30s\" or \"2m\", got {s:?}")
+    })?;
+    let scale = match unit.trim() {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!(
+            "unknown duration unit {other:?} in {s:?}, expected one of \"ms\", \"s\", \"m\", \"h\""
+        )),
+    };
+    Duration::try_from_secs_f64(value * scale)
+        .map_err(|_| format!("duration {s:?} is out of range"))
+}
+
+fn duration_at(key: &str, s: &str) -> Result<Duration, ConfigError> {
+    parse_duration(s).map_err(|m| ConfigError::at(key, m))
+}
+
+fn ratio_at(key: &str, v: f64) -> Result<f64, ConfigError> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ConfigError::at(
+            key,
+            format!("must be between 0 and 1, got {v}"),
+        ))
+    }
+}
+
+impl ServerConfig {
+    /// Reads and validates a TOML file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_owned()),
+            key: None,
+            message: format!("cannot read the configuration: {e}"),
+        })?;
+        Self::from_toml_str(&text).map_err(|e| e.in_file(path))
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            file: None,
+            key: None,
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let mut c = ServerConfig::default();
+        if let Some(listen) = raw.listen {
+            c.listen = listen.parse().map_err(|_| {
+                ConfigError::at(
+                    "listen",
+                    format!("expected an address with a port such as \"127.0.0.1:9464\", got {listen:?}"),
+                )
+            })?;
+        }
+        if let Some(path) = raw.metrics_path {
+            if !path.starts_with('/') || path.starts_with("/health") {
+                return Err(ConfigError::at(
+                    "metrics_path",
+                    format!("must start with \"/\" and not be under /health, got {path:?}"),
+                ));
+            }
+            c.metrics_path = path;
+        }
+        c.basic_auth_users = raw.basic_auth_users;
+        c.tls = raw.tls_server_config.map(|t| TlsConfig {
+            cert_file: t.cert_file,
+            key_file: t.key_file,
+        });
+        let h = raw.health;
+        if let Some(w) = h.window {
+            c.health.window = duration_at("health.window", &w)?;
+        }
+        if let Some(n) = h.min_requests {
+            c.health.min_requests = u64::try_from(n).map_err(|_| {
+                ConfigError::at(
+                    "health.min_requests",
+                    format!("must not be negative, got {n}"),
+                )
+            })?;
+        }
+        if let Some(v) = h.max_error_ratio {
+            c.health.max_error_ratio = Some(ratio_at("health.max_error_ratio", v)?);
+        }
+        if let Some(v) = h.fail_on_breaker_open {
+            c.health.fail_on_breaker_open = v;
+        }
+        if let Some(v) = h.max_limiter_saturation {
+            c.health.max_limiter_saturation = Some(ratio_at("health.max_limiter_saturation", v)?);
+        }
+        if let Some(v) = h.max_p99_latency {
+            c.health.max_p99_latency = Some(duration_at("health.max_p99_latency", &v)?);
+        }
+        if let Some(v) = h.warn_fraction {
+            c.health.warn_fraction = ratio_at("health.warn_fraction", v)?;
+        }
+        let p = raw.prometheus;
+        if let Some(n) = p.naming {
+            c.prometheus.naming = Some(match n.as_str() {
+                "prometheus" => Naming::Prometheus,
+                "opentelemetry" => Naming::OpenTelemetry,
+                other => {
+                    return Err(ConfigError::at(
+                        "prometheus.naming",
+                        format!("expected \"prometheus\" or \"opentelemetry\", got {other:?}"),
+                    ))
+                }
+            });
+        }
+        if let Some(u) = p.upkeep_interval {
+            c.prometheus.upkeep_interval = duration_at("prometheus.upkeep_interval", &u)?;
+        }
+        c.prometheus.buckets = p.buckets.into_iter().collect();
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks values that the parser cannot: window and interval ranges,
+    /// bcrypt hashes, bucket lists, TLS files.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.health.window < Duration::from_secs(1) {
+            return Err(ConfigError::at(
+                "health.window",
+                format!("must be at least 1s, got {:?}", self.health.window),
+            ));
+        }
+        if self.prometheus.upkeep_interval < Duration::from_millis(100) {
+            return Err(ConfigError::at(
+                "prometheus.upkeep_interval",
+                format!(
+                    "must be at least 100ms, got {:?}",
+                    self.prometheus.upkeep_interval
+                ),
+            ));
+        }
+        for (user, hash) in &self.basic_auth_users {
+            let key = format!("basic_auth_users.{user}");
+            if user.is_empty() || user.contains(':') {
+                return Err(ConfigError::at(
+                    &key,
+                    "user names must be non-empty and contain no ':'",
+                ));
+            }
+            if !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
+                || hash.len() != 60
+            {
+                return Err(ConfigError::at(
+                    &key,
+                    "expected a bcrypt hash (60 characters starting with \"$2b$\", as `htpasswd -nbB user password` prints), not a plain password",
+                ));
+            }
+            if hash.parse::<bcrypt::HashParts>().is_err() {
+                return Err(ConfigError::at(&key, "the bcrypt hash is malformed"));
+            }
+        }
+        self.prometheus
+            .validate()
+            .map_err(|e| ConfigError::at("prometheus.buckets", e.to_string()))?;
+        if let Some(tls) = &self.tls {
+            for (key, path) in [
+                ("tls_server_config.cert_file", &tls.cert_file),
+                ("tls_server_config.key_file", &tls.key_file),
+            ] {
+                if !path.is_file() {
+                    return Err(ConfigError::at(
+                        key,
+                        format!("{} is not a readable file", path.display()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

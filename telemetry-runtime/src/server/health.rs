@@ -1,0 +1,448 @@
+//! Health judgement over a sliding window: error ratio, p99 latency, open
+//! breakers and limiter saturation, per adapter and host.
+//!
+//! The monitor reads the same cumulative atomic instruments the exposition
+//! does and keeps periodic snapshots of them; the window's traffic is the
+//! difference between now and the snapshot one window ago. Nothing is added
+//! to the request path.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::backends::prometheus::{host_state, HostState};
+use crate::config::ReadinessCriteria;
+use crate::events::{BreakerState, HttpMethod};
+use crate::telemetry::{registered_adapters, AdapterTelemetry};
+
+/// pass / warn / fail, as `application/health+json` spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Healthy.
+    Pass,
+    /// Healthy, but a value is close to its limit or a breaker is probing.
+    Warn,
+    /// Not ready.
+    Fail,
+}
+
+/// Cumulative totals of one host at one instant.
+#[derive(Debug, Clone, Default)]
+struct Totals {
+    requests: u64,
+    errors: u64,
+    /// Cumulative duration bucket counts (all methods), one per bound plus +Inf.
+    buckets: Vec<u64>,
+}
+
+#[derive(Debug)]
+struct Snapshot {
+    at: Instant,
+    /// Keyed by (adapter address, host index).
+    hosts: HashMap<(usize, usize), Totals>,
+}
+
+fn adapter_key(a: &'static AdapterTelemetry) -> usize {
+    a as *const AdapterTelemetry as usize
+}
+
+fn snapshot_now() -> Snapshot {
+    let mut hosts = HashMap::new();
+    for a in registered_adapters() {
+        for (host, m) in a.all_host_metrics() {
+            let mut t = Totals::default();
+            let (series, folded) = m.requests.snapshot();
+            for (_, status, n) in series {
+                t.requests += n;
+                // 5xx and attempts without a response (keys >= 600).
+                if status >= 500 {
+                    t.errors += n;
+                }
+            }
+            t.requests += folded;
+            for method in HttpMethod::ALL {
+                if let Some(h) = m.duration[method.index()].get() {
+                    let s = h.snapshot();
+                    if t.buckets.len() < s.cumulative.len() {
+                        t.buckets.resize(s.cumulative.len(), 0);
+                    }
+                    for (acc, c) in t.buckets.iter_mut().zip(&s.cumulative) {
+                        *acc += c;
+                    }
+                }
+            }
+            hosts.insert((adapter_key(a), host.index()), t);
+        }
+    }
+    Snapshot {
+        at: Instant::now(),
+        hosts,
+    }
+}
+
+/// One check of one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// `error_ratio`, `latency_p99`, `circuit_breaker` or `limiter_saturation`.
+    pub check: &'static str,
+    /// pass / warn / fail.
+    pub status: Status,
+    /// The observed value (ratio, seconds, or breaker gauge value).
+    #[serde(rename = "observedValue")]
+    pub observed_value: f64,
+    /// Unit of the observed value.
+    #[serde(rename = "observedUnit")]
+    pub observed_unit: &'static str,
+    /// Why, in words.
+    pub output: String,
+}
+
+/// Every check of one host of one adapter.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostHealth {
+    /// The `host` label value.
+    pub host: String,
+    /// Worst status of the checks.
+    pub status: Status,
+    /// Wire attempts in the window.
+    pub requests: u64,
+    /// The checks that ran.
+    pub checks: Vec<Check>,
+}
+
+/// The hosts of one adapter.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdapterHealth {
+    /// The `adapter` label value.
+    pub adapter: &'static str,
+    /// Worst status of its hosts.
+    pub status: Status,
+    /// Its hosts.
+    pub hosts: Vec<HostHealth>,
+}
+
+/// The whole judgement.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    /// Worst status overall.
+    pub status: Status,
+    /// The window the ratios and latencies cover, seconds (shorter while the
+    /// process is younger than the window).
+    pub window_seconds: f64,
+    /// Per adapter and host.
+    pub adapters: Vec<AdapterHealth>,
+}
+
+impl HealthReport {
+    /// The reasons of every failed or warning check, `adapter/host: output`.
+    pub fn reasons(&self, at_least: Status) -> Vec<String> {
+        let mut out = Vec::new();
+        for a in &self.adapters {
+            for h in &a.hosts {
+                for c in &h.checks {
+                    if c.status >= at_least {
+                        out.push(format!("{}/{}: {}", a.adapter, h.host, c.output));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Keeps snapshots and judges health against [`ReadinessCriteria`].
+///
+/// ```
+/// use telemetry_runtime::config::ReadinessCriteria;
+/// use telemetry_runtime::server::health::{HealthMonitor, Status};
+/// let monitor = HealthMonitor::new(ReadinessCriteria::default());
+/// monitor.sample();
+/// assert_ne!(monitor.evaluate().status, Status::Fail, "no traffic is not a failure");
+/// ```
+#[derive(Debug)]
+pub struct HealthMonitor {
+    criteria: ReadinessCriteria,
+    history: Mutex<VecDeque<Snapshot>>,
+    started: Instant,
+}
+
+impl HealthMonitor {
+    /// A monitor with no history yet (the first window covers the traffic
+    /// since the process started).
+    pub fn new(criteria: ReadinessCriteria) -> Self {
+        HealthMonitor {
+            criteria,
+            history: Mutex::new(VecDeque::new()),
+            started: Instant::now(),
+        }
+    }
+
+    /// The criteria.
+    pub fn criteria(&self) -> &ReadinessCriteria {
+        &self.criteria
+    }
+
+    /// How often [`sample`](Self::sample) should run: a sixth of the window,
+    /// at least a second.
+    pub fn sample_interval(&self) -> Duration {
+        (self.criteria.window / 6).max(Duration::from_secs(1))
+    }
+
+    /// Takes a snapshot and forgets those older than the window needs.
+    pub fn sample(&self) {
+        let snap = snapshot_now();
+        let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        h.push_back(snap);
+        // Keep the newest snapshot that is at least a window old (the
+        // baseline) and everything after it.
+        let window = self.criteria.window;
+        while h.len() > 1 && h.get(1).is_some_and(|s| s.at.elapsed() >= window) {
+            h.pop_front();
+        }
+    }
+
+    /// Judges the current window.
+    pub fn evaluate(&self) -> HealthReport {
+        let now = snapshot_now();
+        let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let window = self.criteria.window;
+        // The newest snapshot at least a window old; else the oldest we have;
+        // else everything since the start.
+        let baseline = history
+            .iter()
+            .rev()
+            .find(|s| now.at.duration_since(s.at) >= window)
+            .or_else(|| history.front());
+        let covered =
+            baseline.map_or_else(|| self.started.elapsed(), |b| now.at.duration_since(b.at));
+        let empty = Totals::default();
+
+        let mut adapters = Vec::new();
+        for a in registered_adapters() {
+            let mut hosts_out = Vec::new();
+            let mut hosts = a.hosts().values();
+            hosts.push(a.hosts().overflow());
+            for host in hosts {
+                let key = (adapter_key(a), host.index());
+                let state = host_state(a, host);
+                let Some(cur) = now.hosts.get(&key) else {
+                    if state.is_none() {
+                        continue;
+                    }
+                    let checks = self.judge(&empty, &empty, a, state, covered);
+                    hosts_out.push(host_health(host.as_str(), 0, checks));
+                    continue;
+                };
+                let base = baseline.and_then(|b| b.hosts.get(&key)).unwrap_or(&empty);
+                let checks = self.judge(cur, base, a, state, covered);
+                let requests = cur.requests.saturating_sub(base.requests);
+                hosts_out.push(host_health(host.as_str(), requests, checks));
+            }
+            if hosts_out.is_empty() {
+                continue;
+            }
+            adapters.push(AdapterHealth {
+                adapter: a.manifest().name,
+                status: hosts_out
+                    .iter()
+                    .map(|h| h.status)
+                    .max()
+                    .unwrap_or(Status::Pass),
+                hosts: hosts_out,
+            });
+        }
+        HealthReport {
+            status: adapters
+                .iter()
+                .map(|a| a.status)
+                .max()
+                .unwrap_or(Status::Pass),
+            window_seconds: covered.as_secs_f64(),
+            adapters,
+        }
+    }
+
+    fn level(&self, value: f64, limit: f64) -> Status {
+        if value > limit {
+            Status::Fail
+        } else if value > limit * self.criteria.warn_fraction {
+            Status::Warn
+        } else {
+            Status::Pass
+        }
+    }
+
+    fn judge(
+        &self,
+        cur: &Totals,
+        base: &Totals,
+        adapter: &'static AdapterTelemetry,
+        state: Option<HostState>,
+        covered: Duration,
+    ) -> Vec<Check> {
+        let c = &self.criteria;
+        let mut checks = Vec::new();
+        let requests = cur.requests.saturating_sub(base.requests);
+        let errors = cur.errors.saturating_sub(base.errors);
+        let enough = requests >= c.min_requests.max(1);
+        let secs = covered.as_secs();
+        if let (Some(limit), true) = (c.max_error_ratio, enough) {
+            let ratio = errors as f64 / requests as f64;
+            let status = self.level(ratio, limit);
+            checks.push(Check {
+                check: "error_ratio",
+                status,
+                observed_value: ratio,
+                observed_unit: "ratio",
+                output: format!(
+                    "error ratio {ratio:.3} ({errors} of {requests} attempts failed in {secs}s), limit {limit}"
+                ),
+            });
+        }
+        if let (Some(limit), true) = (c.max_p99_latency, enough) {
+            if let Some(p99) = quantile(0.99, cur, base, adapter) {
+                let limit = limit.as_secs_f64();
+                let status = self.level(p99, limit);
+                checks.push(Check {
+                    check: "latency_p99",
+                    status,
+                    observed_value: p99,
+                    observed_unit: "s",
+                    output: format!("p99 latency {p99:.3}s over {secs}s, limit {limit}s"),
+                });
+            }
+        }
+        if let Some(state) = state {
+            let status = match state.breaker {
+                BreakerState::Open if c.fail_on_breaker_open => Status::Fail,
+                BreakerState::Open | BreakerState::HalfOpen => Status::Warn,
+                BreakerState::Closed => Status::Pass,
+            };
+            checks.push(Check {
+                check: "circuit_breaker",
+                status,
+                observed_value: state.breaker.gauge_value(),
+                observed_unit: "state",
+                output: format!("circuit breaker {}", state.breaker.as_str()),
+            });
+            if let Some(limit) = c.max_limiter_saturation {
+                let s = state.limiter_saturation;
+                let status = self.level(s, limit);
+                checks.push(Check {
+                    check: "limiter_saturation",
+                    status,
+                    observed_value: s,
+                    observed_unit: "ratio",
+                    output: format!(
+                        "limiter saturation {s:.3} (queue depth {}), limit {limit}",
+                        state.limiter_queue_depth
+                    ),
+                });
+            }
+        }
+        checks
+    }
+}
+
+fn host_health(host: &str, requests: u64, checks: Vec<Check>) -> HostHealth {
+    HostHealth {
+        host: host.to_owned(),
+        status: checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(Status::Pass),
+        requests,
+        checks,
+    }
+}
+
+/// `histogram_quantile` over the window's bucket deltas, interpolating
+/// linearly inside the bucket as Prometheus does; the top finite bound when
+/// the quantile falls in `+Inf`.
+fn quantile(
+    q: f64,
+    cur: &Totals,
+    base: &Totals,
+    adapter: &'static AdapterTelemetry,
+) -> Option<f64> {
+    let bounds = duration_bounds(adapter)?;
+    let delta: Vec<u64> = cur
+        .buckets
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.saturating_sub(base.buckets.get(i).copied().unwrap_or(0)))
+        .collect();
+    let total = *delta.last()?;
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let i = delta.iter().position(|c| *c as f64 >= rank)?;
+    let Some(upper) = bounds.get(i).copied() else {
+        return bounds.last().copied();
+    };
+    let lower = if i == 0 { 0.0 } else { bounds[i - 1] };
+    let below = if i == 0 { 0 } else { delta[i - 1] };
+    let in_bucket = (delta[i] - below) as f64;
+    if in_bucket <= 0.0 {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * ((rank - below as f64) / in_bucket))
+}
+
+fn duration_bounds(adapter: &'static AdapterTelemetry) -> Option<&'static [f64]> {
+    adapter.all_host_metrics().into_iter().find_map(|(_, m)| {
+        HttpMethod::ALL.iter().find_map(|method| {
+            m.duration[method.index()]
+                .get()
+                .map(|h| h.snapshot().bounds)
+        })
+    })
+}
+
+/// Renders a report as `application/health+json`
+/// (draft-inadarei-api-health-check): `status`, and `checks` keyed
+/// `adapter/host:check` with the observed values and reasons.
+pub fn to_health_json(report: &HealthReport) -> String {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        #[serde(rename = "componentId")]
+        component_id: &'a str,
+        #[serde(rename = "componentType")]
+        component_type: &'static str,
+        adapter: &'a str,
+        #[serde(flatten)]
+        check: &'a Check,
+    }
+    let mut checks = serde_json::Map::new();
+    let mut key = String::new();
+    for a in &report.adapters {
+        for h in &a.hosts {
+            for c in &h.checks {
+                key.clear();
+                let _ = write!(key, "{}/{}:{}", a.adapter, h.host, c.check);
+                let entry = Entry {
+                    component_id: &h.host,
+                    component_type: "http-host",
+                    adapter: a.adapter,
+                    check: c,
+                };
+                let value = serde_json::to_value(vec![entry]).unwrap_or(serde_json::Value::Null);
+                checks.insert(key.clone(), value);
+            }
+        }
+    }
+    let doc = serde_json::json!({
+        "status": report.status,
+        "description": "adapter and host health over the readiness window",
+        "window_seconds": report.window_seconds,
+        "checks": checks,
+        "adapters": report.adapters,
+    });
+    doc.to_string()
+}

@@ -1,0 +1,270 @@
+//! The metrics and health server (`server` feature): `/metrics`, `/health`,
+//! `/health/ready` and `/health/detailed` over axum, with optional bcrypt
+//! basic auth and TLS (rustls), configured by [`ServerConfig`].
+//!
+//! | path | answers |
+//! |---|---|
+//! | `/metrics` (configurable) | the Prometheus text exposition |
+//! | `/health` | `200` while the process serves (liveness) |
+//! | `/health/ready` | `200` or `503` by [`ReadinessCriteria`] over the window |
+//! | `/health/detailed` | `application/health+json`: pass / warn / fail per adapter and host, with reasons |
+//!
+//! The health checks read what [`PrometheusSink`](crate::backends::prometheus::PrometheusSink)
+//! records, so it must be among the installed sinks.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use telemetry_runtime::config::ServerConfig;
+//! let mut config = ServerConfig::default();
+//! config.listen = "127.0.0.1:0".parse()?;
+//! let server = telemetry_runtime::server::serve(config).await?;
+//! println!("metrics on http://{}/metrics", server.local_addr());
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod health;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::backends::prometheus::{self, PrometheusError};
+use crate::config::{ConfigError, ServerConfig};
+use health::{HealthMonitor, Status};
+
+/// The content type of the text exposition.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of the health documents.
+pub const HEALTH_CONTENT_TYPE: &str = "application/health+json";
+
+#[derive(Clone)]
+struct AppState {
+    monitor: Arc<HealthMonitor>,
+}
+
+/// The routes, without binding: for embedding into an application's own
+/// axum server. Authentication from `config` applies to every route.
+///
+/// ```
+/// use telemetry_runtime::config::ServerConfig;
+/// let (router, monitor) = telemetry_runtime::server::router(&ServerConfig::default());
+/// # let _ = (router, monitor);
+/// ```
+pub fn router(config: &ServerConfig) -> (Router, Arc<HealthMonitor>) {
+    let monitor = Arc::new(HealthMonitor::new(config.health.clone()));
+    let auth = (!config.basic_auth_users.is_empty())
+        .then(|| auth::BasicAuth::new(config.basic_auth_users.clone()));
+    let router = Router::new()
+        .route(&config.metrics_path, get(metrics))
+        .route("/health", get(live))
+        .route("/health/ready", get(ready))
+        .route("/health/detailed", get(detailed))
+        .with_state(AppState {
+            monitor: Arc::clone(&monitor),
+        })
+        .layer(axum::middleware::from_fn_with_state(auth, auth::require));
+    (router, monitor)
+}
+
+async fn metrics() -> Response {
+    // Rendering reads atomics and formats text; it does not block on I/O, but
+    // with many series it is CPU work, so keep it off the reactor threads.
+    let body = tokio::task::spawn_blocking(prometheus::render)
+        .await
+        .unwrap_or_default();
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(METRICS_CONTENT_TYPE),
+    );
+    r
+}
+
+fn health_response(code: StatusCode, body: String) -> Response {
+    let mut r = (code, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(HEALTH_CONTENT_TYPE),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn live() -> Response {
+    health_response(StatusCode::OK, r#"{"status":"pass"}"#.into())
+}
+
+async fn ready(State(s): State<AppState>) -> Response {
+    let report = s.monitor.evaluate();
+    let code = if report.status == Status::Fail {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let body = serde_json::json!({
+        "status": report.status,
+        "window_seconds": report.window_seconds,
+        "reasons": report.reasons(Status::Warn),
+    });
+    health_response(code, body.to_string())
+}
+
+async fn detailed(State(s): State<AppState>) -> Response {
+    let report = s.monitor.evaluate();
+    let code = if report.status == Status::Fail {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    health_response(code, health::to_health_json(&report))
+}
+
+/// Why [`serve`] could not start.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// The Prometheus options are invalid.
+    Prometheus(PrometheusError),
+    /// Binding the address failed.
+    Bind(SocketAddr, io::Error),
+    /// The certificate or key could not be loaded.
+    Tls(io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Config(e) => write!(f, "invalid server configuration: {e}"),
+            ServeError::Prometheus(e) => write!(f, "invalid Prometheus options: {e}"),
+            ServeError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            ServeError::Tls(e) => write!(f, "cannot load the TLS certificate or key: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Config(e) => Some(e),
+            ServeError::Prometheus(e) => Some(e),
+            ServeError::Bind(_, e) | ServeError::Tls(e) => Some(e),
+        }
+    }
+}
+
+/// A running server. Dropping it leaves the server running for the life of
+/// the runtime; [`shutdown`](Self::shutdown) stops it.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    tls: bool,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<io::Result<()>>,
+    sampler: tokio::task::JoinHandle<()>,
+    monitor: Arc<HealthMonitor>,
+}
+
+impl ServerHandle {
+    /// The bound address (the real port when the configuration said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// `http://addr` or `https://addr`.
+    pub fn base_url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
+    }
+    /// The health monitor behind `/health/ready`.
+    pub fn monitor(&self) -> &Arc<HealthMonitor> {
+        &self.monitor
+    }
+    /// Stops accepting, lets open requests finish (up to 5 s), and waits.
+    pub async fn shutdown(self) -> io::Result<()> {
+        self.sampler.abort();
+        self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(io::Error::other(e)),
+        }
+    }
+}
+
+/// Binds `config.listen`, starts serving on the current tokio runtime, and
+/// returns once the socket is bound. Also applies `config.prometheus` (if the
+/// exporter is not configured yet) and starts the health sampler.
+pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
+    config.validate().map_err(ServeError::Config)?;
+    match prometheus::configure(config.prometheus.clone()) {
+        Ok(()) | Err(PrometheusError::AlreadyConfigured) => {}
+        Err(e) => return Err(ServeError::Prometheus(e)),
+    }
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| ServeError::Bind(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Bind(config.listen, e))?;
+    let (router, monitor) = router(&config);
+    let handle = axum_server::Handle::new();
+    let service = router.into_make_service();
+    let task = match &config.tls {
+        Some(tls) => {
+            let rustls =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
+                    .await
+                    .map_err(ServeError::Tls)?;
+            let server = axum_server::from_tcp_rustls(listener, rustls)
+                .map_err(|e| ServeError::Bind(addr, e))?
+                .handle(handle.clone());
+            tokio::spawn(server.serve(service))
+        }
+        None => {
+            let server = axum_server::from_tcp(listener)
+                .map_err(|e| ServeError::Bind(addr, e))?
+                .handle(handle.clone());
+            tokio::spawn(server.serve(service))
+        }
+    };
+    let sampler = {
+        let monitor = Arc::clone(&monitor);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(monitor.sample_interval());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                monitor.sample();
+            }
+        })
+    };
+    Ok(ServerHandle {
+        addr,
+        tls: config.tls.is_some(),
+        handle,
+        task,
+        sampler,
+        monitor,
+    })
+}
+
+/// [`serve`] with the defaults on `127.0.0.1:port` (0 for any free port).
+pub async fn serve_loopback(port: u16) -> Result<ServerHandle, ServeError> {
+    let config = ServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        ..ServerConfig::default()
+    };
+    serve(config).await
+}
