@@ -32,6 +32,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backends;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod config;
@@ -40,6 +43,7 @@ pub mod events;
 pub mod instruments;
 pub mod labels;
 pub mod manifest;
+pub mod redact;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
@@ -47,6 +51,9 @@ pub mod sink;
 pub mod telemetry;
 
 pub use telemetry::{AdapterTelemetry, InstrumentedAdapter};
+
+#[cfg(feature = "client")]
+pub use client::AdapterClient;
 
 /// `#[instrumented_adapter(...)]`: see the crate documentation and
 /// `docs/macro.md` for the full grammar.

@@ -1,0 +1,1033 @@
+//! The instrumented HTTP client: per-host rate limits, retries that honour
+//! `Retry-After`, circuit breakers and fallbacks, every step observed.
+//!
+//! [`AdapterClient`] wraps one pooled reqwest client (rustls). Each call is a
+//! *logical request* with a [`CorrelationId`]; under it, the retry loop makes
+//! one or more *wire attempts*. Per attempt, in order:
+//!
+//! 1. the host's circuit breaker admits it, or the call ends with
+//!    [`ClientError::CircuitOpen`] (an `ErrorEvent` with `error.type =
+//!    circuit_open`);
+//! 2. the host's rate limiter hands out a token, possibly after queueing (a
+//!    `BackoffEvent` with source `limiter` when it queues, then a
+//!    `RateLimitEvent`), or rejects it ([`ClientError::RateLimited`], a
+//!    `RateLimitEvent` with outcome `rejected` then an `ErrorEvent`);
+//! 3. `RequestEvent`, the exchange, then `ResponseEvent` or `ErrorEvent`;
+//! 4. the breaker records the outcome (`BreakerTransitionEvent` on a change);
+//! 5. if the failure is retried: `RetryEvent`, then `BackoffEvent`, then the
+//!    sleep.
+//!
+//! Events go to the adapter's sinks through `T::telemetry().emit(..)`; spans
+//! (feature `tracing`) wrap the logical request and each attempt. URLs are
+//! redacted ([`crate::redact`]) before they reach an event, a span or an
+//! error. See `docs/client.md` for the policies and their defaults.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use telemetry_runtime::client::{BreakerPolicy, RateLimit, RetryPolicy};
+//! use telemetry_runtime::{instrumented_adapter, AdapterClient};
+//!
+//! #[instrumented_adapter(name = "crossref", hosts(cap = 16))]
+//! pub struct Crossref {
+//!     http: AdapterClient,
+//! }
+//!
+//! impl Crossref {
+//!     pub fn new() -> Result<Self, telemetry_runtime::client::ClientError> {
+//!         let http = AdapterClient::builder::<Crossref>()
+//!             .timeout(Duration::from_secs(5))
+//!             .retry(RetryPolicy::default().max_attempts(4))
+//!             .rate_limit(RateLimit::per_second(50.0).burst(10))
+//!             .breaker(BreakerPolicy::default().consecutive_failures(5))
+//!             .correlation_header("x-correlation-id")
+//!             .build()?;
+//!         Ok(Crossref { http })
+//!     }
+//!
+//!     pub async fn work(&self, doi: &str) -> Result<String, telemetry_runtime::client::ClientError> {
+//!         let resp = self.http.get(format!("https://api.crossref.org/works/{doi}")).send().await?;
+//!         Ok(resp.text().await.unwrap_or_default())
+//!     }
+//! }
+//! ```
+
+mod breaker;
+mod error;
+mod fallback;
+mod limiter;
+mod request;
+pub mod retry;
+mod span;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use reqwest::header::{HeaderName, HeaderValue, RETRY_AFTER};
+
+pub use breaker::BreakerPolicy;
+pub use error::{ClientError, RateLimitRejection};
+pub use fallback::{Fallback, FallbackHit};
+pub use limiter::{LimiterSnapshot, RateLimit};
+pub use request::{RequestBuilder, Response};
+pub use retry::{RetryBudget, RetryPolicy};
+
+use crate::events::{
+    BackoffEvent, BreakerTransitionEvent, DelaySource, ErrorEvent, ErrorType, EventMeta, EventRef,
+    HttpMethod, RateLimitEvent, RateLimitOutcome, RequestEvent, ResponseEvent, RetryEvent,
+    RetryReason,
+};
+pub use crate::events::{BreakerState, CorrelationId};
+use crate::labels::LabelValue;
+use crate::redact::Redactor;
+use crate::telemetry::{AdapterTelemetry, InstrumentedAdapter};
+use breaker::{Admission, HostBreaker, Transition};
+use limiter::HostLimiter;
+use retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
+use span::{RequestSpan, SpanFields};
+
+/// A shared, pooled HTTP client whose every request is observed through an
+/// adapter's telemetry. Cheap to clone (an `Arc`).
+///
+/// Build it with [`AdapterClient::builder`]; see the [module docs](self).
+#[derive(Clone)]
+pub struct AdapterClient {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    http: reqwest::Client,
+    telemetry: &'static AdapterTelemetry,
+    retry: RetryPolicy,
+    budget: Option<RetryBudget>,
+    rate_limit: Option<RateLimit>,
+    host_limits: Vec<(String, Option<RateLimit>)>,
+    breaker: Option<BreakerPolicy>,
+    idle_ttl: Duration,
+    correlation_header: Option<HeaderName>,
+    redactor: Redactor,
+    epoch: Instant,
+    /// Per-host state, read lock-free; replaced (copy on write) when a host is
+    /// added or evicted, which is rare.
+    hosts: ArcSwap<HostTable>,
+    hosts_write: Mutex<()>,
+    last_sweep_ms: AtomicU64,
+}
+
+/// Host name → per-port states.
+type HostTable = HashMap<Box<str>, Vec<Arc<HostState>>>;
+
+struct HostState {
+    host: Box<str>,
+    port: u16,
+    label: LabelValue,
+    limiter: Option<HostLimiter>,
+    breaker: Option<HostBreaker>,
+    /// Milliseconds since the client's epoch of the last use.
+    last_used_ms: AtomicU64,
+    /// Logical requests using this state now.
+    active: AtomicU32,
+}
+
+impl HostState {
+    fn display(&self) -> String {
+        self.label.as_str().to_owned()
+    }
+}
+
+/// Marks a host state in use for the life of a logical request.
+struct ActiveGuard<'a> {
+    state: &'a HostState,
+    client: &'a ClientInner,
+}
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.state.active.fetch_sub(1, Ordering::AcqRel);
+        self.state
+            .last_used_ms
+            .store(self.client.now_ms(), Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for AdapterClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdapterClient")
+            .field("adapter", &self.inner.telemetry.manifest().name)
+            .field("retry", &self.inner.retry)
+            .field("rate_limit", &self.inner.rate_limit)
+            .field("breaker", &self.inner.breaker)
+            .field("tracked_hosts", &self.tracked_hosts())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`AdapterClient`].
+///
+/// Defaults: reqwest's defaults (rustls, connection pool) with a 30 s
+/// timeout per attempt; [`RetryPolicy::default`]; no retry budget; no rate
+/// limit; [`BreakerPolicy::default`]; idle per-host state evicted after
+/// 5 minutes; no correlation header; the built-in redaction lists.
+#[must_use]
+pub struct AdapterClientBuilder {
+    telemetry: &'static AdapterTelemetry,
+    http: reqwest::ClientBuilder,
+    retry: RetryPolicy,
+    budget: Option<RetryBudget>,
+    rate_limit: Option<RateLimit>,
+    host_limits: Vec<(String, Option<RateLimit>)>,
+    breaker: Option<BreakerPolicy>,
+    idle_ttl: Duration,
+    correlation_header: Option<String>,
+    redactor: Redactor,
+}
+
+impl fmt::Debug for AdapterClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdapterClientBuilder")
+            .field("adapter", &self.telemetry.manifest().name)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("breaker", &self.breaker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdapterClient {
+    /// A builder whose telemetry is `T`'s (the adapter's labels, sinks and
+    /// metric handles).
+    pub fn builder<T: InstrumentedAdapter>() -> AdapterClientBuilder {
+        Self::builder_for(T::telemetry())
+    }
+
+    /// A builder for an explicit telemetry static (what [`builder`](Self::builder) calls).
+    pub fn builder_for(telemetry: &'static AdapterTelemetry) -> AdapterClientBuilder {
+        AdapterClientBuilder {
+            telemetry,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)),
+            retry: RetryPolicy::default(),
+            budget: None,
+            rate_limit: None,
+            host_limits: Vec::new(),
+            breaker: Some(BreakerPolicy::default()),
+            idle_ttl: Duration::from_secs(300),
+            correlation_header: None,
+            redactor: Redactor::new(),
+        }
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    /// A POST request (not retried unless marked [`idempotent`](RequestBuilder::idempotent)).
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(reqwest::Method::POST, url)
+    }
+
+    /// A PUT request.
+    pub fn put(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(reqwest::Method::PUT, url)
+    }
+
+    /// A DELETE request.
+    pub fn delete(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(reqwest::Method::DELETE, url)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: reqwest::Method, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        RequestBuilder {
+            client: self.clone(),
+            inner: self.inner.http.request(method, url),
+            idempotent: None,
+            correlation_id: None,
+        }
+    }
+
+    /// Sends a prebuilt reqwest request (retried per its method).
+    pub async fn execute(&self, request: reqwest::Request) -> Result<Response, ClientError> {
+        self.execute_with(request, None, None).await
+    }
+
+    /// A fallback chain: sources tried in order until one answers.
+    pub fn fallback(&self) -> Fallback<'_> {
+        Fallback::new(self)
+    }
+
+    /// The adapter telemetry this client reports to.
+    pub fn telemetry(&self) -> &'static AdapterTelemetry {
+        self.inner.telemetry
+    }
+
+    /// The underlying reqwest client (requests sent through it directly are
+    /// not observed).
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// One snapshot per host that has a rate limiter, sorted by host.
+    pub fn limiter_snapshot(&self) -> Vec<LimiterSnapshot> {
+        let now = Instant::now();
+        let mut out: Vec<LimiterSnapshot> = self
+            .inner
+            .hosts
+            .load()
+            .values()
+            .flatten()
+            .filter_map(|s| s.limiter.as_ref().map(|l| l.snapshot(s.display(), now)))
+            .collect();
+        out.sort_by(|a, b| a.host.cmp(&b.host));
+        out
+    }
+
+    /// The rate limiter snapshot of one host (`host` or `host:port` as the
+    /// `host` label spells it).
+    pub fn limiter_snapshot_for(&self, host: &str) -> Option<LimiterSnapshot> {
+        self.limiter_snapshot().into_iter().find(|s| s.host == host)
+    }
+
+    /// The breaker state of every tracked host, sorted by host.
+    pub fn breaker_states(&self) -> Vec<(String, BreakerState)> {
+        let mut out: Vec<_> = self
+            .inner
+            .hosts
+            .load()
+            .values()
+            .flatten()
+            .filter_map(|s| s.breaker.as_ref().map(|b| (s.display(), b.state())))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Hosts with per-host state (limiter, breaker) held now.
+    pub fn tracked_hosts(&self) -> usize {
+        self.inner.hosts.load().values().map(Vec::len).sum()
+    }
+
+    /// Drops the state of hosts idle for longer than the idle TTL (this also
+    /// happens by itself when new hosts arrive); returns how many went.
+    pub fn evict_idle(&self) -> usize {
+        self.inner.sweep(true)
+    }
+
+    pub(crate) async fn execute_with(
+        &self,
+        request: reqwest::Request,
+        idempotent: Option<bool>,
+        correlation_id: Option<CorrelationId>,
+    ) -> Result<Response, ClientError> {
+        self.inner
+            .execute(request, idempotent, correlation_id)
+            .await
+    }
+}
+
+impl AdapterClientBuilder {
+    fn map_http(
+        mut self,
+        f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Self {
+        self.http = f(self.http);
+        self
+    }
+
+    /// Timeout of each wire attempt (default 30 s).
+    pub fn timeout(self, d: Duration) -> Self {
+        self.map_http(|b| b.timeout(d))
+    }
+
+    /// Connect timeout.
+    pub fn connect_timeout(self, d: Duration) -> Self {
+        self.map_http(|b| b.connect_timeout(d))
+    }
+
+    /// How long idle pooled connections are kept.
+    pub fn pool_idle_timeout(self, d: Duration) -> Self {
+        self.map_http(|b| b.pool_idle_timeout(d))
+    }
+
+    /// Idle pooled connections kept per host.
+    pub fn pool_max_idle_per_host(self, n: usize) -> Self {
+        self.map_http(|b| b.pool_max_idle_per_host(n))
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(self, ua: &str) -> Self {
+        let ua = ua.to_owned();
+        self.map_http(|b| b.user_agent(ua))
+    }
+
+    /// Resolves `domain` to `addr` instead of asking DNS (the port of `addr`
+    /// is ignored when the URL names one): how many host names map onto one
+    /// local simulator.
+    pub fn resolve(self, domain: &str, addr: SocketAddr) -> Self {
+        let domain = domain.to_owned();
+        self.map_http(|b| b.resolve(&domain, addr))
+    }
+
+    /// Any other reqwest setting.
+    pub fn configure_reqwest(
+        self,
+        f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Self {
+        self.map_http(f)
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// A retry budget shared by all this client's requests.
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The rate limit of every host without an override.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// The rate limit of `host` (a host name, or `host:port`; the more
+    /// specific wins).
+    pub fn host_rate_limit(mut self, host: &str, limit: RateLimit) -> Self {
+        self.host_limits
+            .push((host.to_ascii_lowercase(), Some(limit)));
+        self
+    }
+
+    /// No rate limit for `host`, whatever the default.
+    pub fn host_unlimited(mut self, host: &str) -> Self {
+        self.host_limits.push((host.to_ascii_lowercase(), None));
+        self
+    }
+
+    /// The circuit breaker of every host.
+    pub fn breaker(mut self, policy: BreakerPolicy) -> Self {
+        self.breaker = Some(policy);
+        self
+    }
+
+    /// No circuit breaker.
+    pub fn no_breaker(mut self) -> Self {
+        self.breaker = None;
+        self
+    }
+
+    /// How long a host's state (limiter, breaker) is kept after its last use.
+    pub fn idle_host_ttl(mut self, ttl: Duration) -> Self {
+        self.idle_ttl = ttl;
+        self
+    }
+
+    /// Sends each logical request's correlation id in this header.
+    pub fn correlation_header(mut self, name: &str) -> Self {
+        self.correlation_header = Some(name.to_owned());
+        self
+    }
+
+    /// The redaction lists for URLs in events, spans and errors.
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<AdapterClient, ClientError> {
+        let correlation_header = match self.correlation_header {
+            Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
+                ClientError::InvalidConfig(format!("`{name}` is not a valid header name"))
+            })?),
+            None => None,
+        };
+        let http = self.http.build().map_err(ClientError::Request)?;
+        Ok(AdapterClient {
+            inner: Arc::new(ClientInner {
+                http,
+                telemetry: self.telemetry,
+                retry: self.retry,
+                budget: self.budget,
+                rate_limit: self.rate_limit,
+                host_limits: self.host_limits,
+                breaker: self.breaker,
+                idle_ttl: self.idle_ttl,
+                correlation_header,
+                redactor: self.redactor,
+                epoch: Instant::now(),
+                hosts: ArcSwap::from_pointee(HashMap::new()),
+                hosts_write: Mutex::new(()),
+                last_sweep_ms: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+/// How one wire attempt ended, for the retry decision.
+enum AttemptOutcome {
+    Response(reqwest::Response),
+    Failed(reqwest::Error, ErrorType),
+}
+
+/// Context shared by the events of one logical request.
+struct Emitter {
+    telemetry: &'static AdapterTelemetry,
+    host: LabelValue,
+    correlation_id: CorrelationId,
+}
+
+impl Emitter {
+    #[inline]
+    fn on(&self) -> bool {
+        self.telemetry.interested()
+    }
+
+    fn meta(&self, attempt: u32) -> EventMeta {
+        EventMeta::new(self.telemetry, self.host, self.correlation_id, attempt)
+    }
+
+    fn transition(&self, attempt: u32, t: Transition) {
+        if self.on() {
+            let e = BreakerTransitionEvent {
+                meta: self.meta(attempt),
+                from: t.from,
+                to: t.to,
+                reason: t.reason,
+            };
+            self.telemetry.emit(EventRef::BreakerTransition(&e));
+        }
+    }
+
+    fn error(
+        &self,
+        attempt: u32,
+        method: HttpMethod,
+        kind: ErrorType,
+        message: String,
+        d: Duration,
+    ) {
+        if self.on() {
+            let e = ErrorEvent {
+                meta: self.meta(attempt),
+                method,
+                error_type: kind,
+                message,
+                duration: d,
+            };
+            self.telemetry.emit(EventRef::Error(&e));
+        }
+    }
+}
+
+impl ClientInner {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn limit_for(&self, host: &str, port: u16) -> Option<RateLimit> {
+        let with_port = format!("{host}:{port}");
+        if let Some((_, l)) = self.host_limits.iter().rev().find(|(h, _)| *h == with_port) {
+            return l.clone();
+        }
+        if let Some((_, l)) = self.host_limits.iter().rev().find(|(h, _)| h == host) {
+            return l.clone();
+        }
+        self.rate_limit.clone()
+    }
+
+    /// The state of `host:port`, created on first use.
+    fn host_state(&self, host: &str, port: u16, scheme: &str) -> Arc<HostState> {
+        if let Some(s) = self
+            .hosts
+            .load()
+            .get(host)
+            .and_then(|v| v.iter().find(|s| s.port == port))
+        {
+            return s.clone();
+        }
+        self.add_host(host, port, scheme)
+    }
+
+    #[cold]
+    fn add_host(&self, host: &str, port: u16, scheme: &str) -> Arc<HostState> {
+        let _w = self.hosts_write.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.hosts.load_full();
+        if let Some(s) = current
+            .get(host)
+            .and_then(|v| v.iter().find(|s| s.port == port))
+        {
+            return s.clone();
+        }
+        let default_port = match scheme {
+            "https" => 443,
+            "http" => 80,
+            _ => 0,
+        };
+        let label = self.telemetry.hosts().intern_host_port(
+            host,
+            (port != default_port).then_some(port),
+            scheme,
+        );
+        let state = Arc::new(HostState {
+            host: host.into(),
+            port,
+            label,
+            limiter: self.limit_for(host, port).map(HostLimiter::new),
+            breaker: self.breaker.clone().map(HostBreaker::new),
+            last_used_ms: AtomicU64::new(self.now_ms()),
+            active: AtomicU32::new(0),
+        });
+        let mut next: HostTable = (*current).clone();
+        self.evict_from(&mut next);
+        next.entry(host.into()).or_default().push(state.clone());
+        self.hosts.store(Arc::new(next));
+        state
+    }
+
+    /// Removes idle entries from `table`; returns how many.
+    fn evict_from(&self, table: &mut HostTable) -> usize {
+        let now = self.now_ms();
+        let ttl = u64::try_from(self.idle_ttl.as_millis()).unwrap_or(u64::MAX);
+        self.last_sweep_ms.store(now, Ordering::Relaxed);
+        let mut evicted = 0;
+        table.retain(|_, states| {
+            states.retain(|s| {
+                let idle = now.saturating_sub(s.last_used_ms.load(Ordering::Relaxed));
+                let keep = s.active.load(Ordering::Acquire) > 0 || idle < ttl;
+                if !keep {
+                    evicted += 1;
+                }
+                keep
+            });
+            !states.is_empty()
+        });
+        evicted
+    }
+
+    /// Evicts idle hosts; unless `force`, only when half a TTL has passed
+    /// since the last sweep.
+    fn sweep(&self, force: bool) -> usize {
+        let now = self.now_ms();
+        let half_ttl = u64::try_from(self.idle_ttl.as_millis() / 2).unwrap_or(u64::MAX);
+        if !force && now.saturating_sub(self.last_sweep_ms.load(Ordering::Relaxed)) < half_ttl {
+            return 0;
+        }
+        let _w = self.hosts_write.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next: HostTable = (*self.hosts.load_full()).clone();
+        let evicted = self.evict_from(&mut next);
+        if evicted > 0 {
+            self.hosts.store(Arc::new(next));
+        }
+        evicted
+    }
+
+    async fn execute(
+        &self,
+        mut request: reqwest::Request,
+        idempotent: Option<bool>,
+        correlation_id: Option<CorrelationId>,
+    ) -> Result<Response, ClientError> {
+        let correlation_id = correlation_id.unwrap_or_else(CorrelationId::next);
+        let url = request.url();
+        let scheme = url.scheme().to_owned();
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let port = url.port_or_known_default().unwrap_or(0);
+        let method = HttpMethod::parse(request.method().as_str());
+        let state = self.host_state(&host, port, &scheme);
+        state.active.fetch_add(1, Ordering::AcqRel);
+        let _active = ActiveGuard {
+            state: &state,
+            client: self,
+        };
+        self.sweep(false);
+
+        let emitter = Emitter {
+            telemetry: self.telemetry,
+            host: state.label,
+            correlation_id,
+        };
+        let want_url = emitter.on() || RequestSpan::enabled();
+        let url_full = if want_url {
+            self.redactor.url(request.url().as_str())
+        } else {
+            String::new()
+        };
+        if let Some(name) = &self.correlation_header {
+            if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
+                request.headers_mut().insert(name.clone(), v);
+            }
+        }
+        let fields = SpanFields {
+            method,
+            host: &host,
+            port,
+            url_full: &url_full,
+            correlation_id,
+        };
+        let span = RequestSpan::new(&fields);
+        let retry_method = idempotent.unwrap_or_else(|| method.is_idempotent());
+        if let Some(b) = &self.budget {
+            b.deposit();
+        }
+        let run = self.attempts(
+            request,
+            &state,
+            &emitter,
+            &span,
+            &fields,
+            method,
+            retry_method,
+            &url_full,
+        );
+        let result = span.instrument(run).await;
+        match &result {
+            Ok(r) => span.finish(r.attempts, Some(r.status_code()), None),
+            Err(e) => span.finish(e_attempts(e), None, Some(e.error_type())),
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn attempts(
+        &self,
+        request: reqwest::Request,
+        state: &HostState,
+        emitter: &Emitter,
+        span: &RequestSpan,
+        fields: &SpanFields<'_>,
+        method: HttpMethod,
+        retry_method: bool,
+        url_full: &str,
+    ) -> Result<Response, ClientError> {
+        let mut pending = Some(request);
+        let mut attempt: u32 = 1;
+        loop {
+            let Some(this) = pending.take() else {
+                // Unreachable: the loop only continues with a clone in hand.
+                return Err(ClientError::CircuitOpen {
+                    host: state.display(),
+                });
+            };
+            let next = this.try_clone();
+
+            // 1. Breaker.
+            let probe = match &state.breaker {
+                Some(b) => match b.admit(Instant::now(), |t| emitter.transition(attempt, t)) {
+                    Admission::Allowed { probe } => probe,
+                    Admission::Rejected => {
+                        emitter.error(
+                            attempt,
+                            method,
+                            ErrorType::CircuitOpen,
+                            format!("circuit breaker for {} is open", state.label),
+                            Duration::ZERO,
+                        );
+                        return Err(ClientError::CircuitOpen {
+                            host: state.display(),
+                        });
+                    }
+                },
+                None => false,
+            };
+            let probe_guard = ProbeGuard {
+                breaker: if probe { state.breaker.as_ref() } else { None },
+            };
+
+            // 2. Limiter.
+            if let Some(limiter) = &state.limiter {
+                let on_wait = |first: Duration| {
+                    if emitter.on() {
+                        let e = BackoffEvent {
+                            meta: emitter.meta(attempt),
+                            delay: first,
+                            source: DelaySource::Limiter,
+                        };
+                        emitter.telemetry.emit(EventRef::Backoff(&e));
+                    }
+                };
+                match limiter.acquire(&state.host, on_wait).await {
+                    Ok(got) => {
+                        if emitter.on() {
+                            let e = RateLimitEvent {
+                                meta: emitter.meta(attempt),
+                                outcome: got.outcome,
+                                wait: got.wait,
+                                queue_depth: got.depth_on_arrival,
+                                saturation: limiter.saturation(Instant::now()),
+                            };
+                            emitter.telemetry.emit(EventRef::RateLimit(&e));
+                        }
+                    }
+                    Err(rejected) => {
+                        if emitter.on() {
+                            let e = RateLimitEvent {
+                                meta: emitter.meta(attempt),
+                                outcome: RateLimitOutcome::Rejected,
+                                wait: Duration::ZERO,
+                                queue_depth: rejected.depth_on_arrival,
+                                saturation: limiter.saturation(Instant::now()),
+                            };
+                            emitter.telemetry.emit(EventRef::RateLimit(&e));
+                        }
+                        let err = ClientError::RateLimited {
+                            host: state.display(),
+                            reason: rejected.reason,
+                        };
+                        emitter.error(
+                            attempt,
+                            method,
+                            ErrorType::RateLimited,
+                            err.to_string(),
+                            Duration::ZERO,
+                        );
+                        return Err(err);
+                    }
+                }
+            }
+
+            // 3. The wire attempt.
+            if emitter.on() {
+                let e = RequestEvent {
+                    meta: emitter.meta(attempt),
+                    method,
+                    url: url_full.to_owned(),
+                    port: fields.port,
+                };
+                emitter.telemetry.emit(EventRef::Request(&e));
+            }
+            let attempt_span = span.attempt(fields, attempt);
+            let started = Instant::now();
+            let result = attempt_span.instrument(self.http.execute(this)).await;
+            let elapsed = started.elapsed();
+            let outcome = match result {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    attempt_span.status(status);
+                    if emitter.on() {
+                        let e = ResponseEvent {
+                            meta: emitter.meta(attempt),
+                            method,
+                            status,
+                            duration: elapsed,
+                            body_size: resp.content_length(),
+                        };
+                        emitter.telemetry.emit(EventRef::Response(&e));
+                    }
+                    AttemptOutcome::Response(resp)
+                }
+                Err(err) => {
+                    let kind = error::classify(&err);
+                    attempt_span.error(kind);
+                    let err = err.without_url();
+                    if emitter.on() {
+                        emitter.error(attempt, method, kind, error::error_chain(&err), elapsed);
+                    }
+                    AttemptOutcome::Failed(err, kind)
+                }
+            };
+
+            // 4. Breaker bookkeeping.
+            let failed = match &outcome {
+                AttemptOutcome::Response(r) => {
+                    let s = r.status().as_u16();
+                    s >= 500 || s == 408
+                }
+                AttemptOutcome::Failed(_, kind) => is_retryable_error(*kind),
+            };
+            probe_guard.disarm();
+            if let Some(b) = &state.breaker {
+                b.record(Instant::now(), probe, failed, |t| {
+                    emitter.transition(attempt, t)
+                });
+            }
+
+            // 5. Retry?
+            let (reason, status) = match &outcome {
+                AttemptOutcome::Response(r) if is_retryable_status(r.status().as_u16()) => {
+                    (RetryReason::Status, Some(r.status().as_u16()))
+                }
+                AttemptOutcome::Failed(_, kind) if is_retryable_error(*kind) => (
+                    match kind {
+                        ErrorType::Timeout => RetryReason::Timeout,
+                        ErrorType::Connect => RetryReason::Connect,
+                        _ => RetryReason::ConnectionReset,
+                    },
+                    None,
+                ),
+                _ => return finish(outcome, attempt, state, emitter),
+            };
+            let breaker_open = state
+                .breaker
+                .as_ref()
+                .is_some_and(|b| b.state() == BreakerState::Open);
+            if attempt >= self.retry.attempts() || !retry_method || next.is_none() || breaker_open {
+                return finish(outcome, attempt, state, emitter);
+            }
+            let retry_after = match &outcome {
+                AttemptOutcome::Response(r) => r
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now())),
+                AttemptOutcome::Failed(..) => None,
+            };
+            let (delay, source) = match retry_after {
+                Some(RetryAfter::Delay(d)) if d > self.retry.cap() => {
+                    return Err(ClientError::RetryAfterTooLong {
+                        host: state.display(),
+                        status: status.unwrap_or(0),
+                        retry_after: d,
+                        cap: self.retry.cap(),
+                        attempts: attempt,
+                    });
+                }
+                Some(RetryAfter::Delay(d)) => (d, DelaySource::RetryAfter),
+                Some(RetryAfter::Past) | None => {
+                    (self.retry.policy_delay(attempt), DelaySource::Policy)
+                }
+            };
+            if let Some(budget) = &self.budget {
+                if !budget.try_withdraw() {
+                    return finish(outcome, attempt, state, emitter);
+                }
+            }
+            if emitter.on() {
+                let e = RetryEvent {
+                    meta: emitter.meta(attempt),
+                    reason,
+                    status,
+                    delay,
+                    delay_source: source,
+                };
+                emitter.telemetry.emit(EventRef::Retry(&e));
+                let e = BackoffEvent {
+                    meta: emitter.meta(attempt),
+                    delay,
+                    source,
+                };
+                emitter.telemetry.emit(EventRef::Backoff(&e));
+            }
+            drop(outcome);
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+            pending = next;
+        }
+    }
+}
+
+/// Gives a half-open probe slot back if the attempt never completes (the
+/// limiter rejected it, or the caller dropped the future).
+struct ProbeGuard<'a> {
+    breaker: Option<&'a HostBreaker>,
+}
+
+impl ProbeGuard<'_> {
+    /// The attempt completed: its outcome settles the probe.
+    fn disarm(mut self) {
+        self.breaker = None;
+    }
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.breaker {
+            b.release_probe();
+        }
+    }
+}
+
+fn finish(
+    outcome: AttemptOutcome,
+    attempt: u32,
+    state: &HostState,
+    emitter: &Emitter,
+) -> Result<Response, ClientError> {
+    match outcome {
+        AttemptOutcome::Response(inner) => Ok(Response {
+            inner,
+            attempts: attempt,
+            correlation_id: emitter.correlation_id,
+        }),
+        AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
+            host: state.display(),
+            kind,
+            attempts: attempt,
+            source,
+        }),
+    }
+}
+
+fn e_attempts(e: &ClientError) -> u32 {
+    match e {
+        ClientError::Transport { attempts, .. }
+        | ClientError::RetryAfterTooLong { attempts, .. } => *attempts,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_overrides_prefer_host_port_then_host() {
+        let inner = AdapterClient::builder_for(&TEST_TELEMETRY)
+            .rate_limit(RateLimit::per_second(1.0))
+            .host_rate_limit("a.test", RateLimit::per_second(2.0))
+            .host_rate_limit("a.test:8080", RateLimit::per_second(4.0))
+            .host_unlimited("b.test")
+            .build();
+        let Ok(client) = inner else {
+            panic!("client builds")
+        };
+        let i = &client.inner;
+        let every = |h: &str, p: u16| i.limit_for(h, p).map(|l| l.refill_interval());
+        assert_eq!(every("a.test", 8080), Some(Duration::from_millis(250)));
+        assert_eq!(every("a.test", 80), Some(Duration::from_millis(500)));
+        assert_eq!(every("b.test", 80), None);
+        assert_eq!(every("c.test", 80), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn idle_hosts_are_evicted_but_active_ones_kept() {
+        let Ok(client) = AdapterClient::builder_for(&TEST_TELEMETRY)
+            .idle_host_ttl(Duration::ZERO)
+            .build()
+        else {
+            panic!("client builds")
+        };
+        let a = client.inner.host_state("a.test", 80, "http");
+        a.active.fetch_add(1, Ordering::AcqRel);
+        for i in 0..50 {
+            client.inner.host_state(&format!("h{i}.test"), 80, "http");
+        }
+        // Each insertion swept the previous idle ones (TTL zero).
+        assert!(client.tracked_hosts() <= 2, "{}", client.tracked_hosts());
+        client.evict_idle();
+        assert_eq!(client.tracked_hosts(), 1, "the active host stays");
+        a.active.fetch_sub(1, Ordering::AcqRel);
+        assert_eq!(client.evict_idle(), 1);
+        assert_eq!(client.tracked_hosts(), 0);
+    }
+
+    static TEST_MANIFEST: crate::manifest::AdapterManifest = crate::manifest::AdapterManifest {
+        name: "client_unit",
+        type_name: "ClientUnit",
+        naming: crate::manifest::Naming::Prometheus,
+        host_cap: 8,
+        labels: &[],
+        events: &[],
+        slo: None,
+        cardinality_budget: 0,
+    };
+    static TEST_TELEMETRY: AdapterTelemetry = AdapterTelemetry::new(&TEST_MANIFEST);
+}

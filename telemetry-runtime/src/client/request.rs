@@ -1,0 +1,215 @@
+//! The request builder and the response the client hands back.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+
+use super::{AdapterClient, ClientError};
+use crate::events::CorrelationId;
+
+/// A request being built: reqwest's builder plus the client's own options
+/// (idempotency opt-in, correlation id). Finish with [`send`](Self::send).
+///
+/// ```no_run
+/// # async fn demo(client: telemetry_runtime::AdapterClient) -> Result<(), telemetry_runtime::client::ClientError> {
+/// use std::time::Duration;
+/// let resp = client
+///     .post("http://api-a.test/orders")
+///     .header("x-tenant", "acme")
+///     .query(&[("dry_run", "true")])
+///     .json(&serde_json::json!({"sku": 42}))
+///     .timeout(Duration::from_secs(2))
+///     .idempotent(true) // safe to retry: the server deduplicates
+///     .send()
+///     .await?;
+/// println!("{} after {} attempt(s)", resp.status(), resp.attempts());
+/// # Ok(()) }
+/// ```
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder {
+    pub(crate) client: AdapterClient,
+    pub(crate) inner: reqwest::RequestBuilder,
+    pub(crate) idempotent: Option<bool>,
+    pub(crate) correlation_id: Option<CorrelationId>,
+}
+
+impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // reqwest's Debug prints the URL and headers; ours must not (secrets).
+        f.debug_struct("RequestBuilder")
+            .field("idempotent", &self.idempotent)
+            .field("correlation_id", &self.correlation_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestBuilder {
+    fn map(mut self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
+        self.inner = f(self.inner);
+        self
+    }
+
+    /// Adds a header.
+    pub fn header<K, V>(self, key: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        HeaderValue: TryFrom<V>,
+        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        self.map(|b| b.header(key, value))
+    }
+
+    /// Adds headers.
+    pub fn headers(self, headers: HeaderMap) -> Self {
+        self.map(|b| b.headers(headers))
+    }
+
+    /// HTTP basic authentication (the header value is redacted everywhere).
+    pub fn basic_auth<U: fmt::Display, P: fmt::Display>(
+        self,
+        username: U,
+        password: Option<P>,
+    ) -> Self {
+        self.map(|b| b.basic_auth(username, password))
+    }
+
+    /// Bearer authentication (the header value is redacted everywhere).
+    pub fn bearer_auth<T: fmt::Display>(self, token: T) -> Self {
+        self.map(|b| b.bearer_auth(token))
+    }
+
+    /// Appends query parameters (anything serde can serialise as pairs).
+    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
+        self.map(|b| b.query(query))
+    }
+
+    /// A JSON body (and `Content-Type: application/json`).
+    pub fn json<T: Serialize + ?Sized>(self, json: &T) -> Self {
+        self.map(|b| b.json(json))
+    }
+
+    /// A body: bytes, a `String`, a `Vec<u8>`, or a stream (a stream cannot
+    /// be cloned, so a request with one is never retried).
+    pub fn body<T: Into<reqwest::Body>>(self, body: T) -> Self {
+        self.map(|b| b.body(body))
+    }
+
+    /// A text body (and `Content-Type: text/plain; charset=utf-8`).
+    pub fn text(self, text: impl Into<String>) -> Self {
+        self.map(|b| {
+            b.header(
+                reqwest::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )
+            .body(text.into())
+        })
+    }
+
+    /// Timeout of each wire attempt (from sending to the end of the body),
+    /// overriding the client's.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.map(|b| b.timeout(timeout))
+    }
+
+    /// Declares the call safe (`true`) or unsafe (`false`) to retry, whatever
+    /// its method. By default only idempotent methods are retried.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
+        self
+    }
+
+    /// Uses this correlation id instead of a fresh one (to tie the call to an
+    /// incoming request, say).
+    pub fn correlation_id(mut self, id: CorrelationId) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// Sends the request through the limiter, breaker and retry loop.
+    pub async fn send(self) -> Result<Response, ClientError> {
+        let RequestBuilder {
+            client,
+            inner,
+            idempotent,
+            correlation_id,
+        } = self;
+        let request = inner
+            .build()
+            .map_err(|e| ClientError::Request(e.without_url()))?;
+        client
+            .execute_with(request, idempotent, correlation_id)
+            .await
+    }
+}
+
+/// A response: reqwest's, plus how many wire attempts it took and the
+/// correlation id of the logical request.
+///
+/// It dereferences to [`reqwest::Response`] for `status()`, `headers()` and
+/// the like; the body methods (`text`, `json`, `bytes`) are here because they
+/// consume it.
+pub struct Response {
+    pub(crate) inner: reqwest::Response,
+    pub(crate) attempts: u32,
+    pub(crate) correlation_id: CorrelationId,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.inner.status())
+            .field("attempts", &self.attempts)
+            .field("correlation_id", &self.correlation_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Response {
+    type Target = reqwest::Response;
+    fn deref(&self) -> &reqwest::Response {
+        &self.inner
+    }
+}
+
+impl Response {
+    /// Wire attempts made for this logical request (1 when it was not retried).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The logical request's correlation id.
+    pub fn correlation_id(&self) -> CorrelationId {
+        self.correlation_id
+    }
+
+    /// The status code as a number.
+    pub fn status_code(&self) -> u16 {
+        self.inner.status().as_u16()
+    }
+
+    /// The body as text.
+    pub async fn text(self) -> Result<String, reqwest::Error> {
+        self.inner.text().await.map_err(reqwest::Error::without_url)
+    }
+
+    /// The body as bytes.
+    pub async fn bytes(self) -> Result<bytes::Bytes, reqwest::Error> {
+        self.inner
+            .bytes()
+            .await
+            .map_err(reqwest::Error::without_url)
+    }
+
+    /// The body, deserialised from JSON.
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, reqwest::Error> {
+        self.inner.json().await.map_err(reqwest::Error::without_url)
+    }
+
+    /// reqwest's response, for everything else (streaming the body, say).
+    pub fn into_inner(self) -> reqwest::Response {
+        self.inner
+    }
+}

@@ -1,0 +1,157 @@
+//! Tracing spans of the client: one per logical request, one per wire
+//! attempt. With the `tracing` feature off every type here is empty and
+//! every call compiles to nothing.
+//!
+//! Field names follow the OpenTelemetry HTTP client conventions:
+//! `http.request.method`, `server.address`, `server.port`, `url.full`
+//! (redacted), `http.response.status_code`, `error.type`,
+//! `http.request.resend_count`, plus `correlation_id`.
+
+use std::future::Future;
+
+use crate::events::{CorrelationId, ErrorType, HttpMethod};
+
+/// Span of a logical request (`http.client.request`).
+#[derive(Debug, Clone)]
+pub(crate) struct RequestSpan {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+/// Span of one wire attempt (`http.client.attempt`), a child of the request's.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptSpan {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+/// What both spans are opened with.
+pub(crate) struct SpanFields<'a> {
+    pub(crate) method: HttpMethod,
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    pub(crate) url_full: &'a str,
+    pub(crate) correlation_id: CorrelationId,
+}
+
+impl RequestSpan {
+    /// Whether a subscriber wants the spans (so the redacted URL is worth
+    /// building).
+    pub(crate) fn enabled() -> bool {
+        #[cfg(feature = "tracing")]
+        {
+            tracing::enabled!(target: "telemetry_runtime::client", tracing::Level::INFO)
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            false
+        }
+    }
+
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn new(f: &SpanFields<'_>) -> Self {
+        RequestSpan {
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                target: "telemetry_runtime::client",
+                "http.client.request",
+                otel.name = f.method.as_str(),
+                otel.kind = "client",
+                http.request.method = f.method.as_str(),
+                server.address = f.host,
+                server.port = f.port,
+                url.full = f.url_full,
+                http.response.status_code = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+                http.request.resend_count = tracing::field::Empty,
+                correlation_id = %f.correlation_id,
+            ),
+        }
+    }
+
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn attempt(&self, f: &SpanFields<'_>, attempt: u32) -> AttemptSpan {
+        AttemptSpan {
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                target: "telemetry_runtime::client",
+                parent: &self.span,
+                "http.client.attempt",
+                otel.name = f.method.as_str(),
+                otel.kind = "client",
+                http.request.method = f.method.as_str(),
+                server.address = f.host,
+                server.port = f.port,
+                url.full = f.url_full,
+                http.response.status_code = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+                http.request.resend_count = attempt.saturating_sub(1),
+                correlation_id = %f.correlation_id,
+            ),
+        }
+    }
+
+    /// Records how the logical request ended.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn finish(&self, attempts: u32, status: Option<u16>, error: Option<ErrorType>) {
+        #[cfg(feature = "tracing")]
+        {
+            self.span
+                .record("http.request.resend_count", attempts.saturating_sub(1));
+            if let Some(s) = status {
+                self.span.record("http.response.status_code", s);
+            }
+            if let Some(e) = error {
+                self.span.record("error.type", e.as_str());
+            } else if let Some(s) = status.filter(|s| *s >= 400) {
+                // OTel: error.type is the status code when it signals an error.
+                self.span.record("error.type", s);
+            }
+        }
+    }
+
+    /// Runs `fut` inside the span.
+    pub(crate) async fn instrument<F: Future>(&self, fut: F) -> F::Output {
+        #[cfg(feature = "tracing")]
+        {
+            tracing::Instrument::instrument(fut, self.span.clone()).await
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            fut.await
+        }
+    }
+}
+
+impl AttemptSpan {
+    /// Records a response status.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn status(&self, status: u16) {
+        #[cfg(feature = "tracing")]
+        {
+            self.span.record("http.response.status_code", status);
+            if status >= 400 {
+                self.span.record("error.type", status);
+            }
+        }
+    }
+
+    /// Records a transport error.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn error(&self, error: ErrorType) {
+        #[cfg(feature = "tracing")]
+        self.span.record("error.type", error.as_str());
+    }
+
+    /// Runs `fut` inside the span.
+    pub(crate) async fn instrument<F: Future>(&self, fut: F) -> F::Output {
+        #[cfg(feature = "tracing")]
+        {
+            tracing::Instrument::instrument(fut, self.span.clone()).await
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            fut.await
+        }
+    }
+}

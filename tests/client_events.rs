@@ -1,0 +1,393 @@
+//! Exact event sequences of the instrumented client against the simulator:
+//! success, 503 then success, 429 with `Retry-After` (seconds, date, past
+//! date, too long), retries exhausted, a POST not retried, resets; plus
+//! redaction and the correlation header.
+
+mod client_common;
+
+use std::time::Duration;
+
+use client_common::{assert_one_request, describe_all, of};
+use telemetry_runtime::client::{ClientError, RetryPolicy};
+use telemetry_runtime::events::{DelaySource, ErrorType};
+use telemetry_runtime::sink::{RecordedEvent, RecordingSink};
+use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
+use telemetry_sim::{RetryAfter, Route, Script, Simulator, Step};
+
+fn fast_retries(attempts: u32) -> RetryPolicy {
+    RetryPolicy::default()
+        .max_attempts(attempts)
+        .base_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(5))
+}
+
+/// A simulator with `host` scripted, a recording sink on adapter `T`, and a
+/// client for `T` (no breaker, so only retries shape the sequences).
+async fn setup<T: InstrumentedAdapter>(
+    host: &str,
+    script: Script,
+    retry: RetryPolicy,
+) -> (Simulator, RecordingSink, AdapterClient) {
+    let sim = Simulator::start()
+        .await
+        .expect("simulator starts on 127.0.0.1");
+    sim.route(Route::host(host), script);
+    let rec = RecordingSink::new();
+    T::telemetry().set_sink(Some(Box::new(rec.clone())));
+    let client = AdapterClient::builder::<T>()
+        .resolve(host, sim.addr())
+        .retry(retry)
+        .no_breaker()
+        .correlation_header("x-correlation-id")
+        .build()
+        .expect("client builds");
+    (sim, rec, client)
+}
+
+fn retry_delay(events: &[RecordedEvent]) -> Vec<(Duration, DelaySource)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RecordedEvent::Retry(r) => Some((r.delay, r.delay_source)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[instrumented_adapter(name = "client_success", hosts(cap = 8))]
+struct SuccessAdapter {}
+
+#[tokio::test]
+async fn success_is_one_request_and_one_response_with_redacted_url() {
+    let (sim, rec, client) =
+        setup::<SuccessAdapter>("ok.test", Script::always(Step::ok()), fast_retries(3)).await;
+    let url = format!(
+        "http://user:pw@ok.test:{}/data?page=2&X-Amz-Signature=s3cr3t",
+        sim.port()
+    );
+    let resp = client.get(&url).send().await.expect("200");
+    assert_eq!(resp.status_code(), 200);
+    assert_eq!(resp.attempts(), 1);
+    let events = rec.take();
+    assert_eq!(describe_all(&events), ["request#1 GET", "response#1 200"]);
+    assert_one_request(&events, resp.correlation_id());
+    let RecordedEvent::Request(req) = &events[0] else {
+        panic!("first event is the request")
+    };
+    // reqwest moves URL userinfo into an `Authorization: Basic` header, which
+    // no event carries; the signature is redacted.
+    assert_eq!(
+        req.url,
+        format!(
+            "http://ok.test:{}/data?page=2&X-Amz-Signature=REDACTED",
+            sim.port()
+        )
+    );
+    assert_eq!(req.port, sim.port());
+    assert_eq!(req.meta.host.as_str(), format!("ok.test:{}", sim.port()));
+    for e in &events {
+        let dump = format!("{e:?}");
+        assert!(!dump.contains("s3cr3t") && !dump.contains(":pw@"), "{dump}");
+    }
+    // The correlation id went out as a header.
+    let logged = sim.requests();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(
+        logged[0].header("x-correlation-id"),
+        Some(resp.correlation_id().to_string().as_str())
+    );
+    sim.shutdown().await;
+}
+
+#[instrumented_adapter(name = "client_503", hosts(cap = 8))]
+struct FlakyAdapter {}
+
+#[tokio::test]
+async fn a_503_then_success_is_retried_with_policy_backoff() {
+    let (sim, rec, client) = setup::<FlakyAdapter>(
+        "flaky.test",
+        Script::sequence([Step::status(503), Step::ok()]),
+        fast_retries(3),
+    )
+    .await;
+    let resp = client
+        .get(sim.url("flaky.test", "/x"))
+        .send()
+        .await
+        .expect("second attempt succeeds");
+    assert_eq!((resp.status_code(), resp.attempts()), (200, 2));
+    let events = rec.take();
+    assert_eq!(
+        describe_all(&events),
+        [
+            "request#1 GET",
+            "response#1 503",
+            "retry#1 status/policy",
+            "backoff#1 policy",
+            "request#2 GET",
+            "response#2 200",
+        ]
+    );
+    assert_one_request(&events, resp.correlation_id());
+    let [(delay, _)] = retry_delay(&events)[..] else {
+        panic!("one retry")
+    };
+    assert!(
+        delay <= Duration::from_millis(1),
+        "full jitter under the 1 ms ceiling"
+    );
+    // Every wire attempt carried the same correlation id.
+    let ids: Vec<_> = sim
+        .requests()
+        .iter()
+        .map(|r| r.header("x-correlation-id").map(str::to_owned))
+        .collect();
+    assert_eq!(ids, vec![Some(resp.correlation_id().to_string()); 2]);
+    sim.shutdown().await;
+}
+
+#[instrumented_adapter(name = "client_429_secs", hosts(cap = 8))]
+struct RetryAfterSecsAdapter {}
+
+#[tokio::test]
+async fn a_429_with_retry_after_seconds_waits_exactly_that_long() {
+    let (sim, rec, client) = setup::<RetryAfterSecsAdapter>(
+        "throttled.test",
+        Script::sequence([Step::retry_after(429, RetryAfter::Seconds(1)), Step::ok()]),
+        fast_retries(3),
+    )
+    .await;
+    let resp = client
+        .get(sim.url("throttled.test", "/"))
+        .send()
+        .await
+        .expect("succeeds after Retry-After");
+    assert_eq!(resp.status_code(), 200);
+    let events = rec.take();
+    assert_eq!(
+        describe_all(&events),
+        [
+            "request#1 GET",
+            "response#1 429",
+            "retry#1 status/retry_after",
+            "backoff#1 retry_after",
+            "request#2 GET",
+            "response#2 200",
+        ]
+    );
+    assert_eq!(
+        retry_delay(&events),
+        vec![(Duration::from_secs(1), DelaySource::RetryAfter)]
+    );
+    sim.shutdown().await;
+}
+
+#[instrumented_adapter(name = "client_429_date", hosts(cap = 8))]
+struct RetryAfterDateAdapter {}
+
+#[tokio::test]
+async fn a_429_with_retry_after_date_waits_until_then_and_a_past_date_uses_the_policy() {
+    let (sim, rec, client) = setup::<RetryAfterDateAdapter>(
+        "dated.test",
+        Script::sequence([
+            Step::retry_after(429, RetryAfter::DateIn(Duration::from_secs(2))),
+            Step::retry_after(503, RetryAfter::DateAgo(Duration::from_secs(30))),
+            Step::ok(),
+        ]),
+        fast_retries(3),
+    )
+    .await;
+    let resp = client
+        .get(sim.url("dated.test", "/"))
+        .send()
+        .await
+        .expect("third attempt succeeds");
+    assert_eq!((resp.status_code(), resp.attempts()), (200, 3));
+    let events = rec.take();
+    assert_eq!(
+        describe_all(&events),
+        [
+            "request#1 GET",
+            "response#1 429",
+            "retry#1 status/retry_after",
+            "backoff#1 retry_after",
+            "request#2 GET",
+            "response#2 503",
+            "retry#2 status/policy",
+            "backoff#2 policy",
+            "request#3 GET",
+            "response#3 200",
+        ]
+    );
+    let delays = retry_delay(&events);
+    // An HTTP date has one-second resolution: "in 2 s" is 1 to 2 s away.
+    assert!(
+        delays[0].0 > Duration::ZERO && delays[0].0 <= Duration::from_secs(2),
+        "{delays:?}"
+    );
+    assert!(delays[1].0 <= Duration::from_millis(2), "{delays:?}");
+    sim.shutdown().await;
+}
+
+#[instrumented_adapter(name = "client_429_long", hosts(cap = 8))]
+struct RetryAfterLongAdapter {}
+
+#[tokio::test]
+async fn a_retry_after_above_the_cap_stops_with_a_clear_error() {
+    let (sim, rec, client) = setup::<RetryAfterLongAdapter>(
+        "slowdown.test",
+        Script::always(Step::retry_after(429, RetryAfter::Seconds(3600))),
+        fast_retries(3),
+    )
+    .await;
+    let err = client
+        .get(sim.url("slowdown.test", "/"))
+        .send()
+        .await
+        .expect_err("one hour is above the 900 s cap");
+    match &err {
+        ClientError::RetryAfterTooLong {
+            status,
+            retry_after,
+            cap,
+            attempts,
+            ..
+        } => {
+            assert_eq!(*status, 429);
+            assert_eq!(*retry_after, Duration::from_secs(3600));
+            assert_eq!(*cap, Duration::from_secs(900));
+            assert_eq!(*attempts, 1);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(err.error_type(), ErrorType::RetryAfterTooLong);
+    assert_eq!(
+        describe_all(&rec.take()),
+        ["request#1 GET", "response#1 429"]
+    );
+    assert_eq!(sim.hits("slowdown.test", None), 1);
+    sim.shutdown().await;
+}
+
+#[instrumented_adapter(name = "client_exhausted", hosts(cap = 8))]
+struct ExhaustedAdapter {}
+
+#[tokio::test]
+async fn retries_exhausted_return_the_last_response() {
+    let (sim, rec, client) = setup::<ExhaustedAdapter>(
+        "down.test",
+        Script::always(Step::status(503)),
+        fast_retries(3),
+    )
+    .await;
+    let resp = client
+        .get(sim.url("down.test", "/"))
+        .send()
+        .await
+        .expect("a response, if a failed one");
+    assert_eq!((resp.status_code(), resp.attempts()), (503, 3));
+    let events = rec.take();
+    assert_eq!(
+        describe_all(&events),
+        [
+            "request#1 GET",
+            "response#1 503",
+            "retry#1 status/policy",
+            "backoff#1 policy",
+            "request#2 GET",
+            "response#2 503",
+            "retry#2 status/policy",
+            "backoff#2 policy",
+            "request#3 GET",
+            "response#3 503",
+        ]
+    );
+    assert_one_request(&events, resp.correlation_id());
+    assert_eq!(sim.hits("down.test", None), 3);
+    sim.shutdown().await;
+}
+
+#[instrumented_adapter(name = "client_reset", hosts(cap = 8))]
+struct ResetAdapter {}
+
+#[tokio::test]
+async fn connection_resets_are_retried_then_reported() {
+    let (sim, rec, client) =
+        setup::<ResetAdapter>("reset.test", Script::always(Step::reset()), fast_retries(2)).await;
+    let err = client
+        .get(sim.url("reset.test", "/"))
+        .send()
+        .await
+        .expect_err("every attempt is reset");
+    match &err {
+        ClientError::Transport { kind, attempts, .. } => {
+            assert_eq!((*kind, *attempts), (ErrorType::ConnectionReset, 2));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        !err.to_string().contains("http://"),
+        "no URL in errors: {err}"
+    );
+    assert_eq!(
+        describe_all(&rec.take()),
+        [
+            "request#1 GET",
+            "error#1 connection_reset",
+            "retry#1 connection_reset/policy",
+            "backoff#1 policy",
+            "request#2 GET",
+            "error#2 connection_reset",
+        ]
+    );
+    sim.shutdown().await;
+}
+
+#[instrumented_adapter(name = "client_post", hosts(cap = 8))]
+struct PostAdapter {}
+
+#[tokio::test]
+async fn a_post_is_not_retried_unless_marked_idempotent() {
+    let (sim, rec, client) = setup::<PostAdapter>(
+        "orders.test",
+        Script::always(Step::status(503)),
+        fast_retries(3),
+    )
+    .await;
+    let resp = client
+        .post(sim.url("orders.test", "/orders"))
+        .json(&serde_json::json!({"sku": 1}))
+        .send()
+        .await
+        .expect("the 503 comes back");
+    assert_eq!((resp.status_code(), resp.attempts()), (503, 1));
+    assert_eq!(
+        describe_all(&rec.take()),
+        ["request#1 POST", "response#1 503"]
+    );
+    assert_eq!(sim.hits("orders.test", None), 1);
+
+    let resp = client
+        .post(sim.url("orders.test", "/orders"))
+        .text("retry me")
+        .idempotent(true)
+        .send()
+        .await
+        .expect("the 503 comes back");
+    assert_eq!(resp.attempts(), 3);
+    let events = rec.take();
+    assert_eq!(
+        of(&events, resp.correlation_id()).len(),
+        events.len(),
+        "one logical request"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, RecordedEvent::Request(_)))
+            .count(),
+        3
+    );
+    assert_eq!(sim.hits("orders.test", None), 4);
+    sim.shutdown().await;
+}
