@@ -1,0 +1,200 @@
+//! A real Prometheus (Debian's `prometheus` binary) scrapes our exporter,
+//! through basic auth, on loopback; the test waits for the target to be up
+//! and finds the expected series and values through the HTTP API.
+//!
+//! Skips with a loud message when the binary is missing, unless `CI` is set,
+//! where a missing binary is a failure (`bash scripts/install-prometheus.sh`).
+
+#[path = "backend_support.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{drive, require_tool};
+use telemetry_runtime::backends::prometheus::PrometheusSink;
+use telemetry_runtime::config::ServerConfig;
+use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+
+#[instrumented_adapter(name = "real_prom", hosts(cap = 8))]
+struct Scraped {}
+
+/// Kills and reaps Prometheus and removes its directory, even on panic.
+struct Running {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+async fn api(client: &reqwest::Client, base: &str, path: &str) -> Option<serde_json::Value> {
+    let r = client.get(format!("{base}{path}")).send().await.ok()?;
+    serde_json::from_str(&r.text().await.ok()?).ok()
+}
+
+/// Polls `f` every 250 ms until it returns `Some`, for at most `limit`.
+async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_the_exporter() {
+    let Some(prometheus) = require_tool("prometheus") else {
+        return;
+    };
+    Scraped::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
+    drive(Scraped::telemetry(), "api.example.com");
+
+    let mut config = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..ServerConfig::default()
+    };
+    let mut users = BTreeMap::new();
+    users.insert(
+        "scraper".to_string(),
+        bcrypt::hash("pw-for-scraper", 4).expect("hash"),
+    );
+    config.basic_auth_users = users;
+    let server = telemetry_runtime::server::serve(config)
+        .await
+        .expect("exporter serves");
+
+    let dir = std::env::temp_dir().join(format!("telemetry-prom-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+    let config_file = dir.join("prometheus.yml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: telemetry\n    scrape_interval: 1s\n    basic_auth:\n      username: scraper\n      password: pw-for-scraper\n    static_configs:\n      - targets: ['{}']\n",
+            server.local_addr()
+        ),
+    )
+    .expect("write config");
+    let port = free_port();
+    let child = Command::new(&prometheus)
+        .arg(format!("--config.file={}", config_file.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("prometheus starts");
+    let _running = Running { child, dir };
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+
+    let target = wait_for(Duration::from_secs(60), "the target to be up", || async {
+        let v = api(&client, &base, "/api/v1/targets").await?;
+        let t = v["data"]["activeTargets"].as_array()?.first()?.clone();
+        (t["health"] == "up").then_some(t)
+    })
+    .await;
+    assert_eq!(target["labels"]["job"], "telemetry");
+    assert_eq!(target["lastError"], "");
+
+    let query = |q: &'static str| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            let path = format!("/api/v1/query?query={}", urlencode(q));
+            let v = api(&client, &base, &path).await?;
+            let result = v["data"]["result"].as_array()?.clone();
+            (!result.is_empty()).then_some(result)
+        }
+    };
+    let value = |r: &serde_json::Value| -> f64 {
+        r["value"][1]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("sample value")
+    };
+
+    let ok = wait_for(Duration::from_secs(30), "http_requests_total", || {
+        query(r#"http_requests_total{adapter="real_prom",host="api.example.com",status="200"}"#)
+    })
+    .await;
+    assert_eq!(ok.len(), 1);
+    assert_eq!(value(&ok[0]), 1.0);
+    assert_eq!(ok[0]["metric"]["method"], "GET");
+    assert_eq!(ok[0]["metric"]["job"], "telemetry");
+
+    let retries = wait_for(Duration::from_secs(10), "http_retries_total", || {
+        query(r#"http_retries_total{adapter="real_prom",reason="status"}"#)
+    })
+    .await;
+    assert_eq!(value(&retries[0]), 1.0);
+
+    let breaker = wait_for(
+        Duration::from_secs(10),
+        "http_circuit_breaker_state",
+        || query(r#"http_circuit_breaker_state{adapter="real_prom"}"#),
+    )
+    .await;
+    assert_eq!(value(&breaker[0]), 1.0, "open");
+
+    // The duration histogram works with histogram_quantile: the two GET
+    // attempts took 20 ms and 40 ms, so the median lies in (0.01, 0.05].
+    let p50 = wait_for(Duration::from_secs(10), "histogram_quantile", || {
+        query(r#"histogram_quantile(0.5, sum by (le) (http_request_duration_seconds_bucket{adapter="real_prom",method="GET"}))"#)
+    })
+    .await;
+    let p50 = value(&p50[0]);
+    assert!(p50 > 0.01 && p50 <= 0.05, "median {p50}");
+
+    let backoff = wait_for(Duration::from_secs(10), "backoff count", || {
+        query(r#"http_backoff_duration_seconds_count{adapter="real_prom",source="retry_after"}"#)
+    })
+    .await;
+    assert_eq!(value(&backoff[0]), 1.0);
+
+    server.shutdown().await.expect("exporter shuts down");
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

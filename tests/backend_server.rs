@@ -1,0 +1,348 @@
+//! The server: /metrics, liveness, readiness by criteria, the detailed
+//! health document, basic auth with bcrypt, TLS, and TOML configuration.
+
+#[path = "backend_support.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use support::drive;
+use telemetry_runtime::backends::prometheus::PrometheusSink;
+use telemetry_runtime::config::{ServerConfig, TlsConfig};
+use telemetry_runtime::events::*;
+use telemetry_runtime::server::{serve, HEALTH_CONTENT_TYPE, METRICS_CONTENT_TYPE};
+use telemetry_runtime::{instrumented_adapter, AdapterTelemetry, InstrumentedAdapter};
+
+#[instrumented_adapter(name = "srv_health", hosts(cap = 8))]
+struct Health {}
+
+#[instrumented_adapter(name = "srv_metrics", hosts(cap = 8))]
+struct Metrics {}
+
+fn loopback() -> ServerConfig {
+    ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..ServerConfig::default()
+    }
+}
+
+fn respond(adapter: &'static AdapterTelemetry, host: &str, status: u16, latency: Duration) {
+    let host = adapter.hosts().intern(host);
+    let meta = EventMeta::new(adapter, host, CorrelationId::next(), 1);
+    adapter.emit(EventRef::Request(&RequestEvent {
+        meta,
+        method: HttpMethod::Get,
+        url: "https://x/".into(),
+        port: 443,
+    }));
+    adapter.emit(EventRef::Response(&ResponseEvent {
+        meta,
+        method: HttpMethod::Get,
+        status,
+        duration: latency,
+        body_size: None,
+    }));
+}
+
+fn breaker(adapter: &'static AdapterTelemetry, host: &str, from: BreakerState, to: BreakerState) {
+    let host = adapter.hosts().intern(host);
+    let meta = EventMeta::new(adapter, host, CorrelationId::next(), 1);
+    adapter.emit(EventRef::BreakerTransition(&BreakerTransitionEvent {
+        meta,
+        from,
+        to,
+        reason: "test",
+    }));
+}
+
+fn saturation(adapter: &'static AdapterTelemetry, host: &str, s: f64) {
+    let host = adapter.hosts().intern(host);
+    let meta = EventMeta::new(adapter, host, CorrelationId::next(), 1);
+    adapter.emit(EventRef::RateLimit(&RateLimitEvent {
+        meta,
+        outcome: RateLimitOutcome::Waited,
+        wait: Duration::from_millis(5),
+        queue_depth: 7,
+        saturation: s,
+    }));
+}
+
+async fn get(url: &str) -> (u16, String, String) {
+    let r = reqwest::get(url).await.expect("request");
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, ct, r.text().await.expect("body"))
+}
+
+/// One test walks the readiness states in order: the judgement covers every
+/// adapter of the process, so it must not race other traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_health_endpoints() {
+    Metrics::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
+    Health::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
+    drive(Metrics::telemetry(), "m.example.com");
+
+    let mut config = loopback();
+    config.health.min_requests = 10;
+    config.health.max_error_ratio = Some(0.2);
+    config.health.max_p99_latency = Some(Duration::from_millis(500));
+    config.health.max_limiter_saturation = Some(0.9);
+    let server = serve(config).await.expect("serves");
+    let base = server.base_url();
+    assert!(server.local_addr().ip().is_loopback());
+    assert_ne!(server.local_addr().port(), 0);
+
+    let (code, ct, body) = get(&format!("{base}/metrics")).await;
+    assert_eq!(code, 200);
+    assert_eq!(ct, METRICS_CONTENT_TYPE);
+    assert!(body.contains(
+        r#"http_retries_total{adapter="srv_metrics",host="m.example.com",reason="status"} 1"#
+    ));
+
+    let (code, ct, body) = get(&format!("{base}/health")).await;
+    assert_eq!((code, ct.as_str()), (200, HEALTH_CONTENT_TYPE));
+    assert_eq!(body, r#"{"status":"pass"}"#);
+
+    // `drive` left m.example.com's breaker open: not ready.
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("srv_metrics/m.example.com: circuit breaker open"),
+        "{body}"
+    );
+    breaker(
+        Metrics::telemetry(),
+        "m.example.com",
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+    );
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 200, "half-open is a warning: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["status"], "warn");
+    breaker(
+        Metrics::telemetry(),
+        "m.example.com",
+        BreakerState::HalfOpen,
+        BreakerState::Closed,
+    );
+
+    // Healthy traffic: 20 fast 200s.
+    for _ in 0..20 {
+        respond(
+            Health::telemetry(),
+            "ok.example.com",
+            200,
+            Duration::from_millis(10),
+        );
+    }
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["status"], "pass", "{body}");
+
+    // Errors on another host: 6 of 20 are 5xx, over the 0.2 limit.
+    for i in 0..20 {
+        let status = if i % 10 < 3 { 503 } else { 200 };
+        respond(
+            Health::telemetry(),
+            "flaky.example.com",
+            status,
+            Duration::from_millis(10),
+        );
+    }
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("srv_health/flaky.example.com: error ratio 0.300 (6 of 20 attempts failed"),
+        "{body}"
+    );
+
+    let (code, ct, body) = get(&format!("{base}/health/detailed")).await;
+    assert_eq!((code, ct.as_str()), (503, HEALTH_CONTENT_TYPE));
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("health+json");
+    assert_eq!(doc["status"], "fail");
+    let check = &doc["checks"]["srv_health/flaky.example.com:error_ratio"][0];
+    assert_eq!(check["status"], "fail");
+    assert_eq!(check["componentId"], "flaky.example.com");
+    assert!((check["observedValue"].as_f64().expect("value") - 0.3).abs() < 1e-9);
+    assert_eq!(
+        doc["checks"]["srv_health/ok.example.com:error_ratio"][0]["status"],
+        "pass"
+    );
+
+    // Slow host: p99 over 500 ms fails; saturation 0.95 over 0.9 fails.
+    for _ in 0..20 {
+        respond(
+            Health::telemetry(),
+            "slow.example.com",
+            200,
+            Duration::from_secs(2),
+        );
+    }
+    saturation(Health::telemetry(), "busy.example.com", 0.95);
+    let (_, _, body) = get(&format!("{base}/health/detailed")).await;
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("health+json");
+    let p99 = &doc["checks"]["srv_health/slow.example.com:latency_p99"][0];
+    assert_eq!(p99["status"], "fail", "{body}");
+    let p99v = p99["observedValue"].as_f64().expect("p99");
+    assert!(
+        (1.0..=2.5).contains(&p99v),
+        "p99 in the 1..2.5 s bucket: {p99v}"
+    );
+    assert_eq!(
+        doc["checks"]["srv_health/busy.example.com:limiter_saturation"][0]["status"],
+        "fail"
+    );
+
+    server.shutdown().await.expect("shuts down");
+    assert!(
+        reqwest::get(format!("{base}/health")).await.is_err(),
+        "nothing listens after shutdown"
+    );
+}
+
+fn auth_config() -> ServerConfig {
+    let mut config = loopback();
+    let mut users = BTreeMap::new();
+    users.insert(
+        "prometheus".to_string(),
+        bcrypt::hash("s3cret-pass", 4).expect("hash"),
+    );
+    config.basic_auth_users = users;
+    config
+}
+
+#[tokio::test]
+async fn basic_auth_guards_every_endpoint() {
+    let server = serve(auth_config()).await.expect("serves");
+    let base = server.base_url();
+    let client = reqwest::Client::new();
+    for path in ["/metrics", "/health", "/health/ready", "/health/detailed"] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 401, "{path} without credentials");
+        let www = r
+            .headers()
+            .get("www-authenticate")
+            .expect("WWW-Authenticate");
+        assert!(www.to_str().expect("ascii").starts_with("Basic realm="));
+    }
+    for (user, pass) in [("prometheus", "wrong"), ("nobody", "s3cret-pass"), ("", "")] {
+        let r = client
+            .get(format!("{base}/metrics"))
+            .basic_auth(user, Some(pass))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 401, "{user}:{pass}");
+    }
+    let r = client
+        .get(format!("{base}/metrics"))
+        .header("authorization", "Bearer s3cret-pass")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 401, "only Basic is accepted");
+    let r = client
+        .get(format!("{base}/metrics"))
+        .basic_auth("prometheus", Some("s3cret-pass"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 200);
+    server.shutdown().await.expect("shuts down");
+}
+
+#[tokio::test]
+async fn tls_from_certificate_and_key_files() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("self-signed certificate");
+    let dir = std::env::temp_dir().join(format!("telemetry-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cert_file = dir.join("server.crt");
+    let key_file = dir.join("server.key");
+    std::fs::write(&cert_file, cert.cert.pem()).expect("write cert");
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).expect("write key");
+
+    let mut config = auth_config();
+    config.tls = Some(TlsConfig {
+        cert_file: cert_file.clone(),
+        key_file,
+    });
+    let server = serve(config).await.expect("serves TLS");
+    let base = server.base_url();
+    assert!(base.starts_with("https://"));
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).expect("pem"),
+        )
+        .build()
+        .expect("client");
+    let r = client
+        .get(format!("{base}/metrics"))
+        .basic_auth("prometheus", Some("s3cret-pass"))
+        .send()
+        .await
+        .expect("https request");
+    assert_eq!(r.status().as_u16(), 200);
+    let plain = reqwest::get(format!("http://{}/metrics", server.local_addr())).await;
+    assert!(
+        plain.map(|r| r.status().is_success()).unwrap_or(false) == false,
+        "plain HTTP is not served on the TLS port"
+    );
+    server.shutdown().await.expect("shuts down");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn configuration_errors_are_clear() {
+    let cases = [
+        ("listen = \"localhost\"", "listen: expected an address with a port such as \"127.0.0.1:9464\", got \"localhost\""),
+        ("[health]\nwindow = \"5 parsecs\"", "health.window: unknown duration unit \"parsecs\" in \"5 parsecs\", expected one of \"ms\", \"s\", \"m\", \"h\""),
+        ("[health]\nwindow = \"100ms\"", "health.window: must be at least 1s, got 100ms"),
+        ("[health]\nmax_limiter_saturation = -0.1", "health.max_limiter_saturation: must be between 0 and 1, got -0.1"),
+        ("[basic_auth_users]\nalice = \"hunter2\"", "basic_auth_users.alice: expected a bcrypt hash (60 characters starting with \"$2b$\", as `htpasswd -nbB user password` prints), not a plain password"),
+        ("[prometheus]\nnaming = \"statsd\"", "prometheus.naming: expected \"prometheus\" or \"opentelemetry\", got \"statsd\""),
+        ("[prometheus.buckets]\nhttp_requests_total = [1.0]", "prometheus.buckets: metric `http_requests_total` is not a histogram, buckets apply to histograms only"),
+        ("[prometheus.buckets]\nhttp_backoff_duration_seconds = [1.0, 0.5]", "prometheus.buckets: bad buckets for `http_backoff_duration_seconds`: bounds must be strictly increasing"),
+        ("[tls_server_config]\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"", "tls_server_config.cert_file: /nonexistent/c.pem is not a readable file"),
+    ];
+    for (toml, expected) in cases {
+        let err = ServerConfig::from_toml_str(toml).expect_err(toml);
+        assert_eq!(err.to_string(), expected, "for {toml:?}");
+    }
+    let err = ServerConfig::from_toml_str("[helth]\nwindow = \"1m\"").expect_err("typo");
+    assert!(err.to_string().contains("unknown field `helth`"), "{err}");
+    assert!(
+        err.to_string().contains("line 1"),
+        "points at the line: {err}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("telemetry-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("server.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\n[health]\nwindow = \"2m\"\nmax_p99_latency = \"750ms\"\n[prometheus]\nnaming = \"opentelemetry\"\n[prometheus.buckets]\n\"http.client.backoff.duration\" = [0.5, 5.0]\n").expect("write");
+    let c = ServerConfig::from_file(&file).expect("valid file");
+    assert_eq!(c.health.window, Duration::from_secs(120));
+    assert_eq!(c.health.max_p99_latency, Some(Duration::from_millis(750)));
+    assert_eq!(c.prometheus.buckets.len(), 1);
+    std::fs::write(&file, "listen = 9464\n").expect("write");
+    let err = ServerConfig::from_file(&file).expect_err("wrong type");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}: ", file.display())),
+        "{err}"
+    );
+    assert!(err.to_string().contains("invalid type"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
