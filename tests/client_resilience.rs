@@ -164,9 +164,9 @@ async fn limiter_queues_per_host_and_hosts_are_isolated() {
         .resolve("calm.test", sim.addr())
         .retry(RetryPolicy::none())
         .no_breaker()
-        // One token at once, one more every 100 ms, two may wait.
+        // One token at once, one more every 200 ms, two may wait.
         .rate_limit(
-            RateLimit::per_second(10.0)
+            RateLimit::per_second(5.0)
                 .burst(1)
                 .max_queue_depth(2)
                 .max_wait(Duration::from_secs(2)),
@@ -303,7 +303,9 @@ async fn idle_host_state_is_evicted() {
     let mut builder = AdapterClient::builder::<EvictionAdapter>()
         .retry(RetryPolicy::none())
         .rate_limit(RateLimit::per_second(100.0))
-        .idle_host_ttl(Duration::from_millis(50));
+        // Long enough that the first hosts are not idle before the twentieth
+        // is reached, even on a loaded machine.
+        .idle_host_ttl(Duration::from_secs(1));
     for i in 0..21 {
         builder = builder.resolve(&format!("e{i}.test"), sim.addr());
     }
@@ -318,7 +320,7 @@ async fn idle_host_state_is_evicted() {
     }
     assert_eq!(client.tracked_hosts(), 20);
     assert_eq!(client.limiter_snapshot().len(), 20);
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     // A new host arriving sweeps the idle ones.
     client
         .get(sim.url("e20.test", "/"))

@@ -63,6 +63,8 @@ pub struct Scenario {
     pub rate_limit: RateLimit,
     /// The breaker policy.
     pub breaker: BreakerPolicy,
+    /// Concurrent callers per host in [`drive`](Self::drive).
+    pub concurrency: usize,
 }
 
 impl Scenario {
@@ -74,7 +76,7 @@ impl Scenario {
     /// | `api-a.test` | healthy, 2 ms |
     /// | `api-b.test` | slow, 40 ms |
     /// | `api-c.test` | flaky: 503, 200, 200, ... cycling |
-    /// | `api-d.test` | throttled: every fourth answer is 429 with `Retry-After` as a past HTTP date; tightly rate-limited client side |
+    /// | `api-d.test` | throttled: every fourth answer is 429 with `Retry-After` as a past HTTP date; client side 40/s, burst 2, queue of 2 (so callers queue, and some are rejected) |
     /// | `api-e.test` | down: always 500 (its breaker opens) |
     /// | `api-f.test` | resets one connection in three |
     /// | `api-g.test` | large bodies (256 KiB) |
@@ -116,11 +118,11 @@ impl Scenario {
                     rate_limit: Some(
                         RateLimit::per_second(40.0)
                             .burst(2)
-                            .max_queue_depth(8)
+                            .max_queue_depth(2)
                             .max_wait(Duration::from_millis(250))
-                            .warn_depth(6),
+                            .warn_depth(2),
                     ),
-                    description: "throttled (429 + Retry-After date; 40/s client limit)",
+                    description: "throttled (429 + Retry-After date; 40/s, queue of 2 client side)",
                 },
                 HostPlan {
                     host: "api-e.test",
@@ -157,6 +159,7 @@ impl Scenario {
                 .consecutive_failures(4)
                 .open_timeout(ms(200))
                 .half_open_probes(1),
+            concurrency: 3,
         }
     }
 
@@ -190,8 +193,9 @@ impl Scenario {
         self.hosts.iter().map(|h| sim.url(h.host, h.path)).collect()
     }
 
-    /// Sends `rounds` GETs to every host, the hosts concurrently and each
-    /// host's requests in sequence; returns `(successes, failures)`.
+    /// Sends `rounds` GETs to every host from each of the scenario's
+    /// `concurrency` callers, all hosts and callers at once; returns
+    /// `(successes, failures)`.
     pub async fn drive(
         &self,
         client: &AdapterClient,
@@ -199,7 +203,12 @@ impl Scenario {
         rounds: usize,
     ) -> (u64, u64) {
         let mut tasks = tokio::task::JoinSet::new();
-        for url in self.urls(sim) {
+        let callers: Vec<String> = self
+            .urls(sim)
+            .into_iter()
+            .flat_map(|u| std::iter::repeat_n(u, self.concurrency.max(1)))
+            .collect();
+        for url in callers {
             let client = client.clone();
             tasks.spawn(async move {
                 let (mut ok, mut failed) = (0u64, 0u64);

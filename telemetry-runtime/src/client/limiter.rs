@@ -447,6 +447,55 @@ mod tests {
         assert!(l.lock_saturation().intervals.len() <= MAX_INTERVALS);
     }
 
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn depth_warning_fires_once_per_crossing() {
+        use std::io::Write;
+        use std::sync::Arc;
+
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let l = HostLimiter::new(RateLimit::per_second(1.0).max_queue_depth(8).warn_depth(2));
+        tracing::subscriber::with_default(subscriber, || {
+            // Depth rises to 2 and 3: one warning.
+            l.depth.store(3, Ordering::Relaxed);
+            l.maybe_warn("h.test", 2);
+            l.maybe_warn("h.test", 3);
+            // Two requests leave (3 -> 1): below the threshold, re-armed.
+            drop(QueueSlot { limiter: &l });
+            drop(QueueSlot { limiter: &l });
+            // Back up to 2: a second warning.
+            l.depth.store(2, Ordering::Relaxed);
+            l.maybe_warn("h.test", 2);
+        });
+        let out =
+            String::from_utf8_lossy(&buf.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+        assert_eq!(
+            out.matches("crossed the warning threshold").count(),
+            2,
+            "{out}"
+        );
+        assert!(out.contains("WARN"), "{out}");
+    }
+
     #[tokio::test]
     async fn burst_then_queue_then_reject() {
         let l = HostLimiter::new(

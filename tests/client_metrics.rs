@@ -1,0 +1,140 @@
+//! The metric catalogue comes out of a real request cycle: the default
+//! simulator scenario (healthy, slow, flaky, throttled, down, resetting and
+//! large-body hosts) driven through the client, with the Prometheus sink and
+//! the scenario's per-host summary listening.
+
+use std::time::Duration;
+
+use telemetry_runtime::backends::prometheus::{render, PrometheusSink};
+use telemetry_runtime::client::BreakerState;
+use telemetry_runtime::sink::FanoutSink;
+use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+use telemetry_sim::scenario::{Scenario, SummarySink};
+use telemetry_sim::{Route, Script, Simulator, Step};
+
+#[instrumented_adapter(name = "client_catalogue", hosts(cap = 16))]
+struct CatalogueAdapter {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_comes_out_of_a_real_request_cycle() {
+    let sim = Simulator::start().await.expect("simulator");
+    let scenario = Scenario::default_scenario();
+    scenario.install(&sim);
+    sim.route(Route::host("mirror.test"), Script::always(Step::ok()));
+    let summary = SummarySink::new();
+    CatalogueAdapter::telemetry().set_sink(Some(Box::new(
+        FanoutSink::new()
+            .with(PrometheusSink::new())
+            .with(summary.clone()),
+    )));
+    let client = scenario
+        .client_builder::<CatalogueAdapter>(&sim)
+        .resolve("mirror.test", sim.addr())
+        .build()
+        .expect("client");
+    let (ok, failed) = scenario.drive(&client, &sim, 12).await;
+    assert!(ok > 0 && failed > 0, "ok {ok}, failed {failed}");
+    // A fallback from the down host to a mirror.
+    let down = sim.url("api-e.test", "/down");
+    let mirror = sim.url("mirror.test", "/down");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let hit = client
+        .fallback()
+        .source("primary", |id| client.get(&down).correlation_id(id).send())
+        .source("mirror", |id| client.get(&mirror).correlation_id(id).send())
+        .run()
+        .await
+        .expect("the mirror answers");
+    assert_eq!(hit.source, "mirror");
+
+    let text = render();
+    let port = sim.port();
+    let a = |host: &str| format!(r#"adapter="client_catalogue",host="{host}:{port}""#);
+    for (family, labels) in [
+        (
+            "http_requests_total",
+            format!(r#"{},method="GET",status="200""#, a("api-a.test")),
+        ),
+        (
+            "http_requests_total",
+            format!(r#"{},method="GET",status="503""#, a("api-c.test")),
+        ),
+        (
+            "http_requests_total",
+            format!(
+                r#"{},method="GET",status="connection_reset""#,
+                a("api-f.test")
+            ),
+        ),
+        (
+            "http_requests_total",
+            format!(r#"{},method="GET",status="circuit_open""#, a("api-e.test")),
+        ),
+        (
+            "http_request_duration_seconds_bucket",
+            format!(r#"{},method="GET""#, a("api-b.test")),
+        ),
+        ("http_response_size_bytes_sum", a("api-g.test")),
+        ("http_in_flight_requests", a("api-a.test")),
+        (
+            "http_retries_total",
+            format!(r#"{},reason="status""#, a("api-c.test")),
+        ),
+        (
+            "http_retries_total",
+            format!(r#"{},reason="connection_reset""#, a("api-f.test")),
+        ),
+        (
+            "http_backoff_duration_seconds_count",
+            format!(r#"{},source="policy""#, a("api-c.test")),
+        ),
+        (
+            "http_backoff_duration_seconds_count",
+            format!(r#"{},source="limiter""#, a("api-d.test")),
+        ),
+        ("http_limiter_queue_depth", a("api-d.test")),
+        ("http_limiter_wait_seconds_count", a("api-d.test")),
+        ("http_limiter_saturation_ratio", a("api-d.test")),
+        ("http_circuit_breaker_state", a("api-e.test")),
+        (
+            "http_circuit_breaker_transitions_total",
+            format!(r#"{},from="closed",to="open""#, a("api-e.test")),
+        ),
+        (
+            "http_fallback_attempts_total",
+            r#"adapter="client_catalogue",source="mirror",outcome="success""#.to_owned(),
+        ),
+        (
+            "http_fallback_attempts_total",
+            r#"adapter="client_catalogue",source="primary""#.to_owned(),
+        ),
+    ] {
+        let found = text
+            .lines()
+            .any(|l| l.starts_with(&format!("{family}{{")) && l.contains(&labels));
+        assert!(found, "no {family} with {labels} in:\n{text}");
+    }
+
+    let s = summary.summaries();
+    let host = |h: &str| s.get(&format!("{h}:{port}")).cloned().unwrap_or_default();
+    assert_eq!(
+        host("api-a.test").statuses.keys().collect::<Vec<_>>(),
+        ["200"]
+    );
+    assert!(host("api-c.test").retries > 0);
+    assert!(host("api-d.test").limiter_waits > 0);
+    assert!(host("api-e.test").statuses.contains_key("circuit_open"));
+    assert!(host("api-e.test").breaker_transitions > 0);
+    assert!(host("api-f.test").statuses.contains_key("connection_reset"));
+    let table = summary.render(&client);
+    assert!(table.lines().count() >= 8, "{table}");
+    assert!(
+        client
+            .breaker_states()
+            .iter()
+            .any(|(h, st)| h.starts_with("api-e.test") && *st != BreakerState::Closed),
+        "{:?}",
+        client.breaker_states()
+    );
+    sim.shutdown().await;
+}
