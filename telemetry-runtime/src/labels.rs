@@ -8,16 +8,20 @@
 //! `&'static` reference: copying it costs nothing and metrics can be indexed by
 //! [`LabelValue::index`].
 //!
-//! The read path is lock-free: the table is an immutable snapshot behind an
-//! `ArcSwap`, replaced (copy on write) only when a new value is admitted, which
-//! happens at most `cap` times in the life of the process.
+//! The read path is lock-free and allocation-free: a fixed open-addressing
+//! table of write-once slots, sized for the cap when the label is created
+//! (load factor at most 2/3), probed with a per-label seeded hash. A value is
+//! admitted under a mutex, at most `cap` times in the life of the process;
+//! once the cap is reached, new values fold without touching the lock. (The
+//! previous design, a `HashMap` snapshot behind an `ArcSwap`, cost about
+//! 100 ns per lookup: SipHash plus the `ArcSwap` debt protocol; see
+//! docs/performance.md.)
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
-use arc_swap::ArcSwap;
 use serde::{Serialize, Serializer};
 
 /// The value every folded input becomes.
@@ -37,6 +41,10 @@ pub const MAX_HOST_LEN: usize = 253 + 6;
 pub struct LabelEntry {
     value: Box<str>,
     index: u32,
+    hash: u64,
+    /// Whether host normalisation leaves this value unchanged whatever the
+    /// scheme: then an input spelled exactly like it needs no normalising.
+    normal_host: bool,
 }
 
 /// An interned, bounded label value: a `&'static` reference, `Copy`, compared by
@@ -96,18 +104,21 @@ impl Serialize for LabelValue {
     }
 }
 
-struct Snapshot {
-    by_value: HashMap<Box<str>, LabelValue>,
-    /// Admitted values in admission order (excludes the overflow value).
-    in_order: Vec<LabelValue>,
-}
-
 /// A label with a hard cap on its distinct values.
 pub struct BoundedLabel {
     name: &'static str,
     cap: u32,
-    snapshot: ArcSwap<Snapshot>,
-    admit: Mutex<()>,
+    /// Open addressing, linear probing; a slot is written once, under
+    /// `in_order`'s lock, and never cleared. Its length is a power of two of
+    /// at least `cap * 3 / 2`, so a probe always meets an empty slot.
+    slots: Box<[OnceLock<LabelValue>]>,
+    mask: usize,
+    seed: u64,
+    /// Number of admitted values (what a lookup miss checks before locking).
+    admitted: AtomicU32,
+    /// Admitted values in admission order (excludes the overflow value); its
+    /// lock serialises admissions.
+    in_order: Mutex<Vec<LabelValue>>,
     overflow: LabelValue,
     folded: AtomicU64,
 }
@@ -117,19 +128,74 @@ impl fmt::Debug for BoundedLabel {
         f.debug_struct("BoundedLabel")
             .field("name", &self.name)
             .field("cap", &self.cap)
-            .field("admitted", &self.snapshot.load().in_order.len())
+            .field("admitted", &self.admitted.load(Ordering::Relaxed))
             .field("folded", &self.overflow_count())
             .finish()
     }
 }
 
-fn leak_entry(value: &str, index: u32) -> LabelValue {
+fn leak_entry(value: &str, index: u32, hash: u64) -> LabelValue {
+    // With no scheme both default ports are dropped; a value that survives
+    // that unchanged has no default port, no trailing dot and nothing to
+    // lowercase, so every scheme leaves it unchanged.
+    let mut buf = [0u8; MAX_HOST_LEN];
+    let normal_host = normalize_host(value, None, &mut buf) == Some(value.as_bytes());
     // Bounded leak: at most cap + 1 entries per label, for the life of the
     // process, which is what lets every user hold a plain `&'static`.
     LabelValue(Box::leak(Box::new(LabelEntry {
         value: value.into(),
         index,
+        hash,
+        normal_host,
     })))
+}
+
+/// Byte equality, inlined: label values are short, and after a 64-bit hash
+/// match the call to `memcmp` costs more than the comparison itself.
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let (mut wx, mut wy) = ([0u8; 8], [0u8; 8]);
+        wx.copy_from_slice(x);
+        wy.copy_from_slice(y);
+        if wx != wy {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
+}
+
+/// A fast seeded hash of a short string (label values are at most a few
+/// hundred bytes), in the style of FxHash with a final avalanche. The seed is
+/// random per label, and an attacker can place at most `cap` values in a
+/// table, so a collision flood is bounded by the cap.
+#[inline]
+fn hash_value(seed: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    h ^ (h >> 29)
 }
 
 impl BoundedLabel {
@@ -137,15 +203,16 @@ impl BoundedLabel {
     /// (`cap` is clamped to `1..=MAX_CAP`).
     pub fn new(name: &'static str, cap: u32) -> Self {
         let cap = cap.clamp(1, MAX_CAP);
+        let len = (cap as usize + cap as usize / 2 + 1).next_power_of_two();
         BoundedLabel {
             name,
             cap,
-            snapshot: ArcSwap::from_pointee(Snapshot {
-                by_value: HashMap::new(),
-                in_order: Vec::new(),
-            }),
-            admit: Mutex::new(()),
-            overflow: leak_entry(OVERFLOW_VALUE, cap),
+            slots: (0..len).map(|_| OnceLock::new()).collect(),
+            mask: len - 1,
+            seed: std::collections::hash_map::RandomState::new().hash_one(name),
+            admitted: AtomicU32::new(0),
+            in_order: Mutex::new(Vec::new()),
+            overflow: leak_entry(OVERFLOW_VALUE, cap, 0),
             folded: AtomicU64::new(0),
         }
     }
@@ -173,13 +240,16 @@ impl BoundedLabel {
     /// The admitted values, in admission order, followed by nothing else (the
     /// overflow value is reported by [`BoundedLabel::overflow`]).
     pub fn values(&self) -> Vec<LabelValue> {
-        self.snapshot.load().in_order.clone()
+        self.in_order
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Number of distinct series this label can produce right now: admitted
     /// values plus one if anything was folded.
     pub fn series_count(&self) -> usize {
-        self.snapshot.load().in_order.len() + usize::from(self.overflow_count() > 0)
+        self.admitted.load(Ordering::Acquire) as usize + usize::from(self.overflow_count() > 0)
     }
 
     /// Interns a generic label value. Values that are empty, longer than
@@ -189,7 +259,7 @@ impl BoundedLabel {
         if raw.is_empty() || raw.len() > MAX_VALUE_LEN || raw.chars().any(char::is_control) {
             return self.fold();
         }
-        self.lookup_or_admit(raw)
+        self.lookup_or_admit(raw.as_bytes())
     }
 
     /// Interns bytes that may not be UTF-8 (a header value, say): invalid
@@ -213,6 +283,17 @@ impl BoundedLabel {
     /// assert!(hosts.intern_host("evil\r\nhost", None).is_overflow());
     /// ```
     pub fn intern_host(&self, raw: &str, scheme: Option<&str>) -> LabelValue {
+        // Fast path: the input is spelled exactly like a known, already
+        // normal host (the common case: a URL's host, asked again and
+        // again): one hash and one probe, no copy.
+        if raw.len() <= MAX_HOST_LEN {
+            let hash = hash_value(self.seed, raw.as_bytes());
+            if let Ok(v) = self.probe(raw.as_bytes(), hash) {
+                if v.0.normal_host {
+                    return v;
+                }
+            }
+        }
         let mut buf = [0u8; MAX_HOST_LEN];
         match normalize_host(raw, scheme, &mut buf) {
             Some(host) => self.lookup_or_admit(host),
@@ -245,61 +326,114 @@ impl BoundedLabel {
         self.overflow
     }
 
-    fn lookup_or_admit(&self, value: &str) -> LabelValue {
-        if let Some(v) = self.snapshot.load().by_value.get(value) {
-            return *v;
+    /// The slot holding `value`, or the empty slot where it would go.
+    #[inline]
+    fn probe(&self, value: &[u8], hash: u64) -> Result<LabelValue, usize> {
+        let mut i = hash as usize & self.mask;
+        loop {
+            // Slots are never cleared and at least a third stay empty, so
+            // this ends within a short probe sequence.
+            match self.slots[i].get() {
+                None => return Err(i),
+                Some(v) if v.0.hash == hash && bytes_eq(v.0.value.as_bytes(), value) => {
+                    return Ok(*v)
+                }
+                Some(_) => i = (i + 1) & self.mask,
+            }
         }
-        if value == OVERFLOW_VALUE {
-            return self.fold();
+    }
+
+    #[inline]
+    fn lookup_or_admit(&self, value: &[u8]) -> LabelValue {
+        let hash = hash_value(self.seed, value);
+        match self.probe(value, hash) {
+            Ok(v) => v,
+            // Full: fold without taking the lock, so a flood of new values
+            // costs a lookup each, not a lock each. The second probe sees
+            // every slot written before `admitted` reached the cap (its
+            // Release store), so a value admitted concurrently is not folded.
+            Err(_) if self.admitted.load(Ordering::Acquire) >= self.cap => {
+                self.probe(value, hash).unwrap_or_else(|_| self.fold())
+            }
+            Err(_) if value == OVERFLOW_VALUE.as_bytes() => self.fold(),
+            Err(_) => self.admit_slow(value, hash),
         }
-        self.admit_slow(value)
     }
 
     #[cold]
-    fn admit_slow(&self, value: &str) -> LabelValue {
+    fn admit_slow(&self, value: &[u8], hash: u64) -> LabelValue {
+        // Callers pass validated UTF-8 (a `&str`, or a normalised host, which
+        // is ASCII); checked here, off the hot path, all the same.
+        let Ok(value_str) = std::str::from_utf8(value) else {
+            return self.fold();
+        };
         // A poisoned lock only means another thread panicked while admitting;
-        // the snapshot it guards is replaced atomically, so it is still sound.
-        let _guard = self.admit.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.snapshot.load_full();
-        if let Some(v) = current.by_value.get(value) {
-            return *v;
-        }
-        if current.in_order.len() >= self.cap as usize {
-            drop(_guard);
+        // every slot is written once and completely, so the table is sound.
+        let mut in_order = self.in_order.lock().unwrap_or_else(|e| e.into_inner());
+        // Only lock holders write slots: this probe sees every admission.
+        let slot = match self.probe(value, hash) {
+            Ok(v) => return v,
+            Err(slot) => slot,
+        };
+        if in_order.len() >= self.cap as usize {
+            drop(in_order);
             return self.fold();
         }
-        let entry = leak_entry(value, current.in_order.len() as u32);
-        let mut by_value = current.by_value.clone();
-        by_value.insert(value.into(), entry);
-        let mut in_order = current.in_order.clone();
+        let entry = leak_entry(value_str, in_order.len() as u32, hash);
+        // The slot was empty under the lock and only lock holders write.
+        let _ = self.slots[slot].set(entry);
         in_order.push(entry);
-        self.snapshot
-            .store(Arc::new(Snapshot { by_value, in_order }));
+        self.admitted
+            .store(in_order.len() as u32, Ordering::Release);
         entry
     }
 }
 
-/// Normalises a host into `buf`; `None` when it cannot be a host.
-fn normalize_host<'b>(raw: &str, scheme: Option<&str>, buf: &'b mut [u8]) -> Option<&'b str> {
+/// Each byte a host may contain, lowercased; 0 for every other byte. One
+/// table lookup per byte replaces a chain of comparisons (the hot loop of
+/// `intern_host`).
+static HOST_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let lower = (b as u8).to_ascii_lowercase();
+        if lower.is_ascii_lowercase()
+            || lower.is_ascii_digit()
+            || matches!(lower, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        {
+            t[b] = lower;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Normalises a host into `buf`; `None` when it cannot be a host. The result
+/// is ASCII.
+fn normalize_host<'b>(raw: &str, scheme: Option<&str>, buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > buf.len() {
         return None;
     }
     let bytes = raw.as_bytes();
-    for (dst, &b) in buf.iter_mut().zip(bytes) {
-        let lower = b.to_ascii_lowercase();
-        let ok = lower.is_ascii_lowercase()
-            || lower.is_ascii_digit()
-            || matches!(lower, b'.' | b'-' | b'_' | b':' | b'[' | b']');
-        if !ok {
+    let mut last_colon = None;
+    let mut has_bracket = false;
+    for (i, (dst, &b)) in buf.iter_mut().zip(bytes).enumerate() {
+        let lower = HOST_BYTES[usize::from(b)];
+        if lower == 0 {
             return None;
         }
         *dst = lower;
+        if lower == b':' {
+            last_colon = Some(i);
+        } else if lower == b']' {
+            has_bracket = true;
+        }
     }
     let mut len = bytes.len();
     // Split a trailing `:port` (IPv6 literals keep their brackets).
-    let host_end = match buf[..len].iter().rposition(|&b| b == b':') {
-        Some(i) if !buf[..len].contains(&b']') || (i > 0 && buf[i - 1] == b']') => {
+    let host_end = match last_colon {
+        Some(i) if !has_bracket || (i > 0 && buf[i - 1] == b']') => {
             let port = &buf[i + 1..len];
             let valid_port = !port.is_empty()
                 && port.len() <= 5
@@ -330,7 +464,7 @@ fn normalize_host<'b>(raw: &str, scheme: Option<&str>, buf: &'b mut [u8]) -> Opt
     if len == 0 || buf[0] == b':' || buf[0] == b'.' {
         return None;
     }
-    std::str::from_utf8(&buf[..len]).ok()
+    Some(&buf[..len])
 }
 
 #[cfg(test)]
@@ -398,6 +532,29 @@ mod tests {
         assert!(t.intern(&long).is_overflow());
         assert!(t.intern_bytes(b"\xff\xfe").is_overflow());
         assert_eq!(t.intern_bytes("ünïcode".as_bytes()).as_str(), "ünïcode");
+    }
+
+    #[test]
+    fn known_spelling_fast_path_agrees_with_normalising() {
+        let l = BoundedLabel::new("host", 100);
+        // Stored values that a second normalisation would still change must
+        // not be returned as they are by the fast path.
+        assert_eq!(l.intern_host("x.org..", None).as_str(), "x.org.");
+        assert_eq!(l.intern_host("x.org.", None).as_str(), "x.org");
+        assert_eq!(
+            l.intern_host("y.org:443", Some("http")).as_str(),
+            "y.org:443"
+        );
+        assert_eq!(l.intern_host("y.org:443", Some("https")).as_str(), "y.org");
+        assert_eq!(l.intern_host("y.org:443", None).as_str(), "y.org");
+        assert_eq!(l.intern_host("z.org:8080", None).as_str(), "z.org:8080");
+        assert_eq!(
+            l.intern_host("z.org:8080", Some("https")).as_str(),
+            "z.org:8080"
+        );
+        let a = l.intern_host("API.example.com", None);
+        assert_eq!(l.intern_host("api.example.com", Some("https")), a);
+        assert_eq!(l.intern_host(" api.example.com ", None), a);
     }
 
     #[test]
