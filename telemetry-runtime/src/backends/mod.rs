@@ -1,5 +1,7 @@
 //! Backends, one per Cargo feature.
 
+pub mod names;
+
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 

@@ -41,7 +41,8 @@
 //! assert!(text.contains(r#"http_retries_total{adapter="doc_prom",host="api.example.com",reason="status"} 1"#));
 //! ```
 
-pub mod names;
+/// Metric and label names in both naming modes (shared with the OTLP backend).
+pub use super::names;
 
 mod facade;
 mod text;
@@ -204,14 +205,10 @@ pub fn configure(options: PrometheusOptions) -> Result<(), PrometheusError> {
 }
 
 /// Default buckets of the facade histograms: OpenTelemetry's advised
-/// duration buckets for waits, extended to a minute for back-off delays
-/// (`Retry-After` can ask for that much).
+/// duration buckets, extended to a minute for back-off delays.
 pub fn default_buckets(family: Family) -> &'static [f64] {
     match family {
-        Family::Backoff => &[
-            0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0,
-            60.0,
-        ],
+        Family::Backoff => names::BACKOFF_BUCKETS_SECONDS,
         _ => DURATION_BUCKETS_SECONDS,
     }
 }

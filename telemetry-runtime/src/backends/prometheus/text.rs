@@ -84,6 +84,7 @@ pub(crate) fn sample_u64(out: &mut String, name: &str, pairs: &[(&str, &str)], v
 }
 
 /// One sample line with a float value.
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
 pub(crate) fn sample_f64(out: &mut String, name: &str, pairs: &[(&str, &str)], v: f64) {
     out.push_str(name);
     labels(out, pairs);

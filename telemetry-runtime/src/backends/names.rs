@@ -184,3 +184,10 @@ impl LabelNames {
         }
     }
 }
+
+/// Default buckets of `http_backoff_duration_seconds`: OpenTelemetry's
+/// advised duration buckets extended to a minute (`Retry-After` can ask for
+/// that much).
+pub const BACKOFF_BUCKETS_SECONDS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
+];

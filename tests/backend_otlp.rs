@@ -1,0 +1,303 @@
+//! The OTLP backend against an in-process OTLP/HTTP receiver (axum on
+//! 127.0.0.1) that decodes the protobuf payloads: the instrumented client's
+//! request and attempt spans and the metrics recorded from its events arrive
+//! with the expected names, attributes and values.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use axum::Router;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric, Metric};
+use opentelemetry_proto::tonic::trace::v1::{span, Span};
+use prost::Message as _;
+use telemetry_runtime::backends::otlp::{OtlpConfig, OtlpPipeline};
+use telemetry_runtime::client::RetryPolicy;
+use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
+use telemetry_sim::{Route, Script, Simulator, Step};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+#[derive(Default)]
+struct Received {
+    traces: Vec<ExportTraceServiceRequest>,
+    metrics: Vec<ExportMetricsServiceRequest>,
+    content_types: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Received>>;
+
+async fn traces(State(s): State<Shared>, headers: axum::http::HeaderMap, body: Bytes) -> Vec<u8> {
+    let req = ExportTraceServiceRequest::decode(body).expect("valid ExportTraceServiceRequest");
+    let mut r = s.lock().expect("lock");
+    r.traces.push(req);
+    r.content_types.push(
+        headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+    );
+    Vec::new() // an empty Export*ServiceResponse
+}
+
+async fn metrics(State(s): State<Shared>, body: Bytes) -> Vec<u8> {
+    let req = ExportMetricsServiceRequest::decode(body).expect("valid ExportMetricsServiceRequest");
+    s.lock().expect("lock").metrics.push(req);
+    Vec::new()
+}
+
+async fn receiver() -> (String, Shared) {
+    let shared: Shared = Arc::default();
+    let app = Router::new()
+        .route("/v1/traces", post(traces))
+        .route("/v1/metrics", post(metrics))
+        .with_state(Arc::clone(&shared));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), shared)
+}
+
+fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v: &AnyValue| v.value.as_ref())
+}
+
+fn str_attr(attrs: &[KeyValue], key: &str) -> Option<String> {
+    match attr(attrs, key)? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int_attr(attrs: &[KeyValue], key: &str) -> Option<i64> {
+    match attr(attrs, key)? {
+        any_value::Value::IntValue(i) => Some(*i),
+        any_value::Value::StringValue(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+#[instrumented_adapter(name = "otlp_adapter", hosts(cap = 8))]
+struct Exported {}
+
+#[tokio::test(flavor = "current_thread")]
+async fn spans_and_metrics_reach_an_otlp_receiver() {
+    let (endpoint, received) = receiver().await;
+    let mut config = OtlpConfig::new(endpoint, "otlp-test-service");
+    // Only the explicit flush exports metrics in this test.
+    config.metrics_interval = Duration::from_secs(3600);
+    let pipeline = OtlpPipeline::start(config).expect("pipeline starts");
+    let subscriber = tracing_subscriber::registry().with(pipeline.tracing_layer());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    Exported::telemetry().set_sink(Some(Box::new(pipeline.sink())));
+
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(
+        Route::host("otlp-a.test").path("/flaky"),
+        Script::sequence([Step::status(503), Step::ok()]),
+    );
+    let client = AdapterClient::builder::<Exported>()
+        .resolve("otlp-a.test", sim.addr())
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .base_delay(Duration::from_millis(1))
+                .max_delay(Duration::from_millis(2)),
+        )
+        .no_breaker()
+        .build()
+        .expect("client");
+    let response = client
+        .get(sim.url("otlp-a.test", "/flaky"))
+        .send()
+        .await
+        .expect("second attempt succeeds");
+    assert_eq!(response.status().as_u16(), 200);
+    let cid = response.correlation_id().to_string();
+
+    let p = pipeline.clone();
+    tokio::task::spawn_blocking(move || p.force_flush())
+        .await
+        .expect("join")
+        .expect("flush exports");
+
+    let r = received.lock().expect("lock");
+    assert!(
+        r.content_types
+            .iter()
+            .all(|c| c == "application/x-protobuf"),
+        "{:?}",
+        r.content_types
+    );
+
+    // Spans: one request span, two attempt spans under it, one trace.
+    let spans: Vec<&Span> = r
+        .traces
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .filter(|s| str_attr(&s.attributes, "correlation_id").as_deref() == Some(cid.as_str()))
+        .collect();
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let service = r.traces[0].resource_spans[0]
+        .resource
+        .as_ref()
+        .map(|res| str_attr(&res.attributes, "service.name"));
+    assert_eq!(service, Some(Some("otlp-test-service".into())));
+    let request = spans
+        .iter()
+        .find(|s| s.parent_span_id.is_empty())
+        .expect("a root request span");
+    let mut attempts: Vec<&&Span> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == request.span_id)
+        .collect();
+    attempts.sort_by_key(|s| int_attr(&s.attributes, "http.request.resend_count"));
+    assert_eq!(attempts.len(), 2);
+    for s in &spans {
+        assert_eq!(s.trace_id, request.trace_id);
+        assert_eq!(s.name, "GET");
+        assert_eq!(s.kind, span::SpanKind::Client as i32);
+        assert_eq!(
+            str_attr(&s.attributes, "http.request.method").as_deref(),
+            Some("GET")
+        );
+        assert_eq!(
+            str_attr(&s.attributes, "server.address").as_deref(),
+            Some("otlp-a.test")
+        );
+        assert_eq!(
+            int_attr(&s.attributes, "server.port"),
+            Some(i64::from(sim.port()))
+        );
+        assert_eq!(
+            str_attr(&s.attributes, "url.full"),
+            Some(sim.url("otlp-a.test", "/flaky"))
+        );
+    }
+    assert_eq!(
+        int_attr(&attempts[0].attributes, "http.request.resend_count"),
+        Some(0)
+    );
+    assert_eq!(
+        int_attr(&attempts[0].attributes, "http.response.status_code"),
+        Some(503)
+    );
+    assert_eq!(int_attr(&attempts[0].attributes, "error.type"), Some(503));
+    assert_eq!(
+        int_attr(&attempts[1].attributes, "http.request.resend_count"),
+        Some(1)
+    );
+    assert_eq!(
+        int_attr(&attempts[1].attributes, "http.response.status_code"),
+        Some(200)
+    );
+    assert_eq!(
+        int_attr(&request.attributes, "http.response.status_code"),
+        Some(200)
+    );
+    assert_eq!(
+        int_attr(&request.attributes, "http.request.resend_count"),
+        Some(1)
+    );
+
+    // Metrics: the duration histogram per status, the retry counter.
+    let metrics: Vec<&Metric> = r
+        .metrics
+        .iter()
+        .flat_map(|m| &m.resource_metrics)
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .collect();
+    let find = |name: &str| {
+        metrics.iter().find(|m| m.name == name).unwrap_or_else(|| {
+            panic!(
+                "metric {name} in {:?}",
+                metrics.iter().map(|m| &m.name).collect::<Vec<_>>()
+            )
+        })
+    };
+    let duration = find("http.client.request.duration");
+    assert_eq!(duration.unit, "s");
+    let Some(metric::Data::Histogram(h)) = &duration.data else {
+        panic!("http.client.request.duration is a histogram: {duration:?}");
+    };
+    let mut by_status: Vec<(i64, u64, Vec<f64>)> = h
+        .data_points
+        .iter()
+        .filter(|p| str_attr(&p.attributes, "adapter").as_deref() == Some("otlp_adapter"))
+        .map(|p| {
+            assert_eq!(
+                str_attr(&p.attributes, "server.address").as_deref(),
+                Some("otlp-a.test")
+            );
+            assert_eq!(
+                int_attr(&p.attributes, "server.port"),
+                Some(i64::from(sim.port()))
+            );
+            assert_eq!(
+                str_attr(&p.attributes, "http.request.method").as_deref(),
+                Some("GET")
+            );
+            (
+                int_attr(&p.attributes, "http.response.status_code").unwrap_or(0),
+                p.count,
+                p.explicit_bounds.clone(),
+            )
+        })
+        .collect();
+    by_status.sort_by_key(|(s, _, _)| *s);
+    assert_eq!(
+        by_status
+            .iter()
+            .map(|(s, c, _)| (*s, *c))
+            .collect::<Vec<_>>(),
+        vec![(200, 1), (503, 1)]
+    );
+    assert_eq!(
+        by_status[0].2,
+        telemetry_runtime::instruments::DURATION_BUCKETS_SECONDS.to_vec(),
+        "OpenTelemetry's advised buckets"
+    );
+
+    let retries = find("http.client.retries");
+    let Some(metric::Data::Sum(sum)) = &retries.data else {
+        panic!("http.client.retries is a sum: {retries:?}");
+    };
+    assert!(sum.is_monotonic);
+    let point = sum
+        .data_points
+        .iter()
+        .find(|p| str_attr(&p.attributes, "adapter").as_deref() == Some("otlp_adapter"))
+        .expect("retry point");
+    assert_eq!(
+        str_attr(&point.attributes, "reason").as_deref(),
+        Some("status")
+    );
+    assert_eq!(
+        point.value,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(1))
+    );
+    drop(r);
+
+    let p = pipeline.clone();
+    tokio::task::spawn_blocking(move || p.shutdown())
+        .await
+        .expect("join")
+        .expect("shutdown");
+    sim.shutdown().await;
+}
