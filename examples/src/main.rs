@@ -1,82 +1,223 @@
-//! The main job: two annotated adapters emit events into a JSON logging sink
-//! and the Prometheus backend, then the exposition is printed.
+//! The main job: two annotated adapters call the embedded upstream simulator
+//! (several hosts, each with its own fault) through the instrumented client,
+//! while `/metrics` and the health endpoints are served on loopback. At the end
+//! it prints a per-host summary and the request metrics.
 //!
-//! `cargo run -p telemetry-examples --release` (see README.md).
+//! `cargo run -p telemetry-examples --release` (see README.md); `--help` for
+//! options.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use clap::Parser;
 use telemetry_runtime::backends::prometheus::{render, PrometheusSink};
-use telemetry_runtime::events::{CorrelationId, EventMeta, EventRef, HttpMethod, ResponseEvent};
-use telemetry_runtime::sink::{FanoutSink, JsonLogSink};
-use telemetry_runtime::{dispatch, emit, instrumented_adapter, InstrumentedAdapter};
+use telemetry_runtime::client::ClientError;
+use telemetry_runtime::config::ServerConfig;
+use telemetry_runtime::sink::{EventSink, FanoutSink, JsonLogSink};
+use telemetry_runtime::{emit, instrumented_adapter, AdapterClient, InstrumentedAdapter};
+use telemetry_sim::scenario::{Scenario, SummarySink};
+use telemetry_sim::{Route, Script, Simulator, Step};
 
-/// A DOI metadata service.
+/// A DOI metadata service, spread over the scenario's seven hosts.
 #[instrumented_adapter(
     name = "crossref",
     hosts(cap = 16),
     labels(tenant(cap = 8)),
-    events(resolved(tenant, doi: String, cached: bool)),
+    events(resolved(tenant, doi: String, attempts_ok: bool)),
     slo(success = 99.5, latency_p99 = "500ms"),
 )]
+#[derive(Debug)]
 pub struct Crossref {
-    base: &'static str,
+    http: AdapterClient,
 }
 
-/// A pool of outbound proxies.
+/// A resolver with a primary that is down and a healthy mirror: every call
+/// falls back.
 #[instrumented_adapter(
-    name = "proxy_pool",
+    name = "doi_resolver",
     hosts(cap = 4),
-    labels(region(cap = 2)),
-    events(proxy_rotated(region, reason: String)),
+    labels(origin(cap = 4)),
+    events(served(origin, tier: u32)),
+    slo(success = 99.0, latency_p95 = "250ms"),
 )]
-pub struct ProxyPool {
-    proxies: Vec<&'static str>,
+#[derive(Debug)]
+pub struct DoiResolver {
+    http: AdapterClient,
+    primary: String,
+    mirror: String,
 }
 
-fn record_response<A: InstrumentedAdapter>(host: &str, status: u16, millis: u64, size: u64) {
-    let telemetry = A::telemetry();
-    let meta = EventMeta::new(
-        telemetry,
-        telemetry.hosts().intern_host(host, Some("https")),
-        CorrelationId::next(),
-        1,
+impl DoiResolver {
+    async fn resolve(&self, doi: &str) -> Result<u16, ClientError> {
+        let primary = format!("{}{doi}", self.primary);
+        let mirror = format!("{}{doi}", self.mirror);
+        let hit = self
+            .http
+            .fallback()
+            .source("primary", |id| {
+                self.http.get(&primary).correlation_id(id).send()
+            })
+            .source("mirror", |id| {
+                self.http.get(&mirror).correlation_id(id).send()
+            })
+            .run()
+            .await?;
+        emit!(self, served(hit.source, hit.tier));
+        Ok(hit.response.status().as_u16())
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Run two instrumented adapters against the embedded upstream simulator")]
+struct Args {
+    /// Requests per host for the `crossref` adapter.
+    #[arg(long, default_value_t = 30)]
+    rounds: usize,
+    /// Calls of the fallback adapter.
+    #[arg(long, default_value_t = 10)]
+    lookups: usize,
+    /// Where /metrics and /health* are served (loopback by default; port 0 picks one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Keep serving /metrics this many seconds after the run (for a scrape or curl).
+    #[arg(long, default_value_t = 0)]
+    hold: u64,
+    /// Write every event as a JSON line to standard error.
+    #[arg(long)]
+    log_events: bool,
+    /// Print the whole exposition instead of the request counters only.
+    #[arg(long)]
+    full_metrics: bool,
+    /// Quick run with little output (used by the test suite).
+    #[arg(long)]
+    smoke: bool,
+}
+
+fn sinks(summary: &SummarySink, log_events: bool) -> Box<dyn EventSink> {
+    let mut fanout = FanoutSink::new()
+        .with(PrometheusSink::new())
+        .with(summary.clone());
+    if log_events {
+        fanout = fanout.with(JsonLogSink::stderr());
+    }
+    Box::new(fanout)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = Args::parse();
+    if args.smoke {
+        args.rounds = args.rounds.min(6);
+        args.lookups = args.lookups.min(3);
+    }
+
+    let server = telemetry_runtime::server::serve(ServerConfig {
+        listen: args.listen,
+        ..ServerConfig::default()
+    })
+    .await?;
+    println!(
+        "serving {}/metrics, /health, /health/ready, /health/detailed",
+        server.base_url()
     );
-    telemetry.emit(EventRef::Response(&ResponseEvent {
-        meta,
-        method: HttpMethod::Get,
-        status,
-        duration: Duration::from_millis(millis),
-        body_size: Some(size),
-    }));
-}
 
-fn main() {
-    let smoke = std::env::args().any(|a| a == "--smoke");
-    let log: Box<dyn std::io::Write + Send> = if smoke {
-        Box::new(std::io::sink())
-    } else {
-        Box::new(std::io::stderr())
+    let sim = Simulator::start().await?;
+    let scenario = Scenario::default_scenario();
+    scenario.install(&sim);
+    sim.route(
+        Route::host("primary.test"),
+        Script::always(Step::status(503)),
+    );
+    sim.route(
+        Route::host("mirror.test"),
+        Script::always(Step::ok().delay(Duration::from_millis(3))),
+    );
+    println!("upstream simulator on {} with hosts:", sim.addr());
+    for h in &scenario.hosts {
+        println!("  {:<12} {}", h.host, h.description);
+    }
+    println!(
+        "  {:<12} down (503), with a healthy mirror.test behind it",
+        "primary.test"
+    );
+
+    let crossref_summary = SummarySink::new();
+    let resolver_summary = SummarySink::new();
+    Crossref::telemetry().set_sink(Some(sinks(&crossref_summary, args.log_events)));
+    DoiResolver::telemetry().set_sink(Some(sinks(&resolver_summary, args.log_events)));
+
+    let crossref = Crossref {
+        http: scenario.client_builder::<Crossref>(&sim).build()?,
     };
-    dispatch::set_global_sink(
-        FanoutSink::new()
-            .with(PrometheusSink::new())
-            .with(JsonLogSink::to_writer(log)),
+    let resolver = DoiResolver {
+        http: scenario
+            .client_builder::<DoiResolver>(&sim)
+            .resolve("primary.test", sim.addr())
+            .resolve("mirror.test", sim.addr())
+            .build()?,
+        primary: sim.url("primary.test", "/doi/"),
+        mirror: sim.url("mirror.test", "/doi/"),
+    };
+
+    let started = std::time::Instant::now();
+    let (ok, failed) = scenario.drive(&crossref.http, &sim, args.rounds).await;
+    for (i, tenant) in ["acme", "globex", "initech"]
+        .iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        crossref
+            .emit()
+            .resolved(tenant, format!("10.1000/{i}"), failed == 0);
+    }
+    let mut served = 0;
+    for i in 0..args.lookups {
+        if resolver.resolve(&format!("10.1000/{i}")).await.is_ok() {
+            served += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+
+    println!(
+        "\ncrossref: {ok} requests succeeded, {failed} failed in {:.2} s",
+        elapsed.as_secs_f64()
     );
+    print!("{}", crossref_summary.render(&crossref.http));
+    println!(
+        "\ndoi_resolver: {served}/{} lookups served (primary down, mirror up)",
+        args.lookups
+    );
+    print!("{}", resolver_summary.render(&resolver.http));
 
-    let crossref = Crossref { base: "https://api.crossref.org" };
-    let pool = ProxyPool { proxies: vec!["eu-1", "us-1"] };
-
-    for (i, tenant) in ["acme", "globex", "initech", "acme"].iter().enumerate() {
-        crossref.emit().resolved(tenant, format!("10.1000/{i}"), i % 2 == 0);
-        record_response::<Crossref>("api.crossref.org:443", 200, 40 + i as u64 * 10, 2048);
+    let exposition = render();
+    if !args.smoke {
+        println!();
+        if args.full_metrics {
+            print!("{exposition}");
+        } else {
+            for line in exposition.lines().filter(|l| {
+                l.starts_with("http_requests_total") || l.starts_with("http_circuit_breaker_state")
+            }) {
+                println!("{line}");
+            }
+            println!("(--full-metrics prints the whole exposition; it is also served at /metrics)");
+        }
     }
-    record_response::<Crossref>("API.Crossref.org", 503, 900, 120);
-    for region in ["eu", "us", "ap"] {
-        emit!(pool, proxy_rotated(region, format!("{} unhealthy", pool.proxies[0])));
-        record_response::<ProxyPool>("proxy.internal:8080", 200, 5, 64);
+    if ok == 0 || served == 0 || !exposition.contains("http_requests_total{") {
+        return Err("the main job observed no successful request".into());
     }
 
-    dispatch::flush_global();
-    println!("# adapter {} at {}", Crossref::MANIFEST.name, crossref.base);
-    print!("{}", render());
+    if args.hold > 0 {
+        println!(
+            "\nholding /metrics at {} for {} s",
+            server.base_url(),
+            args.hold
+        );
+        tokio::time::sleep(Duration::from_secs(args.hold)).await;
+    }
+    server.shutdown().await?;
+    sim.shutdown().await;
+    telemetry_runtime::dispatch::flush_global();
+    Ok(())
 }
