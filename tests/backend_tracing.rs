@@ -1,0 +1,153 @@
+//! The tracing backend: JSON logs through tracing-subscriber carry the
+//! correlation id, and `TracingSink` logs every lifecycle event of a real
+//! client request as a structured event with the OpenTelemetry field names.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use telemetry_runtime::backends::tracing::{json_subscriber, TracingSink, EVENT_TARGET};
+use telemetry_runtime::client::RetryPolicy;
+use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
+use telemetry_sim::{Route, Script, Simulator, Step};
+
+/// A `MakeWriter` appending to a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self.0.lock().expect("lock").clone();
+        String::from_utf8(bytes)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+#[instrumented_adapter(name = "tracing_adapter", hosts(cap = 8))]
+struct Traced {}
+
+#[tokio::test(flavor = "current_thread")]
+async fn json_logs_carry_the_correlation_id_and_every_event() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = json_subscriber("info,telemetry_runtime::events=debug", move || {
+        writer.clone()
+    });
+    let _guard = tracing::subscriber::set_default(subscriber);
+    Traced::telemetry().set_sink(Some(Box::new(TracingSink::new())));
+
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(
+        Route::host("logs.test"),
+        Script::sequence([Step::status(503), Step::ok()]),
+    );
+    let client = AdapterClient::builder::<Traced>()
+        .resolve("logs.test", sim.addr())
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .base_delay(Duration::from_millis(1))
+                .max_delay(Duration::from_millis(2)),
+        )
+        .no_breaker()
+        .build()
+        .expect("client");
+    let response = client
+        .get(sim.url("logs.test", "/works/1"))
+        .send()
+        .await
+        .expect("retried to success");
+    let cid = response.correlation_id().to_string();
+
+    let lines = out.lines();
+    let events: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["target"] == EVENT_TARGET && l["correlation_id"] == cid.as_str())
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|l| l["event"].as_str()).collect();
+    // The limiter may or may not log an acquisition, depending on the
+    // client's configuration; the request's own sequence is fixed.
+    let core: Vec<&str> = kinds
+        .iter()
+        .copied()
+        .filter(|k| *k != "rate_limit")
+        .collect();
+    assert_eq!(
+        core,
+        ["request", "response", "retry", "backoff", "request", "response"],
+        "{lines:#?}"
+    );
+    for l in &events {
+        assert_eq!(l["adapter"], "tracing_adapter");
+        assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
+        let host = l["server.address"].as_str().expect("server.address");
+        assert!(host.starts_with("logs.test"), "{l}");
+        // Logged inside the client's spans: the enclosing span carries the
+        // same correlation id.
+        let spans = l["spans"]
+            .as_array()
+            .expect("logged inside the client's spans");
+        assert!(!spans.is_empty(), "{l}");
+        for s in spans {
+            assert_eq!(s["correlation_id"], cid.as_str(), "{l}");
+        }
+    }
+    let first = events
+        .iter()
+        .find(|l| l["event"] == "response")
+        .expect("response");
+    assert_eq!(first["http.response.status_code"], 503);
+    assert_eq!(first["level"], "WARN", "5xx logs at WARN");
+    assert_eq!(first["http.request.method"], "GET");
+    let retry = events
+        .iter()
+        .find(|l| l["event"] == "retry")
+        .expect("retry");
+    assert_eq!(retry["reason"], "status");
+    let last = events
+        .iter()
+        .rev()
+        .find(|l| l["event"] == "response")
+        .expect("response");
+    assert_eq!(last["http.response.status_code"], 200);
+    assert_eq!(last["level"], "INFO");
+    let request = events
+        .iter()
+        .find(|l| l["event"] == "request")
+        .expect("request");
+    assert_eq!(request["url.full"], sim.url("logs.test", "/works/1"));
+    assert_eq!(request["http.request.resend_count"], 0);
+    sim.shutdown().await;
+}
+
+#[test]
+fn application_logs_inside_a_span_carry_its_fields() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = json_subscriber("info", move || writer.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("http.client.request", correlation_id = "0123456789abcdef");
+        let _entered = span.enter();
+        tracing::info!(doi = "10.1000/182", "resolved");
+    });
+    let lines = out.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let l = &lines[0];
+    assert_eq!(l["message"], "resolved");
+    assert_eq!(l["doi"], "10.1000/182");
+    assert_eq!(l["span"]["correlation_id"], "0123456789abcdef");
+    assert_eq!(l["span"]["name"], "http.client.request");
+}
