@@ -20,7 +20,16 @@ pub(crate) enum Naming {
 
 pub(crate) struct LabelArg {
     pub(crate) ident: Ident,
-    pub(crate) cap: Spanned<u32>,
+    /// `None` when the cap was missing or malformed (an error says so); the
+    /// label stays declared so events naming it raise no second error.
+    pub(crate) cap: Option<Spanned<u32>>,
+}
+
+impl LabelArg {
+    /// The cap, or 1 when it was malformed (only used after an error).
+    pub(crate) fn cap_value(&self) -> u32 {
+        self.cap.as_ref().map_or(1, |c| c.value)
+    }
 }
 
 pub(crate) enum FieldArg {
@@ -56,16 +65,34 @@ pub(crate) struct SloArg {
 
 /// Arguments as written; each `Option` is `None` when the argument is absent
 /// (or was malformed, in which case an error was recorded).
-#[derive(Default)]
 pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     pub(crate) host_cap: Option<Spanned<u32>>,
     pub(crate) labels: Vec<LabelArg>,
+    /// `false` when `labels` itself was malformed, so the declared labels
+    /// are unknown and "not a declared label" errors would be noise.
+    pub(crate) labels_known: bool,
     pub(crate) events: Vec<EventArg>,
     pub(crate) naming: Option<Naming>,
     pub(crate) slo: Option<SloArg>,
     pub(crate) budget: Option<Spanned<u64>>,
     pub(crate) krate: Option<Path>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            name: None,
+            host_cap: None,
+            labels: Vec::new(),
+            labels_known: true,
+            events: Vec::new(),
+            naming: None,
+            slo: None,
+            budget: None,
+            krate: None,
+        }
+    }
 }
 
 /// One field of a checked custom event, in declaration order.

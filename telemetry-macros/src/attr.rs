@@ -28,6 +28,11 @@ use crate::errors::Errors;
 pub(crate) const MAX_CAP: u64 = 10_000;
 /// Largest cardinality budget.
 pub(crate) const MAX_BUDGET: u64 = 1_000_000;
+/// Latency targets must fall inside the request duration buckets
+/// (the runtime's `instruments::DURATION_BUCKETS_SECONDS`), or the quantile
+/// could not be computed from the histogram.
+const MIN_LATENCY_SECONDS: f64 = 0.001;
+const MAX_LATENCY_SECONDS: f64 = 10.0;
 
 const TOP_LEVEL: &[&str] = &[
     "name", "hosts", "labels", "events", "naming", "slo", "budget", "crate",
@@ -81,15 +86,14 @@ fn split_commas(tokens: TokenStream) -> Vec<Vec<TokenTree>> {
     out
 }
 
-fn parse_arg(tokens: Vec<TokenTree>, errors: &mut Errors) -> Option<Arg> {
+/// `expected` describes what the list holds, for the error when an item
+/// does not start with a name (`"an argument name, like ..."`).
+fn parse_arg(tokens: Vec<TokenTree>, expected: &str, errors: &mut Errors) -> Option<Arg> {
     let mut iter = tokens.into_iter();
     let key = match iter.next() {
         Some(TokenTree::Ident(i)) => i,
         Some(other) => {
-            errors.spanned(
-                &other,
-                "expected an argument name, like `name = \"...\"` or `hosts(cap = 16)`",
-            );
+            errors.spanned(&other, format!("expected {expected}"));
             return None;
         }
         None => return None,
@@ -108,9 +112,8 @@ fn parse_arg(tokens: Vec<TokenTree>, errors: &mut Errors) -> Option<Arg> {
         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && rest.len() == 1 => {
             ArgValue::List(g.clone())
         }
-        Some(other) => {
+        Some(_) => {
             let span_tokens: TokenStream = rest.iter().cloned().collect();
-            let _ = other;
             errors.spanned(
                 span_tokens,
                 format!("expected `{key} = value` or `{key}(...)`; separate arguments with commas"),
@@ -121,19 +124,19 @@ fn parse_arg(tokens: Vec<TokenTree>, errors: &mut Errors) -> Option<Arg> {
     Some(Arg { key, value })
 }
 
-fn parse_list(tokens: TokenStream, errors: &mut Errors) -> Vec<Arg> {
+fn parse_list(tokens: TokenStream, expected: &str, errors: &mut Errors) -> Vec<Arg> {
     split_commas(tokens)
         .into_iter()
-        .filter_map(|t| parse_arg(t, errors))
+        .filter_map(|t| parse_arg(t, expected, errors))
         .collect()
 }
 
-/// Reads `value` as an integer literal in `min..=max`.
+/// Reads `value` as an integer literal in `min..=max`; `example` is a good
+/// value for the error message.
 fn int_in(
     value: &TokenStream,
     what: &str,
-    min: u64,
-    max: u64,
+    (min, max, example): (u64, u64, u64),
     errors: &mut Errors,
 ) -> Option<Spanned<u64>> {
     let range = || format!("`{what}` must be between {min} and {max}");
@@ -161,10 +164,7 @@ fn int_in(
         _ => {
             errors.spanned(
                 value,
-                format!(
-                    "`{what}` takes an integer, like `{what} = {}`",
-                    min.max(16).min(max)
-                ),
+                format!("`{what}` takes an integer, like `{what} = {example}`"),
             );
             None
         }
@@ -230,19 +230,54 @@ fn unknown(key: &Ident, expected: &[&str], errors: &mut Errors) {
         .map(|e| format!("`{e}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    errors.spanned(
-        key,
-        format!("unknown argument `{key}`, expected one of {list}"),
-    );
+    let written = key.unraw().to_string();
+    let hint = expected
+        .iter()
+        .filter(|e| edit_distance(&written, e) <= 2)
+        .min_by_key(|e| edit_distance(&written, e))
+        .map_or_else(String::new, |e| format!(" (did you mean `{e}`?)"));
+    let message = if expected.len() == 1 {
+        format!("unknown argument `{written}`{hint}, expected {list}")
+    } else {
+        format!("unknown argument `{written}`{hint}, expected one of {list}")
+    };
+    errors.spanned(key, message);
+}
+
+/// Levenshtein distance, for "did you mean" hints on short argument names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn expect_assign(arg: Arg, example: &str, errors: &mut Errors) -> Option<(Ident, TokenStream)> {
     match arg.value {
         ArgValue::Assign(v) => Some((arg.key, v)),
-        _ => {
+        ArgValue::List(g) => {
+            errors.at(
+                g.span(),
+                format!("`{}` takes a value, not a list: write `{example}`", arg.key),
+            );
+            None
+        }
+        ArgValue::Bare => {
             errors.spanned(
                 &arg.key,
-                format!("`{}` takes a value: `{example}`", arg.key),
+                format!("`{}` needs a value: write `{example}`", arg.key),
             );
             None
         }
@@ -252,8 +287,18 @@ fn expect_assign(arg: Arg, example: &str, errors: &mut Errors) -> Option<(Ident,
 fn expect_list(arg: Arg, example: &str, errors: &mut Errors) -> Option<(Ident, Group)> {
     match arg.value {
         ArgValue::List(g) => Some((arg.key, g)),
-        _ => {
-            errors.spanned(&arg.key, format!("`{}` takes a list: `{example}`", arg.key));
+        ArgValue::Assign(v) => {
+            errors.spanned(
+                v,
+                format!("`{}` takes a list, not a value: write `{example}`", arg.key),
+            );
+            None
+        }
+        ArgValue::Bare => {
+            errors.spanned(
+                &arg.key,
+                format!("`{}` needs a list: write `{example}`", arg.key),
+            );
             None
         }
     }
@@ -263,7 +308,8 @@ fn expect_list(arg: Arg, example: &str, errors: &mut Errors) -> Option<(Ident, G
 pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
     let mut args = Args::default();
     let mut seen = Seen::new();
-    for arg in parse_list(tokens, errors) {
+    let expected = "an argument name, like `name = \"crossref\"` or `hosts(cap = 16)`";
+    for arg in parse_list(tokens, expected, errors) {
         let key = arg.key.unraw().to_string();
         if !TOP_LEVEL.contains(&key.as_str()) {
             unknown(&arg.key, TOP_LEVEL, errors);
@@ -283,11 +329,10 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
                     args.host_cap = parse_cap(g, "hosts", errors);
                 }
             }
-            "labels" => {
-                if let Some((_, g)) = expect_list(arg, "labels(tenant(cap = 8))", errors) {
-                    args.labels = parse_labels(g, errors);
-                }
-            }
+            "labels" => match expect_list(arg, "labels(tenant(cap = 8))", errors) {
+                Some((_, g)) => args.labels = parse_labels(g, errors),
+                None => args.labels_known = false,
+            },
             "events" => {
                 if let Some((_, g)) = expect_list(arg, "events(resolved(doi: String))", errors) {
                     args.events = parse_events(g, errors);
@@ -316,7 +361,7 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
             }
             "budget" => {
                 if let Some((_, v)) = expect_assign(arg, "budget = 10000", errors) {
-                    args.budget = int_in(&v, "budget", 1, MAX_BUDGET, errors);
+                    args.budget = int_in(&v, "budget", (1, MAX_BUDGET, 10_000), errors);
                 }
             }
             "crate" => {
@@ -343,11 +388,11 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
 fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Option<Spanned<u32>> {
     let mut seen = Seen::new();
     let mut cap = None;
-    let items = parse_list(group.stream(), errors);
+    let items = parse_list(group.stream(), "`cap = 16`", errors);
     if items.is_empty() {
         errors.at(
             group.span(),
-            format!("`{owner}` needs a cap: `{owner}(cap = 16)`"),
+            format!("`{owner}` needs a cap: write `{owner}(cap = 16)`"),
         );
     }
     for arg in items {
@@ -359,9 +404,11 @@ fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Option<Spanned<u
             continue;
         }
         if let Some((_, v)) = expect_assign(arg, "cap = 16", errors) {
-            cap = int_in(&v, "cap", 1, MAX_CAP, errors).map(|s| Spanned {
-                value: s.value as u32,
-                span: s.span,
+            cap = int_in(&v, "cap", (1, MAX_CAP, 16), errors).and_then(|s| {
+                Some(Spanned {
+                    value: u32::try_from(s.value).ok()?,
+                    span: s.span,
+                })
             });
         }
     }
@@ -370,18 +417,19 @@ fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Option<Spanned<u
 
 fn parse_labels(group: Group, errors: &mut Errors) -> Vec<LabelArg> {
     let mut out: Vec<LabelArg> = Vec::new();
-    for arg in parse_list(group.stream(), errors) {
-        let Some((ident, g)) = expect_list(arg, "tenant(cap = 8)", errors) else {
-            continue;
-        };
-        if let Some(previous) = out.iter().find(|l| l.ident == ident) {
-            let _ = previous;
-            errors.spanned(&ident, format!("duplicate label `{ident}`"));
+    let expected = "a label, like `tenant(cap = 8)`";
+    for arg in parse_list(group.stream(), expected, errors) {
+        let ident = arg.key.clone();
+        let name = ident.unraw().to_string();
+        if out.iter().any(|l| l.ident.unraw() == name) {
+            errors.spanned(&ident, format!("duplicate label `{name}`"));
             continue;
         }
-        if let Some(cap) = parse_cap(g, &ident.to_string(), errors) {
-            out.push(LabelArg { ident, cap });
-        }
+        let example = format!("{name}(cap = 8)");
+        // A label whose cap is wrong stays declared (with no cap), so events
+        // that carry it do not also report "not a declared label".
+        let cap = expect_list(arg, &example, errors).and_then(|(_, g)| parse_cap(g, &name, errors));
+        out.push(LabelArg { ident, cap });
     }
     out
 }
@@ -391,20 +439,30 @@ struct FieldSyntax(FieldArg);
 
 impl Parse for FieldSyntax {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let ident = Ident::parse_any(input)?;
+        let ident = Ident::parse_any(input).map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected an event field: a declared label, like `tenant`, or a typed field, like `doi: String`",
+            )
+        })?;
         if input.peek(Token![:]) {
             input.parse::<Token![:]>()?;
             let ty: syn::Type = input.parse()?;
             Ok(FieldSyntax(FieldArg::Typed(ident, Box::new(ty))))
-        } else {
+        } else if input.is_empty() || input.peek(Token![,]) {
             Ok(FieldSyntax(FieldArg::Label(ident)))
+        } else {
+            Err(input.error(format!(
+                "expected `:` and a type after `{ident}`, like `{ident}: String`, or `,` before the next field"
+            )))
         }
     }
 }
 
 fn parse_events(group: Group, errors: &mut Errors) -> Vec<EventArg> {
     let mut out: Vec<EventArg> = Vec::new();
-    for arg in parse_list(group.stream(), errors) {
+    let expected = "an event, like `resolved(doi: String)`";
+    for arg in parse_list(group.stream(), expected, errors) {
         let ident = arg.key;
         let fields = match arg.value {
             ArgValue::List(g) => {
@@ -412,10 +470,7 @@ fn parse_events(group: Group, errors: &mut Errors) -> Vec<EventArg> {
                 match syn::parse::Parser::parse2(parser, g.stream()) {
                     Ok(p) => p.into_iter().map(|f| f.0).collect(),
                     Err(e) => {
-                        errors.push(syn::Error::new(
-                            e.span(),
-                            format!("{e}; event fields are `label_name` or `field: Type`"),
-                        ));
+                        errors.push(e);
                         continue;
                     }
                 }
@@ -429,8 +484,8 @@ fn parse_events(group: Group, errors: &mut Errors) -> Vec<EventArg> {
                 continue;
             }
         };
-        if out.iter().any(|e| e.ident == ident) {
-            errors.spanned(&ident, format!("duplicate event `{ident}`"));
+        if out.iter().any(|e| e.ident.unraw() == ident.unraw()) {
+            errors.spanned(&ident, format!("duplicate event `{}`", ident.unraw()));
             continue;
         }
         out.push(EventArg { ident, fields });
@@ -442,8 +497,19 @@ fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
     let mut slo = SloArg::default();
     let mut seen = Seen::new();
     let mut latency_key: Option<Ident> = None;
-    for arg in parse_list(group.stream(), errors) {
-        let key = arg.key.to_string();
+    let items = parse_list(
+        group.stream(),
+        "an objective, like `success = 99.5` or `latency_p99 = \"500ms\"`",
+        errors,
+    );
+    if items.is_empty() {
+        errors.at(
+            group.span(),
+            "`slo` needs at least one objective: `slo(success = 99.5, latency_p99 = \"500ms\")`",
+        );
+    }
+    for arg in items {
+        let key = arg.key.unraw().to_string();
         if key == "success" {
             if !seen.first(&arg.key, errors) {
                 continue;
@@ -465,7 +531,9 @@ fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
             if let Some(first) = &latency_key {
                 errors.spanned(
                     &arg.key,
-                    format!("only one latency objective is allowed; `{first}` is already declared"),
+                    format!(
+                        "only one latency objective is allowed, and `{first}` is already declared"
+                    ),
                 );
                 continue;
             }
@@ -477,15 +545,38 @@ fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
             };
             let target = str_lit(&v, &key, "500ms", errors);
             match quantile {
-                None => errors.spanned(&key_ident, format!("`{key}` is not a quantile; use `latency_p50`, `latency_p90`, `latency_p95`, `latency_p99` or `latency_p999`")),
+                None => errors.spanned(
+                    &key_ident,
+                    format!(
+                        "`{key}` does not name a quantile between 0 and 1: write `latency_p` and \
+                         the quantile's digits, like `latency_p50`, `latency_p99` or `latency_p999`"
+                    ),
+                ),
                 Some(quantile) => {
                     if let Some(target) = target {
                         match parse_duration(&target.value()) {
-                            Some(secs) if (0.001..=10.0).contains(&secs) => {
-                                slo.latency = Some(LatencyArg { quantile, target_seconds: secs });
+                            Some(secs)
+                                if (MIN_LATENCY_SECONDS..=MAX_LATENCY_SECONDS).contains(&secs) =>
+                            {
+                                slo.latency = Some(LatencyArg {
+                                    quantile,
+                                    target_seconds: secs,
+                                });
                             }
-                            Some(_) => errors.spanned(&target, "latency target must be between \"1ms\" and \"10s\" (the largest duration bucket)"),
-                            None => errors.spanned(&target, "expected a duration like \"250ms\", \"1.5s\" or \"800us\""),
+                            Some(_) => errors.spanned(
+                                &target,
+                                format!(
+                                    "`{key}` must be between `\"1ms\"` and `\"10s\"` \
+                                     (the range of the request duration buckets)"
+                                ),
+                            ),
+                            None => errors.spanned(
+                                &target,
+                                format!(
+                                    "`{key}` takes a duration with a unit, like `\"250ms\"`, \
+                                     `\"1.5s\"` or `\"800us\"`"
+                                ),
+                            ),
                         }
                     }
                 }
@@ -513,8 +604,13 @@ fn parse_quantile(digits: &str) -> Option<f64> {
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // `p100` would read as the 100th percentile but spell 0.100: ambiguous.
+    if digits.len() > 2 && digits.ends_with('0') {
+        return None;
+    }
     let n: f64 = digits.parse().ok()?;
-    let q = n / 10f64.powi(digits.len() as i32);
+    // At most 4 digits, so the exponent always fits.
+    let q = n / 10f64.powi(i32::try_from(digits.len()).ok()?);
     (q > 0.0 && q < 1.0).then_some(q)
 }
 
@@ -550,5 +646,7 @@ mod tests {
         assert_eq!(parse_quantile("5"), Some(0.5));
         assert_eq!(parse_quantile("x"), None);
         assert_eq!(parse_quantile("0"), None);
+        assert_eq!(parse_quantile("100"), None);
+        assert_eq!(parse_quantile("05"), Some(0.05));
     }
 }

@@ -1,9 +1,10 @@
 //! Rules across arguments and the annotated item. Each rule says what it
 //! rejects; every violation is recorded, none stops the others.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenTree};
+use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, Ident};
+use syn::{Data, DeriveInput, Fields, GenericParam, Generics, Ident, Type};
 
 use crate::ast::*;
 use crate::errors::Errors;
@@ -66,7 +67,7 @@ pub(crate) fn check<'a>(
         check_label_name(&label.ident, errors);
     }
 
-    let events = check_events(&args, errors);
+    let events = check_events(&args, &input.generics, errors);
     let host_cap = args.host_cap.as_ref().map_or(16, |c| c.value);
     let budget = args.budget.as_ref().map_or(DEFAULT_BUDGET, |b| b.value);
     check_budget(&args, &events, host_cap, budget, errors);
@@ -136,15 +137,43 @@ fn prometheus_name(v: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Rust keywords that a raw identifier (`r#type`) cannot spell either.
+const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
+
+/// Label, event and field names become Rust parameters, methods and fields.
+/// Rejects `labels(type(cap = 4))` (write `r#type`) and `events(self)`.
+fn check_rust_ident(ident: &Ident, what: &str, errors: &mut Errors) -> bool {
+    let written = ident.to_string();
+    let name = ident.unraw().to_string();
+    if NOT_RAW.contains(&name.as_str()) {
+        errors.spanned(
+            ident,
+            format!("{what} `{name}` is a Rust keyword that cannot be a name; pick another name"),
+        );
+        return false;
+    }
+    if written == name && syn::parse_str::<Ident>(&name).is_err() {
+        errors.spanned(
+            ident,
+            format!("{what} `{name}` is a Rust keyword: write `r#{name}` or pick another name"),
+        );
+        return false;
+    }
+    true
+}
+
 fn check_label_name(ident: &Ident, errors: &mut Errors) {
     let name = ident.unraw().to_string();
+    if !check_rust_ident(ident, "label name", errors) {
+        return;
+    }
     if let Err(why) = prometheus_name(&name) {
         errors.spanned(ident, format!("label name `{name}` {why}"));
     } else if RESERVED_LABELS.contains(&name.as_str()) {
         errors.spanned(
             ident,
             format!(
-                "label `{name}` collides with a built-in label; built-in labels are {}",
+                "label `{name}` collides with the built-in label of the same name; pick another name (built-in labels are {})",
                 quoted(RESERVED_LABELS)
             ),
         );
@@ -158,18 +187,28 @@ fn quoted(list: &[&str]) -> String {
         .join(", ")
 }
 
-fn check_events(args: &Args, errors: &mut Errors) -> Vec<Event> {
-    let mut out = Vec::new();
+/// Most labels one event may carry (the runtime's per-event label buffer).
+const MAX_EVENT_LABELS: usize = 16;
+
+/// Event names are snake_case ASCII: `[a-z][a-z0-9]*(_[a-z0-9]+)*`. They name
+/// emitter methods, enum variants and the `event` label value.
+fn is_snake_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.split('_').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::new();
     for ev in &args.events {
         let name = ev.ident.unraw().to_string();
-        // Event names are snake_case: they name emitter methods and the
-        // `event` label value. Rejects `events(Resolved(...))`.
-        let snake = !name.is_empty()
-            && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !snake {
+        // Rejects `events(CacheMiss(...))`, `events(cache__miss)`.
+        let valid_ident = check_rust_ident(&ev.ident, "event name", errors);
+        if valid_ident && !is_snake_case(&name) {
             errors.spanned(
                 &ev.ident,
                 format!(
@@ -177,17 +216,31 @@ fn check_events(args: &Args, errors: &mut Errors) -> Vec<Event> {
                     snake_case(&name)
                 ),
             );
-        } else if BUILTIN_EVENTS.contains(&name.as_str()) {
+        } else if valid_ident && BUILTIN_EVENTS.contains(&name.as_str()) {
+            // Rejects `events(retry(n: u32))`: logs could not tell it from
+            // the client's own retry event.
             errors.spanned(
                 &ev.ident,
                 format!(
-                    "event `{name}` collides with a built-in event; built-in events are {}",
+                    "event `{name}` collides with the built-in event of the same name; pick another name (built-in events are {})",
                     quoted(BUILTIN_EVENTS)
+                ),
+            );
+        }
+        let variant = Ident::new(&upper_camel(&name), ev.ident.span());
+        // Rejects `events(a1, a_1)`: both would be the variant `A1`.
+        if let Some(other) = out.iter().find(|e| e.variant == variant) {
+            errors.spanned(
+                &ev.ident,
+                format!(
+                    "events `{}` and `{name}` would both generate the enum variant `{variant}`; rename one",
+                    other.ident.unraw()
                 ),
             );
         }
         let mut fields = Vec::new();
         let mut seen: Vec<String> = Vec::new();
+        let mut label_count = 0;
         for f in &ev.fields {
             let fname = f.ident().unraw().to_string();
             if seen.contains(&fname) {
@@ -198,30 +251,51 @@ fn check_events(args: &Args, errors: &mut Errors) -> Vec<Event> {
                 continue;
             }
             seen.push(fname.clone());
+            if !check_rust_ident(f.ident(), "field name", errors) {
+                continue;
+            }
             // `event` is the tag of the serialised enum; `__` names are ours.
+            // Rejects `events(resolved(event: String))`.
             if fname == "event" || fname.starts_with("__") {
                 errors.spanned(
                     f.ident(),
-                    format!("field name `{fname}` is reserved; pick another name"),
+                    format!(
+                        "field name `{fname}` is reserved (`event` tags the serialised event, `__` names belong to generated code); pick another name"
+                    ),
                 );
                 continue;
             }
             let label = args.labels.iter().position(|l| l.ident.unraw() == fname);
             match (f, label) {
-                (FieldArg::Label(ident), Some(label)) => fields.push(Field::Label { ident: ident.clone(), label }),
+                (FieldArg::Label(ident), Some(label)) => {
+                    label_count += 1;
+                    fields.push(Field::Label { ident: ident.clone(), label });
+                }
+                // When `labels(...)` itself was malformed its error is enough.
+                (FieldArg::Label(_), None) if !args.labels_known => {}
                 (FieldArg::Label(ident), None) => errors.spanned(
                     ident,
-                    format!("`{fname}` is not a declared label; declare it in `labels({fname}(cap = 8))` or give it a type: `{fname}: String`"),
+                    format!("`{fname}` is not a declared label: declare it with `labels({fname}(cap = 8))` or give it a type, like `{fname}: String`"),
                 ),
                 (FieldArg::Typed(ident, _), Some(_)) => errors.spanned(
                     ident,
-                    format!("`{fname}` is a declared label, so it carries no type here; write it bare: `{fname}`"),
+                    format!("`{fname}` is a declared label, so it takes no type here: write it bare, `{fname}`, or rename the field"),
                 ),
-                (FieldArg::Typed(ident, ty), None) => fields.push(Field::Payload { ident: ident.clone(), ty: ty.clone() }),
+                (FieldArg::Typed(ident, ty), None) => {
+                    if check_static_type(ty, generics, &fname, errors) {
+                        fields.push(Field::Payload { ident: ident.clone(), ty: ty.clone() });
+                    }
+                }
             }
         }
+        if label_count > MAX_EVENT_LABELS {
+            errors.spanned(
+                &ev.ident,
+                format!("event `{name}` carries {label_count} labels; at most {MAX_EVENT_LABELS} are allowed"),
+            );
+        }
         out.push(Event {
-            variant: Ident::new(&upper_camel(&name), ev.ident.span()),
+            variant,
             ident: ev.ident.clone(),
             fields,
         });
@@ -229,14 +303,80 @@ fn check_events(args: &Args, errors: &mut Errors) -> Vec<Event> {
     out
 }
 
+/// Payload types live in the adapter's one event enum, shared by every
+/// instantiation of a generic adapter, and sinks keep events as
+/// `dyn Any + 'static`. Rejects `events(seen(item: T))` on `struct A<T>` and
+/// `events(seen(name: &'a str))`.
+fn check_static_type(ty: &Type, generics: &Generics, field: &str, errors: &mut Errors) -> bool {
+    fn walk(
+        tokens: proc_macro2::TokenStream,
+        params: &[String],
+        found: &mut Option<(proc_macro2::Span, String)>,
+    ) {
+        let mut previous_quote = false;
+        for tt in tokens {
+            if found.is_some() {
+                return;
+            }
+            match tt {
+                TokenTree::Group(g) => walk(g.stream(), params, found),
+                TokenTree::Punct(p) => {
+                    previous_quote = p.as_char() == '\'';
+                    continue;
+                }
+                TokenTree::Ident(i) => {
+                    let name = i.to_string();
+                    if previous_quote && name != "static" {
+                        *found = Some((i.span(), format!("'{name}")));
+                    } else if !previous_quote && params.contains(&name) {
+                        *found = Some((i.span(), name));
+                    }
+                }
+                TokenTree::Literal(_) => {}
+            }
+            previous_quote = false;
+        }
+    }
+    let params: Vec<String> = generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            GenericParam::Type(t) => Some(t.ident.to_string()),
+            GenericParam::Const(c) => Some(c.ident.to_string()),
+            GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    let mut found = None;
+    walk(ty.to_token_stream(), &params, &mut found);
+    match found {
+        None => true,
+        Some((span, name)) if name.starts_with('\'') => {
+            errors.at(
+                span,
+                format!("field `{field}` borrows with lifetime `{name}`, but events must own their data: use an owned type, like `String` for `&str`"),
+            );
+            false
+        }
+        Some((span, name)) => {
+            errors.at(
+                span,
+                format!("field `{field}` uses the adapter's generic parameter `{name}`, but events are shared by every instantiation of the adapter: use a concrete type"),
+            );
+            false
+        }
+    }
+}
+
 /// The cardinality budget: no metric may have more potential series than the
 /// budget. Rejects `hosts(cap = 1000)` with the default budget of 10000,
 /// since `http_requests_total` could then reach 1000 × 32 series.
 fn check_budget(args: &Args, events: &[Event], host_cap: u32, budget: u64, errors: &mut Errors) {
+    // Point at the host cap, or else at the budget that is too small.
     let host_span = args
         .host_cap
         .as_ref()
         .map(|c| c.span)
+        .or_else(|| args.budget.as_ref().map(|b| b.span))
         .unwrap_or_else(Span::call_site);
     let hint = |needed: u64| {
         if needed <= crate::attr::MAX_BUDGET {
@@ -251,7 +391,7 @@ fn check_budget(args: &Args, events: &[Event], host_cap: u32, budget: u64, error
         errors.at(
             host_span,
             format!(
-                "metric `http_requests_total` could have {requests} series (host {host} × method/status pairs {STATUS_PAIRS_PER_HOST}), above the cardinality budget of {budget}; {}",
+                "metric `http_requests_total` could have {requests} series (`host` cap {host} × {STATUS_PAIRS_PER_HOST} method/status pairs), above the cardinality budget of {budget}; {}",
                 hint(requests)
             ),
         );
@@ -259,24 +399,21 @@ fn check_budget(args: &Args, events: &[Event], host_cap: u32, budget: u64, error
     for ev in events {
         let mut product: u64 = 1;
         let mut parts = Vec::new();
-        let mut widest: Option<&LabelArg> = None;
         for f in &ev.fields {
             if let Field::Label { label, .. } = f {
                 let l = &args.labels[*label];
-                product = product.saturating_mul(u64::from(l.cap.value));
-                parts.push(format!("{} {}", l.ident, l.cap.value));
-                if widest.is_none_or(|w| w.cap.value < l.cap.value) {
-                    widest = Some(l);
-                }
+                product = product.saturating_mul(u64::from(l.cap_value()));
+                parts.push(format!("`{}` cap {}", l.ident.unraw(), l.cap_value()));
             }
         }
         if product > budget {
-            let span = widest.map_or_else(|| ev.ident.span(), |w| w.cap.span);
-            errors.at(
-                span,
+            // The event is what combines the labels, so point at it; the
+            // message names each label and its cap.
+            errors.spanned(
+                &ev.ident,
                 format!(
                     "metric `adapter_events_total` for event `{}` could have {product} series ({}), above the cardinality budget of {budget}; {}",
-                    ev.ident,
+                    ev.ident.unraw(),
                     parts.join(" × "),
                     hint(product)
                 ),

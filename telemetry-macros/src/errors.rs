@@ -7,15 +7,12 @@ use proc_macro2::Span;
 
 #[derive(Default)]
 pub(crate) struct Errors {
-    combined: Option<syn::Error>,
+    list: Vec<syn::Error>,
 }
 
 impl Errors {
     pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.combined {
-            Some(existing) => existing.combine(error),
-            None => self.combined = Some(error),
-        }
+        self.list.push(error);
     }
 
     pub(crate) fn spanned<T: quote::ToTokens>(&mut self, tokens: T, message: impl Display) {
@@ -27,12 +24,24 @@ impl Errors {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.combined.is_none()
+        self.list.is_empty()
     }
 
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        match self.combined {
-            Some(e) => Err(e),
+    /// All errors as one, in source order: parsing and cross-argument checks
+    /// find them in different passes, but a reader goes top to bottom. (Where
+    /// the compiler cannot report span locations every position is 0:0 and the
+    /// stable sort keeps the order they were found in.)
+    pub(crate) fn finish(mut self) -> syn::Result<()> {
+        self.list.sort_by_key(|e| {
+            let start = e.span().start();
+            (start.line, start.column)
+        });
+        let mut list = self.list.into_iter();
+        match list.next() {
+            Some(mut first) => {
+                first.extend(list);
+                Err(first)
+            }
             None => Ok(()),
         }
     }

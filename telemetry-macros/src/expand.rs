@@ -5,9 +5,10 @@
 //! compiles under `#![no_implicit_prelude]` and next to a local module called
 //! `telemetry_runtime`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
+use syn::Ident;
 
 use crate::ast::*;
 
@@ -73,6 +74,10 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
         )
     };
 
+    // Locals at mixed-site hygiene: a payload field called `telemetry` or
+    // `event` cannot capture or shadow them.
+    let telemetry = Ident::new("telemetry", Span::mixed_site());
+    let event = Ident::new("event", Span::mixed_site());
     let emitter_methods = adapter.events.iter().map(|ev| {
         let method = &ev.ident;
         let variant = &ev.variant;
@@ -81,7 +86,7 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
             Field::Payload { ident, ty } => quote!(#ident: #ty),
         });
         let inits = ev.fields.iter().map(|f| match f {
-            Field::Label { ident, label } => quote!(#ident: __telemetry.label(#label).intern(#ident)),
+            Field::Label { ident, label } => quote!(#ident: #telemetry.label(#label).intern(#ident)),
             Field::Payload { ident, .. } => quote!(#ident),
         });
         let doc = format!(
@@ -93,9 +98,9 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
             #[inline]
             #vis fn #method(self, #(#params),*) {
                 if #p::interested() {
-                    let __telemetry: &'static #p::AdapterTelemetry = &TELEMETRY;
-                    let __event = #event_enum::#variant { #(#inits,)* };
-                    __telemetry.emit_custom(&__event);
+                    let #telemetry: &'static #p::AdapterTelemetry = &TELEMETRY;
+                    let #event = #event_enum::#variant { #(#inits,)* };
+                    #telemetry.emit_custom(&#event);
                 }
             }
         }
@@ -118,6 +123,7 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
 
         #[doc = #emitter_doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]
+        #[allow(dead_code)]
         #vis struct #emitter {
             _private: (),
         }
@@ -181,7 +187,7 @@ fn manifest(adapter: &Adapter<'_>, p: &TokenStream) -> TokenStream {
     let host_cap = adapter.host_cap;
     let labels = adapter.labels.iter().map(|l| {
         let n = l.ident.unraw().to_string();
-        let cap = l.cap.value;
+        let cap = l.cap_value();
         quote!(#p::LabelSpec { name: #n, cap: #cap })
     });
     let events = adapter.events.iter().map(|ev| {

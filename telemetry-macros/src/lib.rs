@@ -28,13 +28,7 @@ fn expand_attribute(
 ) -> proc_macro2::TokenStream {
     let mut errors = errors::Errors::default();
     let args = attr::parse_args(args, &mut errors);
-    let input = match syn::parse2::<syn::DeriveInput>(item.clone()) {
-        Ok(input) => Some(input),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
+    let input = parse_item(item.clone(), &mut errors);
     let adapter = input
         .as_ref()
         .and_then(|input| check::check(args, input, &mut errors));
@@ -45,6 +39,44 @@ fn expand_attribute(
             // their other code still type-checks and the IDE stays useful.
             let compile_errors = result.err().map(|e| e.to_compile_error());
             quote::quote! { #item #compile_errors }
+        }
+    }
+}
+
+/// The annotated item as a `DeriveInput`, or `None` (with an error) when it is
+/// not a struct, enum or union: `#[instrumented_adapter] fn f() {}` says what
+/// goes where instead of syn's "expected `struct`".
+fn parse_item(
+    item: proc_macro2::TokenStream,
+    errors: &mut errors::Errors,
+) -> Option<syn::DeriveInput> {
+    use quote::ToTokens;
+    const WHAT: &str = "`#[instrumented_adapter]` goes on a struct with named fields";
+    match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(_) | syn::Item::Enum(_) | syn::Item::Union(_)) => {
+            match syn::parse2::<syn::DeriveInput>(item) {
+                Ok(input) => Some(input),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        }
+        Ok(other) => {
+            let (span, kind) = match &other {
+                syn::Item::Fn(f) => (f.sig.fn_token.to_token_stream(), "a function"),
+                syn::Item::Impl(i) => (i.impl_token.to_token_stream(), "an impl block"),
+                syn::Item::Trait(t) => (t.trait_token.to_token_stream(), "a trait"),
+                syn::Item::Mod(m) => (m.mod_token.to_token_stream(), "a module"),
+                syn::Item::Type(t) => (t.type_token.to_token_stream(), "a type alias"),
+                _ => (other.to_token_stream(), "this item"),
+            };
+            errors.spanned(span, format!("{WHAT}, not {kind}"));
+            None
+        }
+        Err(e) => {
+            errors.push(e);
+            None
         }
     }
 }

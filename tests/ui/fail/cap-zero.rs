@@ -1,0 +1,6 @@
+use telemetry_runtime::instrumented_adapter;
+
+#[instrumented_adapter(hosts(cap = 0))]
+struct Crossref {}
+
+fn main() {}
