@@ -134,7 +134,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         .expect("join")
         .expect("flush exports");
 
-    let r = received.lock().expect("lock");
+    let r = std::mem::take(&mut *received.lock().expect("lock"));
     assert!(
         r.content_types
             .iter()
@@ -292,7 +292,6 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         point.value,
         Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(1))
     );
-    drop(r);
 
     let p = pipeline.clone();
     tokio::task::spawn_blocking(move || p.shutdown())

@@ -297,7 +297,7 @@ async fn tls_from_certificate_and_key_files() {
     assert_eq!(r.status().as_u16(), 200);
     let plain = reqwest::get(format!("http://{}/metrics", server.local_addr())).await;
     assert!(
-        plain.map(|r| r.status().is_success()).unwrap_or(false) == false,
+        !plain.is_ok_and(|r| r.status().is_success()),
         "plain HTTP is not served on the TLS port"
     );
     server.shutdown().await.expect("shuts down");

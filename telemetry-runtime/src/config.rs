@@ -6,11 +6,11 @@
 //!
 //! ```
 //! use telemetry_runtime::config::ServerConfig;
+//! // The user's value is the bcrypt hash of "secret" (`htpasswd -nbB prometheus secret`).
 //! let config = ServerConfig::from_toml_str(r#"
 //!     listen = "127.0.0.1:9464"
 //!
 //!     [basic_auth_users]
-//!     # bcrypt hash of "secret" (htpasswd -nbB prometheus secret)
 //!     prometheus = "$2b$04$P7x.CJFlxyRHxdfVyjnqz.Quc6PvwAom2AFJb57EHYKwT8zAZH0nK"
 //!
 //!     [health]
