@@ -391,3 +391,38 @@ async fn a_post_is_not_retried_unless_marked_idempotent() {
     assert_eq!(sim.hits("orders.test", None), 4);
     sim.shutdown().await;
 }
+
+#[instrumented_adapter(name = "client_stream_body", hosts(cap = 8))]
+struct StreamBodyAdapter {}
+
+#[tokio::test]
+async fn a_body_that_cannot_be_cloned_is_not_retried() {
+    let (sim, rec, client) = setup::<StreamBodyAdapter>(
+        "upload.test",
+        Script::always(Step::status(503)),
+        fast_retries(3),
+    )
+    .await;
+    // A wrapped body is streamed: reqwest cannot clone it for a second try.
+    let streamed = reqwest::Body::wrap(String::from("chunk"));
+    let resp = client
+        .put(sim.url("upload.test", "/blob"))
+        .body(streamed)
+        .send()
+        .await
+        .expect("the 503 comes back");
+    assert_eq!((resp.status_code(), resp.attempts()), (503, 1));
+    assert_eq!(
+        describe_all(&rec.take()),
+        ["request#1 PUT", "response#1 503"]
+    );
+    // The same PUT with a buffered body is retried.
+    let resp = client
+        .put(sim.url("upload.test", "/blob"))
+        .body("chunk")
+        .send()
+        .await
+        .expect("the 503 comes back");
+    assert_eq!(resp.attempts(), 3);
+    sim.shutdown().await;
+}

@@ -708,15 +708,9 @@ impl ClientInner {
         retry_method: bool,
         url_full: &str,
     ) -> Result<Response, ClientError> {
-        let mut pending = Some(request);
+        let mut this = request;
         let mut attempt: u32 = 1;
         loop {
-            let Some(this) = pending.take() else {
-                // Unreachable: the loop only continues with a clone in hand.
-                return Err(ClientError::CircuitOpen {
-                    host: state.display(),
-                });
-            };
             let next = this.try_clone();
 
             // 1. Breaker.
@@ -869,9 +863,13 @@ impl ClientInner {
                 .breaker
                 .as_ref()
                 .is_some_and(|b| b.state() == BreakerState::Open);
-            if attempt >= self.retry.attempts() || !retry_method || next.is_none() || breaker_open {
+            if attempt >= self.retry.attempts() || !retry_method || breaker_open {
                 return finish(outcome, attempt, state, emitter);
             }
+            // A streamed body cannot be sent twice.
+            let Some(next) = next else {
+                return finish(outcome, attempt, state, emitter);
+            };
             let retry_after = match &outcome {
                 AttemptOutcome::Response(r) => r
                     .headers()
@@ -919,7 +917,7 @@ impl ClientInner {
             drop(outcome);
             tokio::time::sleep(delay).await;
             attempt += 1;
-            pending = next;
+            this = next;
         }
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct AttemptSpan {
 }
 
 /// What both spans are opened with.
+// Without `tracing` only `port` is read (by the request event).
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
 pub(crate) struct SpanFields<'a> {
     pub(crate) method: HttpMethod,
     pub(crate) host: &'a str,
@@ -105,7 +107,7 @@ impl RequestSpan {
                 self.span.record("error.type", e.as_str());
             } else if let Some(s) = status.filter(|s| *s >= 400) {
                 // OTel: error.type is the status code when it signals an error.
-                self.span.record("error.type", s);
+                self.span.record("error.type", tracing::field::display(s));
             }
         }
     }
@@ -131,7 +133,7 @@ impl AttemptSpan {
         {
             self.span.record("http.response.status_code", status);
             if status >= 400 {
-                self.span.record("error.type", status);
+                self.span.record("error.type", tracing::field::display(status));
             }
         }
     }
