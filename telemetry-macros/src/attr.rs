@@ -649,4 +649,13 @@ mod tests {
         assert_eq!(parse_quantile("100"), None);
         assert_eq!(parse_quantile("05"), Some(0.05));
     }
+
+    #[test]
+    fn edit_distances_for_hints() {
+        assert_eq!(edit_distance("host", "hosts"), 1);
+        assert_eq!(edit_distance("sucess", "success"), 1);
+        assert_eq!(edit_distance("lables", "labels"), 2);
+        assert_eq!(edit_distance("colour", "name"), 6);
+        assert_eq!(edit_distance("", "cap"), 3);
+    }
 }

@@ -470,6 +470,18 @@ mod tests {
     }
 
     #[test]
+    fn snake_case_event_names() {
+        assert!(is_snake_case("resolved"));
+        assert!(is_snake_case("cache_miss_v2"));
+        assert!(!is_snake_case("CacheMiss"));
+        assert!(!is_snake_case("cache__miss"));
+        assert!(!is_snake_case("cache_"));
+        assert!(!is_snake_case("_cache"));
+        assert!(!is_snake_case("2xx"));
+        assert!(!is_snake_case(""));
+    }
+
+    #[test]
     fn prometheus_names() {
         assert!(prometheus_name("crossref_v2").is_ok());
         assert!(prometheus_name("my-api").is_err());

@@ -80,3 +80,168 @@ fn parse_item(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::expand_attribute;
+
+    /// The messages of every `compile_error!` in `output`, in order.
+    fn errors(output: &proc_macro2::TokenStream) -> Vec<String> {
+        let file: syn::File = match syn::parse2(output.clone()) {
+            Ok(f) => f,
+            Err(e) => panic!("expansion is not valid Rust: {e}\n{output}"),
+        };
+        file.items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Macro(m)
+                    if m.mac
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "compile_error") =>
+                {
+                    syn::parse2::<syn::LitStr>(m.mac.tokens.clone())
+                        .ok()
+                        .map(|s| s.value())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn has_struct(output: &proc_macro2::TokenStream, name: &str) -> bool {
+        syn::parse2::<syn::File>(output.clone()).is_ok_and(|f| {
+            f.items
+                .iter()
+                .any(|i| matches!(i, syn::Item::Struct(s) if s.ident == name))
+        })
+    }
+
+    #[test]
+    fn valid_attribute_expands_without_errors() {
+        let out = expand_attribute(
+            quote!(
+                name = "crossref",
+                hosts(cap = 16),
+                labels(tenant(cap = 8)),
+                events(resolved(tenant, doi: String)),
+                slo(success = 99.5, latency_p99 = "500ms"),
+            ),
+            quote!(
+                pub struct Crossref<'a, T: Clone>
+                where
+                    T: Copy,
+                {
+                    base: &'a T,
+                }
+            ),
+        );
+        assert_eq!(errors(&out), Vec::<String>::new());
+        assert!(has_struct(&out, "Crossref"));
+        assert!(has_struct(&out, "CrossrefEmit"));
+        let text = out.to_string();
+        assert!(text.contains("enum CrossrefEvent"), "{text}");
+        assert!(
+            text.contains("InstrumentedAdapter for Crossref < 'a , T >"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_mistake_is_reported_and_the_struct_survives() {
+        // Parsed from text, so the tokens carry line/column positions and the
+        // errors come out in source order (as in a real build).
+        let args: proc_macro2::TokenStream =
+            match "name = \"my-api\", hosts(cap = 0), events(Bad), colour = 1".parse() {
+                Ok(t) => t,
+                Err(e) => panic!("{e}"),
+            };
+        let out = expand_attribute(
+            args,
+            quote!(
+                #[derive(Debug)]
+                pub struct Kept {
+                    x: u8,
+                }
+            ),
+        );
+        let messages = errors(&out);
+        assert_eq!(messages.len(), 4, "{messages:#?}");
+        assert!(
+            messages[0].starts_with("adapter name `my-api`"),
+            "{messages:#?}"
+        );
+        assert!(messages[1].starts_with("`cap` must be between 1 and 10000"));
+        assert!(messages[2].starts_with("event name `Bad` must be snake_case"));
+        assert!(messages[3].starts_with("unknown argument `colour`"));
+        assert!(has_struct(&out, "Kept"));
+        // Nothing else is generated when the attribute is wrong.
+        assert!(!out.to_string().contains("KeptEvent"));
+    }
+
+    #[test]
+    fn wrong_items_are_named() {
+        let out = expand_attribute(
+            quote!(),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert_eq!(
+            errors(&out),
+            ["`#[instrumented_adapter]` goes on a struct with named fields, not a function"]
+        );
+        let out = expand_attribute(
+            quote!(),
+            quote!(
+                struct T(u8);
+            ),
+        );
+        assert_eq!(errors(&out).len(), 1);
+        assert!(has_struct(&out, "T"));
+    }
+
+    #[test]
+    fn a_malformed_label_cap_does_not_cascade() {
+        // `tenant` keeps its declaration, so `resolved(tenant)` is not also
+        // reported as "not a declared label".
+        let out = expand_attribute(
+            quote!(labels(tenant(cap = 0)), events(resolved(tenant))),
+            quote!(
+                struct A {}
+            ),
+        );
+        assert_eq!(errors(&out), ["`cap` must be between 1 and 10000"]);
+        let out = expand_attribute(
+            quote!(labels = 3, events(resolved(tenant))),
+            quote!(
+                struct A {}
+            ),
+        );
+        assert_eq!(
+            errors(&out),
+            ["`labels` takes a list, not a value: write `labels(tenant(cap = 8))`"]
+        );
+    }
+
+    #[test]
+    fn budget_errors_name_labels_and_product() {
+        let out = expand_attribute(
+            quote!(
+                labels(a(cap = 100), b(cap = 200)),
+                events(x(a, b)),
+                budget = 19999
+            ),
+            quote!(
+                struct A {}
+            ),
+        );
+        assert_eq!(
+            errors(&out),
+            ["metric `adapter_events_total` for event `x` could have 20000 series (`a` cap 100 × `b` cap 200), above the cardinality budget of 19999; lower a cap or raise the budget with `budget = 20000`"]
+        );
+    }
+}
