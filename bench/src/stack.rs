@@ -1,0 +1,403 @@
+//! Full-stack overhead on a loopback GET against the embedded upstream
+//! (telemetry-sim, in its own process so its work is not counted).
+//!
+//! Variants, all on one current-thread tokio runtime, one pooled HTTP/1.1
+//! connection each, under the same tracing subscriber (INFO, formatting to
+//! a discarded writer):
+//!
+//! - bare reqwest;
+//! - ours: an `#[instrumented_adapter]` with an `AdapterClient` (retry policy,
+//!   per-host rate limiter and circuit breaker active but idle), events on,
+//!   `PrometheusSink` installed, per-request and per-attempt spans on;
+//! - reqwest-middleware + reqwest-tracing (`TracingMiddleware::default()`);
+//! - reqwest-middleware + reqwest-retry (exponential back-off, 3 retries);
+//! - an `#[autometrics]` async fn around bare reqwest.
+//!
+//! Loopback wall-clock ratios swing by several percent from run to run on a
+//! shared machine, so the figure of merit is the client process's CPU time
+//! per request (user + system, `CLOCK_PROCESS_CPUTIME_ID`), with the variants
+//! interleaved in rotating order within each round; the overhead of a
+//! variant is the median over rounds of its per-round ratio to bare reqwest.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use telemetry_runtime::backends::prometheus::PrometheusSink;
+use telemetry_runtime::client::{BreakerPolicy, RateLimit, RetryPolicy};
+use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
+
+use crate::harness::{median, process_cpu_ns, quantile};
+
+/// Host name every variant asks for (resolved to the simulator).
+pub const HOST: &str = "api-a.test";
+/// Response body size, bytes.
+pub const BODY: usize = 2048;
+
+/// The annotated adapter of the "ours" variant.
+#[instrumented_adapter(name = "stack_bench", hosts(cap = 16))]
+#[derive(Debug)]
+pub struct StackAdapter {
+    http: AdapterClient,
+}
+
+/// Runs the simulator in this process until stdin closes (the `bench
+/// child-upstream` sub-command). Prints `port=<n>` once it listens.
+pub fn serve_upstream() -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let sim = telemetry_sim::Simulator::start().await?;
+        sim.route(
+            telemetry_sim::Route::any(),
+            telemetry_sim::Script::always(telemetry_sim::Step::large_body(BODY)),
+        );
+        println!("port={}", sim.port());
+        std::io::stdout().flush()?;
+        // Wait for the parent to close our stdin, off the runtime thread.
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = std::io::stdin().read_line(&mut sink);
+            let _ = tx.send(());
+        });
+        let _ = rx.await;
+        sim.shutdown().await;
+        Ok(())
+    })
+}
+
+/// The upstream child process; killed on drop.
+#[derive(Debug)]
+pub struct Upstream {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl Upstream {
+    /// Starts `exe child-upstream` and waits for its port.
+    pub fn start(exe: &std::path::Path) -> std::io::Result<Self> {
+        let mut child = Command::new(exe)
+            .arg("child-upstream")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let port: u16 = line
+            .trim()
+            .strip_prefix("port=")
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad upstream line {line:?}")))?;
+        Ok(Upstream {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        })
+    }
+}
+
+impl Upstream {
+    /// CPU time the upstream process has used so far, nanoseconds (sum of
+    /// its threads' `/proc/<pid>/task/<tid>/schedstat` run time).
+    pub fn cpu_ns(&self) -> u64 {
+        let dir = format!("/proc/{}/task", self.child.id());
+        let Ok(tasks) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        tasks
+            .filter_map(|t| t.ok())
+            .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+            .filter_map(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .sum()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A second adapter with no sink installed (ablation variants; its clients
+/// are used directly).
+#[instrumented_adapter(name = "stack_bench_plain", hosts(cap = 16))]
+#[derive(Debug)]
+pub struct PlainStackAdapter {}
+
+/// Bare reqwest wrapped by autometrics (function call counter + duration
+/// histogram through the `metrics` facade).
+#[autometrics::autometrics]
+pub async fn autometrics_get(client: &reqwest::Client, url: &str) -> Result<usize, String> {
+    let resp = client.get(url).send().await.map_err(|e| e.to_string())?;
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    Ok(body.len())
+}
+
+type Call<'a> = Pin<Box<dyn Future<Output = Result<usize, String>> + 'a>>;
+
+/// One way of making the request.
+pub enum Variant {
+    /// reqwest alone.
+    Bare(reqwest::Client),
+    /// Our annotated adapter.
+    Ours(StackAdapter),
+    /// reqwest-middleware with reqwest-tracing.
+    Tracing(reqwest_middleware::ClientWithMiddleware),
+    /// reqwest-middleware with reqwest-retry.
+    Retry(reqwest_middleware::ClientWithMiddleware),
+    /// An autometrics-annotated fn around reqwest.
+    Autometrics(reqwest::Client),
+    /// Ablation: an adapter client with a name, no subscriber for its spans.
+    Ablation(&'static str, AdapterClient, bool),
+}
+
+impl std::fmt::Debug for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Variant {
+    /// Name in the report.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Variant::Bare(_) => "bare reqwest",
+            Variant::Ours(_) => "ours: #[instrumented_adapter] + AdapterClient (events, Prometheus, spans; limiter, retry, breaker idle)",
+            Variant::Tracing(_) => "reqwest-middleware + reqwest-tracing",
+            Variant::Retry(_) => "reqwest-middleware + reqwest-retry",
+            Variant::Autometrics(_) => "#[autometrics] async fn around reqwest",
+            Variant::Ablation(name, _, _) => name,
+        }
+    }
+
+    /// One GET of `url`, body read; the body length.
+    pub fn call<'a>(&'a self, url: &'a str) -> Call<'a> {
+        match self {
+            Variant::Bare(c) => Box::pin(async move {
+                let r = c.get(url).send().await.map_err(|e| e.to_string())?;
+                Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
+            }),
+            Variant::Ours(a) => Box::pin(async move {
+                let r = a.http.get(url).send().await.map_err(|e| e.to_string())?;
+                Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
+            }),
+            Variant::Tracing(c) | Variant::Retry(c) => Box::pin(async move {
+                let r = c.get(url).send().await.map_err(|e| e.to_string())?;
+                Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
+            }),
+            Variant::Autometrics(c) => Box::pin(autometrics_get(c, url)),
+            Variant::Ablation(_, c, spans) => {
+                use tracing::instrument::WithSubscriber;
+                let fut = async move {
+                    let r = c.get(url).send().await.map_err(|e| e.to_string())?;
+                    Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
+                };
+                if *spans {
+                    Box::pin(fut)
+                } else {
+                    Box::pin(fut.with_subscriber(tracing::subscriber::NoSubscriber::default()))
+                }
+            }
+        }
+    }
+}
+
+fn reqwest_client(addr: SocketAddr) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .resolve(HOST, addr)
+        .pool_max_idle_per_host(4)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Every variant, connected to `addr`.
+pub fn variants(addr: SocketAddr, ablation: bool) -> Result<Vec<Variant>, String> {
+    let ours = AdapterClient::builder::<StackAdapter>()
+        .resolve(HOST, addr)
+        .pool_max_idle_per_host(4)
+        .retry(RetryPolicy::default())
+        .rate_limit(RateLimit::per_second(1_000_000.0).burst(1_000_000))
+        .breaker(BreakerPolicy::default())
+        .build()
+        .map_err(|e| e.to_string())?;
+    StackAdapter::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
+    let retry_policy =
+        reqwest_retry::policies::ExponentialBackoff::builder().build_with_max_retries(3);
+    let mut v = vec![
+        Variant::Bare(reqwest_client(addr)?),
+        Variant::Ours(StackAdapter { http: ours }),
+        Variant::Tracing(
+            reqwest_middleware::ClientBuilder::new(reqwest_client(addr)?)
+                .with(reqwest_tracing::TracingMiddleware::default())
+                .build(),
+        ),
+        Variant::Retry(
+            reqwest_middleware::ClientBuilder::new(reqwest_client(addr)?)
+                .with(reqwest_retry::RetryTransientMiddleware::new_with_policy(
+                    retry_policy,
+                ))
+                .build(),
+        ),
+        Variant::Autometrics(reqwest_client(addr)?),
+    ];
+    if ablation {
+        let with = |b: telemetry_runtime::client::AdapterClientBuilder| {
+            b.resolve(HOST, addr)
+                .pool_max_idle_per_host(4)
+                .retry(RetryPolicy::default())
+                .rate_limit(RateLimit::per_second(1_000_000.0).burst(1_000_000))
+                .breaker(BreakerPolicy::default())
+        };
+        let err = |e: telemetry_runtime::client::ClientError| e.to_string();
+        let ours_nospans = with(AdapterClient::builder::<StackAdapter>())
+            .build()
+            .map_err(err)?;
+        v.push(Variant::Ablation(
+            "ablation: ours with PrometheusSink, spans off",
+            ours_nospans,
+            false,
+        ));
+        let plain = with(AdapterClient::builder::<PlainStackAdapter>())
+            .build()
+            .map_err(err)?;
+        v.push(Variant::Ablation(
+            "ablation: ours, adapter without a sink, spans on",
+            plain.clone(),
+            true,
+        ));
+        v.push(Variant::Ablation(
+            "ablation: ours, adapter without a sink, spans off",
+            plain,
+            false,
+        ));
+        let bare = AdapterClient::builder::<PlainStackAdapter>()
+            .resolve(HOST, addr)
+            .pool_max_idle_per_host(4)
+            .retry(RetryPolicy::none())
+            .no_breaker()
+            .build()
+            .map_err(err)?;
+        v.push(Variant::Ablation(
+            "ablation: ours, adapter without a sink, spans off, no retry/limiter/breaker",
+            bare,
+            false,
+        ));
+    }
+    Ok(v)
+}
+
+/// Per-variant result.
+#[derive(Debug, Clone)]
+pub struct StackStats {
+    /// Variant name.
+    pub name: String,
+    /// Median client CPU time per request over rounds, microseconds.
+    pub cpu_us: f64,
+    /// Median client + upstream CPU time per request, microseconds.
+    pub total_cpu_us: f64,
+    /// Median over rounds of the per-round client + upstream CPU ratio to bare.
+    pub total_ratio: f64,
+    /// Its interquartile range.
+    pub cpu_us_q: (f64, f64),
+    /// Median wall time per request over rounds, microseconds.
+    pub wall_us: f64,
+    /// Median over rounds of the per-round CPU ratio to bare reqwest.
+    pub ratio: f64,
+    /// Interquartile range of that ratio.
+    pub ratio_q: (f64, f64),
+    /// Extremes of that ratio.
+    pub ratio_minmax: (f64, f64),
+}
+
+/// Runs `rounds` rounds of `per_round` requests per variant, interleaved.
+pub fn measure(
+    rounds: usize,
+    per_round: usize,
+    ablation: bool,
+) -> Result<(Vec<StackStats>, usize), String> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::sink)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .try_init();
+    crate::micro::metrics_handle();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let upstream = Upstream::start(&exe).map_err(|e| e.to_string())?;
+    let url = format!("http://{HOST}:{}/works/10.1000/182", upstream.addr.port());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let variants = variants(upstream.addr, ablation)?;
+        // Warm up: connections, pools, registrations, lazily built state.
+        for v in &variants {
+            for _ in 0..200 {
+                let n = v.call(&url).await?;
+                if n != BODY {
+                    return Err(format!("{}: body of {n} bytes, expected {BODY}", v.name()));
+                }
+            }
+        }
+        let k = variants.len();
+        let mut cpu = vec![Vec::with_capacity(rounds); k];
+        let mut wall = vec![Vec::with_capacity(rounds); k];
+        let mut total = vec![Vec::with_capacity(rounds); k];
+        for round in 0..rounds {
+            for j in 0..k {
+                let i = (round + j) % k;
+                let v = &variants[i];
+                let c0 = process_cpu_ns();
+                let u0 = upstream.cpu_ns();
+                let t0 = Instant::now();
+                for _ in 0..per_round {
+                    v.call(&url).await?;
+                }
+                let w = t0.elapsed();
+                let c = process_cpu_ns() - c0;
+                let u = upstream.cpu_ns().saturating_sub(u0);
+                total[i].push((c + u) as f64 / per_round as f64 / 1e3);
+                cpu[i].push(c as f64 / per_round as f64 / 1e3);
+                wall[i].push(w.as_secs_f64() * 1e6 / per_round as f64);
+            }
+        }
+        let stats = variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let ratios: Vec<f64> = cpu[i].iter().zip(&cpu[0]).map(|(a, b)| a / b).collect();
+                let total_ratios: Vec<f64> =
+                    total[i].iter().zip(&total[0]).map(|(a, b)| a / b).collect();
+                StackStats {
+                    name: v.name().to_string(),
+                    cpu_us: median(&cpu[i]),
+                    total_cpu_us: median(&total[i]),
+                    total_ratio: median(&total_ratios),
+                    cpu_us_q: (quantile(&cpu[i], 0.25), quantile(&cpu[i], 0.75)),
+                    wall_us: median(&wall[i]),
+                    ratio: median(&ratios),
+                    ratio_q: (quantile(&ratios, 0.25), quantile(&ratios, 0.75)),
+                    ratio_minmax: (
+                        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                        ratios.iter().copied().fold(0.0, f64::max),
+                    ),
+                }
+            })
+            .collect();
+        Ok((stats, rounds * per_round))
+    })
+}
