@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use client_common::{assert_one_request, describe_all, of};
 use telemetry_runtime::client::{ClientError, RetryPolicy};
-use telemetry_runtime::events::{DelaySource, ErrorType};
+use telemetry_runtime::events::{DelaySource, ErrorType, EventRef};
 use telemetry_runtime::sink::{RecordedEvent, RecordingSink};
 use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::{RetryAfter, Route, Script, Simulator, Step};
@@ -129,6 +129,16 @@ async fn a_503_then_success_is_retried_with_policy_backoff() {
         ]
     );
     assert_one_request(&events, resp.correlation_id());
+    // Serialised, each attempt says how many resends preceded it.
+    let RecordedEvent::Request(second) = &events[4] else {
+        panic!("fifth event is the second request")
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&EventRef::Request(second).to_json().unwrap_or_default())
+            .unwrap_or_default();
+    assert_eq!(json["http.request.resend_count"], 1, "{json}");
+    assert_eq!(json["attempt"], 2, "{json}");
+    assert_eq!(json["correlation_id"], resp.correlation_id().to_string());
     let [(delay, _)] = retry_delay(&events)[..] else {
         panic!("one retry")
     };

@@ -139,6 +139,7 @@ impl EventMeta {
         st.serialize_field("server.address", &self.host)?;
         st.serialize_field("correlation_id", &self.correlation_id)?;
         st.serialize_field("attempt", &self.attempt)?;
+        st.serialize_field("http.request.resend_count", &self.resend_count())?;
         st.serialize_field("time_unix_nano", &self.time_unix_nano)?;
         Ok(())
     }
@@ -386,7 +387,7 @@ macro_rules! event_struct {
         }
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut st = s.serialize_struct(stringify!($name), 6 + [$($wire),*].len())?;
+                let mut st = s.serialize_struct(stringify!($name), 7 + [$($wire),*].len())?;
                 st.serialize_field("event", Self::KIND)?;
                 self.meta.serialize_into(&mut st)?;
                 $( event_struct!(@field st, self, $field, $wire $(, $conv)?); )*
