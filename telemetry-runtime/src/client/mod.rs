@@ -638,11 +638,10 @@ impl ClientInner {
     ) -> Result<Response, ClientError> {
         let correlation_id = correlation_id.unwrap_or_else(CorrelationId::next);
         let url = request.url();
-        let scheme = url.scheme().to_owned();
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let port = url.port_or_known_default().unwrap_or(0);
+        // The URL parser already lowercases domain names of http(s) URLs.
+        let state = self.host_state(url.host_str().unwrap_or_default(), port, url.scheme());
         let method = HttpMethod::parse(request.method().as_str());
-        let state = self.host_state(&host, port, &scheme);
         state.active.fetch_add(1, Ordering::AcqRel);
         let _active = ActiveGuard {
             state: &state,
@@ -668,7 +667,7 @@ impl ClientInner {
         }
         let fields = SpanFields {
             method,
-            host: &host,
+            host: &state.host,
             port,
             url_full: &url_full,
             correlation_id,
