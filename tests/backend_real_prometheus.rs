@@ -18,7 +18,11 @@ use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 
-#[instrumented_adapter(name = "real_prom", hosts(cap = 8))]
+#[instrumented_adapter(
+    name = "real_prom",
+    hosts(cap = 8),
+    slo(success = 99.0, latency_p99 = "1s")
+)]
 struct Scraped {}
 
 /// Kills and reaps Prometheus and removes its directory, even on panic.
@@ -90,11 +94,17 @@ async fn prometheus_scrapes_the_exporter() {
 
     let dir = std::env::temp_dir().join(format!("telemetry-prom-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+    // The generated alert rules of this adapter, loaded by the real server.
+    std::fs::write(
+        dir.join("rules.yml"),
+        telemetry_runtime::backends::prometheus::rules::alert_rules(&[Scraped::MANIFEST]),
+    )
+    .expect("write rules");
     let config_file = dir.join("prometheus.yml");
     std::fs::write(
         &config_file,
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: telemetry\n    scrape_interval: 1s\n    basic_auth:\n      username: scraper\n      password: pw-for-scraper\n    static_configs:\n      - targets: ['{}']\n",
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nscrape_configs:\n  - job_name: telemetry\n    scrape_interval: 1s\n    basic_auth:\n      username: scraper\n      password: pw-for-scraper\n    static_configs:\n      - targets: ['{}']\n",
             server.local_addr()
         ),
     )
@@ -182,6 +192,35 @@ async fn prometheus_scrapes_the_exporter() {
     })
     .await;
     assert_eq!(value(&backoff[0]), 1.0);
+
+    // Every generated dashboard query is valid PromQL to a real server and
+    // the generated rule group evaluates without error.
+    for panel in telemetry_runtime::backends::prometheus::dashboard::queries(Scraped::MANIFEST) {
+        for (expr, _) in &panel.queries {
+            let path = format!("/api/v1/query?query={}", urlencode(expr));
+            let v = api(&client, &base, &path).await.expect("query answers");
+            assert_eq!(v["status"], "success", "{}: {expr}: {v}", panel.title);
+        }
+    }
+    let group = wait_for(
+        Duration::from_secs(10),
+        "the rule group to evaluate",
+        || async {
+            let v = api(&client, &base, "/api/v1/rules").await?;
+            let g = v["data"]["groups"].as_array()?.first()?.clone();
+            let evaluated = g["rules"].as_array()?.iter().all(|r| {
+                r["lastEvaluation"]
+                    .as_str()
+                    .is_some_and(|t| !t.starts_with("0001"))
+            });
+            evaluated.then_some(g)
+        },
+    )
+    .await;
+    assert_eq!(group["name"], "telemetry-real_prom");
+    for rule in group["rules"].as_array().expect("rules") {
+        assert_eq!(rule["health"], "ok", "{rule}");
+    }
 
     server.shutdown().await.expect("exporter shuts down");
 }

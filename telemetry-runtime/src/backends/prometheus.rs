@@ -44,6 +44,9 @@
 /// Metric and label names in both naming modes (shared with the OTLP backend).
 pub use super::names;
 
+pub mod dashboard;
+pub mod rules;
+
 mod facade;
 mod text;
 
