@@ -223,6 +223,8 @@ impl HealthMonitor {
 
         let mut adapters = Vec::new();
         for a in registered_adapters() {
+            // Once per adapter: every host of an adapter shares the buckets.
+            let bounds = duration_bounds(a);
             let mut hosts_out = Vec::new();
             let mut hosts = a.hosts().values();
             hosts.push(a.hosts().overflow());
@@ -233,12 +235,12 @@ impl HealthMonitor {
                     if state.is_none() {
                         continue;
                     }
-                    let checks = self.judge(&empty, &empty, a, state, covered);
+                    let checks = self.judge(&empty, &empty, bounds, state, covered);
                     hosts_out.push(host_health(host.as_str(), 0, checks));
                     continue;
                 };
                 let base = baseline.and_then(|b| b.hosts.get(&key)).unwrap_or(&empty);
-                let checks = self.judge(cur, base, a, state, covered);
+                let checks = self.judge(cur, base, bounds, state, covered);
                 let requests = cur.requests.saturating_sub(base.requests);
                 hosts_out.push(host_health(host.as_str(), requests, checks));
             }
@@ -280,7 +282,7 @@ impl HealthMonitor {
         &self,
         cur: &Totals,
         base: &Totals,
-        adapter: &'static AdapterTelemetry,
+        bounds: Option<&'static [f64]>,
         state: Option<HostState>,
         covered: Duration,
     ) -> Vec<Check> {
@@ -304,7 +306,7 @@ impl HealthMonitor {
             });
         }
         if let (Some(limit), true) = (c.max_p99_latency, enough) {
-            if let Some(p99) = quantile(0.99, cur, base, adapter) {
+            if let Some(p99) = bounds.and_then(|b| quantile(0.99, cur, base, b)) {
                 let limit = limit.as_secs_f64();
                 let status = self.level(p99, limit);
                 checks.push(Check {
@@ -364,13 +366,7 @@ fn host_health(host: &str, requests: u64, checks: Vec<Check>) -> HostHealth {
 /// `histogram_quantile` over the window's bucket deltas, interpolating
 /// linearly inside the bucket as Prometheus does; the top finite bound when
 /// the quantile falls in `+Inf`.
-fn quantile(
-    q: f64,
-    cur: &Totals,
-    base: &Totals,
-    adapter: &'static AdapterTelemetry,
-) -> Option<f64> {
-    let bounds = duration_bounds(adapter)?;
+fn quantile(q: f64, cur: &Totals, base: &Totals, bounds: &[f64]) -> Option<f64> {
     let delta: Vec<u64> = cur
         .buckets
         .iter()
@@ -445,4 +441,37 @@ pub fn to_health_json(report: &HealthReport) -> String {
         "adapters": report.adapters,
     });
     doc.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn totals(buckets: &[u64]) -> Totals {
+        Totals {
+            requests: *buckets.last().unwrap_or(&0),
+            errors: 0,
+            buckets: buckets.to_vec(),
+        }
+    }
+
+    #[test]
+    fn quantile_interpolates_inside_the_bucket_like_prometheus() {
+        let bounds = [0.1, 0.5, 1.0];
+        // Cumulative: 10 under 0.1, 50 under 0.5, 100 under 1, 100 in total.
+        let cur = totals(&[10, 50, 100, 100]);
+        let zero = totals(&[0, 0, 0, 0]);
+        // Rank 50 is the top of the (0.1, 0.5] bucket.
+        assert_eq!(quantile(0.5, &cur, &zero, &bounds), Some(0.5));
+        // Rank 99 is 49/50 of the way through (0.5, 1].
+        let p99 = quantile(0.99, &cur, &zero, &bounds).unwrap_or(f64::NAN);
+        assert!((p99 - (0.5 + 0.5 * 49.0 / 50.0)).abs() < 1e-12, "{p99}");
+        // Only the window counts: subtracting the baseline.
+        let base = totals(&[10, 50, 50, 50]);
+        assert_eq!(quantile(0.5, &cur, &base, &bounds), Some(0.75));
+        // Falling into +Inf reports the highest finite bound.
+        let slow = totals(&[0, 0, 0, 10]);
+        assert_eq!(quantile(0.99, &slow, &zero, &bounds), Some(1.0));
+        assert_eq!(quantile(0.99, &zero, &zero, &bounds), None);
+    }
 }
