@@ -224,9 +224,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "unknown duration unit {other:?} in {s:?}, expected one of \"ms\", \"s\", \"m\", \"h\""
-        )),
+        ))
+        }
     };
     Duration::try_from_secs_f64(value * scale)
         .map_err(|_| format!("duration {s:?} is out of range"))

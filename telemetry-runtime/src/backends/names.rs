@@ -130,7 +130,7 @@ impl Family {
     /// The exposition name in `naming`.
     ///
     /// ```
-    /// use telemetry_runtime::backends::prometheus::names::Family;
+    /// use telemetry_runtime::backends::names::Family;
     /// use telemetry_runtime::manifest::Naming;
     /// assert_eq!(Family::RequestDuration.name(Naming::Prometheus), "http_request_duration_seconds");
     /// assert_eq!(Family::RequestDuration.name(Naming::OpenTelemetry), "http_client_request_duration_seconds");
@@ -163,7 +163,7 @@ impl LabelNames {
     /// The label names of `naming`.
     ///
     /// ```
-    /// use telemetry_runtime::backends::prometheus::names::LabelNames;
+    /// use telemetry_runtime::backends::names::LabelNames;
     /// use telemetry_runtime::manifest::Naming;
     /// assert_eq!(LabelNames::of(Naming::OpenTelemetry).host, "server_address");
     /// ```
