@@ -133,7 +133,8 @@ impl AttemptSpan {
         {
             self.span.record("http.response.status_code", status);
             if status >= 400 {
-                self.span.record("error.type", tracing::field::display(status));
+                self.span
+                    .record("error.type", tracing::field::display(status));
             }
         }
     }
