@@ -320,6 +320,10 @@ impl EventSink for SummarySink {
     }
 
     fn on_event(&self, event: EventRef<'_>) {
+        // Custom events belong to no host (their meta carries `_OTHER`).
+        if matches!(event, EventRef::Custom(_)) {
+            return;
+        }
         let host = event.meta().host.as_str().to_owned();
         let mut all = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         let s = all.entry(host).or_default();
