@@ -37,7 +37,18 @@ if [ "${BENCH_CRITERION:-1}" = 1 ]; then
     echo "== criterion (short run)" >&2
     # Same profile as the binary, so no second build of the dependencies.
     cargo bench --quiet --profile release --manifest-path "$ROOT/bench/Cargo.toml" --bench record -- \
-        --warm-up-time 0.5 --measurement-time 1 --noplot 2>&1 | grep -E "^[a-z_]+/|time:" || true
+        --warm-up-time 0.5 --measurement-time 1 --noplot >"$ROOT/target/criterion.log" 2>&1 \
+        || { tail -20 "$ROOT/target/criterion.log" >&2; echo "bench: criterion run failed" >&2; exit 1; }
+    {
+        echo
+        echo "### Criterion view of the hot-path cases (same run; [low estimate, median, high estimate])"
+        echo
+        echo "| case | time |"
+        echo "|---|---|"
+        grep -E "^[a-z_]+/|^ +time:" "$ROOT/target/criterion.log" | paste - - \
+            | sed -E 's/^([^\t]*)\t *time: *(.*)$/| \1 | \2 |/'
+    } >>"$REPORT"
+    sed -n '/^### Criterion/,$p' "$REPORT"
 fi
 
 echo "== report written to $REPORT" >&2
