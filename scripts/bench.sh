@@ -29,7 +29,9 @@ echo "== bench (interleaved rounds)" >&2
     echo
     echo "### Disabled path (scripts/zero-cost.sh)"
     echo
-    echo "$ZC" | sed -n '/^|/p;/instructions per emit/p;/^PASS/p;/^FAIL/p'
+    echo "$ZC" | sed -n '/^|/p'
+    echo
+    echo "$ZC" | sed -n '/instructions per emit/p;/^PASS/p;/^FAIL/p' | sed 's/$/  /'
 } >"$REPORT"
 rm -f "$REPORT.tmp"
 
