@@ -92,6 +92,13 @@ fn parse_arg(tokens: Vec<TokenTree>, expected: &str, errors: &mut Errors) -> Opt
     let mut iter = tokens.into_iter();
     let key = match iter.next() {
         Some(TokenTree::Ident(i)) => i,
+        Some(TokenTree::Literal(lit)) if lit.to_string().starts_with('"') => {
+            errors.spanned(
+                &lit,
+                format!("expected {expected}; names are identifiers, written without quotes"),
+            );
+            return None;
+        }
         Some(other) => {
             errors.spanned(&other, format!("expected {expected}"));
             return None;
@@ -105,6 +112,25 @@ fn parse_arg(tokens: Vec<TokenTree>, expected: &str, errors: &mut Errors) -> Opt
             let value: TokenStream = rest[1..].iter().cloned().collect();
             if value.is_empty() {
                 errors.spanned(p, format!("expected a value after `{key} =`"));
+                return None;
+            }
+            // Every value is one literal, or `-` and a literal. Anything after
+            // it is the next argument with its comma forgotten:
+            // `name = "a" hosts(cap = 4)`.
+            let literal_len = match (rest.get(1), rest.get(2)) {
+                (Some(TokenTree::Literal(_)), _) => Some(1),
+                (Some(TokenTree::Punct(m)), Some(TokenTree::Literal(_))) if m.as_char() == '-' => {
+                    Some(2)
+                }
+                _ => None,
+            };
+            if let Some(extra) = literal_len.and_then(|n| rest.get(1 + n)) {
+                errors.spanned(
+                    extra,
+                    format!(
+                        "expected `,` after the value of `{key}`: separate arguments with commas"
+                    ),
+                );
                 return None;
             }
             ArgValue::Assign(value)
