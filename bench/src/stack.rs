@@ -330,10 +330,21 @@ pub fn measure(
     per_round: usize,
     ablation: bool,
 ) -> Result<(Vec<StackStats>, usize), String> {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::sink)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .try_init();
+    // `BENCH_SUBSCRIBER=registry`: spans recorded by the bare registry
+    // (no formatting), to separate the cost of span bookkeeping from the
+    // cost of the `fmt` layer's field formatting.
+    if std::env::var("BENCH_SUBSCRIBER").as_deref() == Ok("registry") {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let _ = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .try_init();
+    } else {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .try_init();
+    }
     crate::micro::metrics_handle();
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let upstream = Upstream::start(&exe).map_err(|e| e.to_string())?;
