@@ -27,7 +27,7 @@ mod inner {
         pub(crate) calls: u32,
     }
 
-    #[instrumented_adapter(name = "parent_only")]
+    #[instrumented_adapter(name = "parent_only", events(seen(n: u8)))]
     pub(super) struct ParentOnly<T> {
         pub(super) value: T,
     }
@@ -49,6 +49,7 @@ fn main() {
     assert_eq!(inner::Internal::MANIFEST.name, "internal");
     let p = inner::ParentOnly { value: 3 };
     assert_eq!(p.value, 3);
+    p.emit().seen(1);
     assert_eq!(<inner::ParentOnly<String>>::MANIFEST.name, "parent_only");
     let _: inner::CacheEvent = inner::CacheEvent::Hit { key: String::new() };
 }
