@@ -54,6 +54,9 @@ struct AdapterState {
     size_buckets: &'static Buckets,
 }
 
+/// One custom-event series: event name, its label values, its count.
+pub type CustomEventSeries = (&'static str, Vec<(&'static str, LabelValue)>, u64);
+
 static REGISTRY: Mutex<Vec<&'static AdapterTelemetry>> = Mutex::new(Vec::new());
 
 /// Every adapter whose telemetry has been used in this process, in first-use
@@ -233,7 +236,7 @@ impl AdapterTelemetry {
     /// non-zero count.
     pub fn custom_event_counts(
         &'static self,
-    ) -> Vec<(&'static str, Vec<(&'static str, LabelValue)>, u64)> {
+    ) -> Vec<CustomEventSeries> {
         let state = self.state();
         let mut out = Vec::new();
         for (index, spec) in self.manifest.events.iter().enumerate() {
