@@ -234,9 +234,7 @@ impl AdapterTelemetry {
 
     /// `(event name, label values, count)` for every custom-event series with a
     /// non-zero count.
-    pub fn custom_event_counts(
-        &'static self,
-    ) -> Vec<CustomEventSeries> {
+    pub fn custom_event_counts(&'static self) -> Vec<CustomEventSeries> {
         let state = self.state();
         let mut out = Vec::new();
         for (index, spec) in self.manifest.events.iter().enumerate() {
