@@ -31,7 +31,7 @@ step "clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "tests (all features: unit, integration, ui, doc)"
-cargo test --workspace --all-features
+cargo test --workspace --all-features --no-fail-fast
 
 step "runtime with every backend off and with events only"
 cargo test -p telemetry-runtime --no-default-features --features macros
