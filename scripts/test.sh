@@ -43,6 +43,8 @@ if [ -f scripts/zero-cost.sh ]; then
 fi
 
 step "main job smoke run"
-cargo run -q -p telemetry-examples --release -- --smoke >/dev/null
+rm -rf target/main-job-export
+cargo run -q -p telemetry-examples --release -- --smoke --export target/main-job-export >/dev/null
+promtool check rules target/main-job-export/alerts.yml
 
 step "all test steps passed"

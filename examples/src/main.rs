@@ -91,6 +91,25 @@ struct Args {
     /// Quick run with little output (used by the test suite).
     #[arg(long)]
     smoke: bool,
+    /// Write Prometheus alert rules (`alerts.yml`) and one Grafana dashboard per
+    /// adapter (`dashboard-<adapter>.json`), generated from the adapters'
+    /// manifests, into this directory.
+    #[arg(long)]
+    export: Option<std::path::PathBuf>,
+}
+
+/// Writes the alert rules and dashboards generated from the manifests.
+fn export(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use telemetry_runtime::backends::prometheus::{dashboard, rules};
+    let manifests = [Crossref::MANIFEST, DoiResolver::MANIFEST];
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("alerts.yml"), rules::alert_rules(&manifests))?;
+    for m in manifests {
+        let json = serde_json::to_string_pretty(&dashboard::grafana_dashboard(m))?;
+        std::fs::write(dir.join(format!("dashboard-{}.json", m.name)), json)?;
+    }
+    println!("wrote alert rules and dashboards to {}", dir.display());
+    Ok(())
 }
 
 fn sinks(summary: &SummarySink, log_events: bool) -> Box<dyn EventSink> {
@@ -106,6 +125,9 @@ fn sinks(summary: &SummarySink, log_events: bool) -> Box<dyn EventSink> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = Args::parse();
+    if let Some(dir) = &args.export {
+        export(dir)?;
+    }
     if args.smoke {
         args.rounds = args.rounds.min(6);
         args.lookups = args.lookups.min(3);
