@@ -2,7 +2,7 @@
 //! adapter (`Adapter`) that expansion works from. Every node keeps the tokens
 //! or spans it came from, so later stages can point at them.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use syn::{DeriveInput, Ident, LitStr, Path, Type};
 
 /// A value and the span of the token that gave it.
@@ -105,6 +105,13 @@ pub(crate) enum Field {
     Payload {
         ident: Ident,
         ty: Box<Type>,
+    },
+    /// A field that failed a check (an error says why). Only exists when the
+    /// build fails anyway: the emitter keeps a parameter of type `param` in
+    /// its place, so calls written for the intended signature still
+    /// type-check and report nothing extra; the event does not carry it.
+    Rejected {
+        param: TokenStream,
     },
 }
 

@@ -2,7 +2,7 @@
 //! rejects; every violation is recorded, none stops the others.
 
 use proc_macro2::{Span, TokenTree};
-use quote::ToTokens;
+use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields, GenericParam, Generics, Ident, Type};
 
@@ -36,14 +36,18 @@ const BUILTIN_EVENTS: &[&str] = &[
     "fallback",
 ];
 
-/// Checks `args` against each other and against `input`; `None` when
-/// anything is wrong (the errors say what).
+/// Checks `args` against each other and against `input`, recording every
+/// violation. Returns the adapter model whenever `input` is a struct with
+/// named fields, even if other errors were recorded: expansion then works from
+/// the valid parts (rejected fields become `Field::Rejected`, unusable events
+/// are left out), so the generated items the user's code names keep existing
+/// next to the errors. `None` when the item itself is wrong.
 pub(crate) fn check<'a>(
     args: Args,
     input: &'a DeriveInput,
     errors: &mut Errors,
 ) -> Option<Adapter<'a>> {
-    check_item(input, errors);
+    let item_ok = check_item(input, errors);
 
     // Adapter name: a Prometheus-safe identifier. Rejects `name = "my-api"`.
     let name = match &args.name {
@@ -72,7 +76,7 @@ pub(crate) fn check<'a>(
     let budget = args.budget.as_ref().map_or(DEFAULT_BUDGET, |b| b.value);
     check_budget(&args, &events, host_cap, budget, errors);
 
-    if !errors.is_empty() {
+    if !item_ok {
         return None;
     }
     Some(Adapter {
@@ -92,11 +96,11 @@ pub(crate) fn check<'a>(
 
 /// The attribute goes on a struct with named fields. Rejects enums, unions,
 /// tuple structs and unit structs.
-fn check_item(input: &DeriveInput, errors: &mut Errors) {
+fn check_item(input: &DeriveInput, errors: &mut Errors) -> bool {
     const WHAT: &str = "`#[instrumented_adapter]` goes on a struct with named fields";
     match &input.data {
         Data::Struct(s) => match &s.fields {
-            Fields::Named(_) => {}
+            Fields::Named(_) => return true,
             Fields::Unnamed(f) => errors.spanned(
                 f,
                 format!(
@@ -115,6 +119,7 @@ fn check_item(input: &DeriveInput, errors: &mut Errors) {
         Data::Enum(e) => errors.spanned(e.enum_token, format!("{WHAT}, not an enum")),
         Data::Union(u) => errors.spanned(u.union_token, format!("{WHAT}, not a union")),
     }
+    false
 }
 
 /// Prometheus metric/label name rules: `[a-zA-Z_][a-zA-Z0-9_]*`, and names
@@ -229,7 +234,8 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
         }
         let variant = Ident::new(&upper_camel(&name), ev.ident.span());
         // Rejects `events(a1, a_1)`: both would be the variant `A1`.
-        if let Some(other) = out.iter().find(|e| e.variant == variant) {
+        let collides = out.iter().find(|e| e.variant == variant);
+        if let Some(other) = collides {
             errors.spanned(
                 &ev.ident,
                 format!(
@@ -238,20 +244,31 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
                 ),
             );
         }
+        // Such an event cannot be generated at all (the build fails anyway).
+        let usable = valid_ident && collides.is_none();
         let mut fields = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         let mut label_count = 0;
         for f in &ev.fields {
             let fname = f.ident().unraw().to_string();
+            // What the emitter takes in place of a field that is rejected.
+            let rejected = || Field::Rejected {
+                param: match f {
+                    FieldArg::Label(_) => quote!(&str),
+                    FieldArg::Typed(_, ty) => quote!(#ty),
+                },
+            };
             if seen.contains(&fname) {
                 errors.spanned(
                     f.ident(),
                     format!("duplicate field `{fname}` in event `{name}`"),
                 );
+                fields.push(rejected());
                 continue;
             }
             seen.push(fname.clone());
             if !check_rust_ident(f.ident(), "field name", errors) {
+                fields.push(rejected());
                 continue;
             }
             // `event` is the tag of the serialised enum; `__` names are ours.
@@ -263,27 +280,46 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
                         "field name `{fname}` is reserved (`event` tags the serialised event, `__` names belong to generated code); pick another name"
                     ),
                 );
+                fields.push(rejected());
                 continue;
             }
             let label = args.labels.iter().position(|l| l.ident.unraw() == fname);
             match (f, label) {
                 (FieldArg::Label(ident), Some(label)) => {
                     label_count += 1;
-                    fields.push(Field::Label { ident: ident.clone(), label });
+                    fields.push(Field::Label {
+                        ident: ident.clone(),
+                        label,
+                    });
                 }
                 // When `labels(...)` itself was malformed its error is enough.
-                (FieldArg::Label(_), None) if !args.labels_known => {}
-                (FieldArg::Label(ident), None) => errors.spanned(
-                    ident,
-                    format!("`{fname}` is not a declared label: declare it with `labels({fname}(cap = 8))` or give it a type, like `{fname}: String`"),
-                ),
-                (FieldArg::Typed(ident, _), Some(_)) => errors.spanned(
-                    ident,
-                    format!("`{fname}` is a declared label, so it takes no type here: write it bare, `{fname}`, or rename the field"),
-                ),
+                (FieldArg::Label(_), None) if !args.labels_known => fields.push(rejected()),
+                (FieldArg::Label(ident), None) => {
+                    errors.spanned(
+                        ident,
+                        format!("`{fname}` is not a declared label: declare it with `labels({fname}(cap = 8))` or give it a type, like `{fname}: String`"),
+                    );
+                    fields.push(rejected());
+                }
+                (FieldArg::Typed(ident, _), Some(_)) => {
+                    errors.spanned(
+                        ident,
+                        format!("`{fname}` is a declared label, so it takes no type here: write it bare, `{fname}`, or rename the field"),
+                    );
+                    fields.push(rejected());
+                }
                 (FieldArg::Typed(ident, ty), None) => {
                     if check_static_type(ty, generics, &fname, errors) {
-                        fields.push(Field::Payload { ident: ident.clone(), ty: ty.clone() });
+                        fields.push(Field::Payload {
+                            ident: ident.clone(),
+                            ty: ty.clone(),
+                        });
+                    } else {
+                        // The type names something the emitter cannot see
+                        // (a generic parameter, a lifetime): accept anything.
+                        fields.push(Field::Rejected {
+                            param: quote!(impl ::core::marker::Sized),
+                        });
                     }
                 }
             }
@@ -293,6 +329,9 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
                 &ev.ident,
                 format!("event `{name}` carries {label_count} labels; at most {MAX_EVENT_LABELS} are allowed"),
             );
+        }
+        if !usable {
+            continue;
         }
         out.push(Event {
             variant,

@@ -23,10 +23,6 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
     /// All errors as one, in source order: parsing and cross-argument checks
     /// find them in different passes, but a reader goes top to bottom. (Where
     /// the compiler cannot report span locations every position is 0:0 and the

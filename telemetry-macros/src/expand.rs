@@ -31,15 +31,16 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
     let variants = adapter.events.iter().map(|ev| {
         let variant = &ev.variant;
         let doc = format!("The `{}` event.", ev.ident);
-        let fields = ev.fields.iter().map(|f| match f {
+        let fields = ev.fields.iter().filter_map(|f| match f {
             Field::Label { ident, .. } => {
                 let doc = format!("Bounded label `{}`.", ident.unraw());
-                quote!(#[doc = #doc] #ident: #p::LabelValue)
+                Some(quote!(#[doc = #doc] #ident: #p::LabelValue))
             }
             Field::Payload { ident, ty } => {
                 let doc = format!("Payload field `{}`.", ident.unraw());
-                quote!(#[doc = #doc] #ident: #ty)
+                Some(quote!(#[doc = #doc] #ident: #ty))
             }
+            Field::Rejected { .. } => None,
         });
         quote!(#[doc = #doc] #variant { #(#fields),* })
     });
@@ -57,7 +58,7 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
             .iter()
             .filter_map(|f| match f {
                 Field::Label { ident, .. } => Some(ident),
-                Field::Payload { .. } => None,
+                Field::Payload { .. } | Field::Rejected { .. } => None,
             })
             .collect();
         let names = labels.iter().map(|i| i.unraw().to_string());
@@ -81,13 +82,20 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
     let emitter_methods = adapter.events.iter().map(|ev| {
         let method = &ev.ident;
         let variant = &ev.variant;
-        let params = ev.fields.iter().map(|f| match f {
+        let params = ev.fields.iter().enumerate().map(|(i, f)| match f {
             Field::Label { ident, .. } => quote!(#ident: &str),
             Field::Payload { ident, ty } => quote!(#ident: #ty),
+            Field::Rejected { param } => {
+                let ident = format_ident!("_rejected_{}", i, span = Span::mixed_site());
+                quote!(#ident: #param)
+            }
         });
-        let inits = ev.fields.iter().map(|f| match f {
-            Field::Label { ident, label } => quote!(#ident: #telemetry.label(#label).intern(#ident)),
-            Field::Payload { ident, .. } => quote!(#ident),
+        let inits = ev.fields.iter().filter_map(|f| match f {
+            Field::Label { ident, label } => {
+                Some(quote!(#ident: #telemetry.label(#label).intern(#ident)))
+            }
+            Field::Payload { ident, .. } => Some(quote!(#ident)),
+            Field::Rejected { .. } => None,
         });
         let doc = format!(
             "Emits the `{}` event. Compiles to nothing when the runtime is built without backends; use `emit!` to skip evaluating the arguments too.",
@@ -169,7 +177,10 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
                 }
             }
 
-            #[allow(dead_code)]
+            // `non_snake_case`: checked names are snake_case; the allow only
+            // matters while an event-name error is being reported, when the
+            // rest of the expansion is still generated (see `lib.rs`).
+            #[allow(dead_code, non_snake_case)]
             impl #emitter {
                 #(#emitter_methods)*
             }
@@ -194,7 +205,7 @@ fn manifest(adapter: &Adapter<'_>, p: &TokenStream) -> TokenStream {
         let n = ev.ident.unraw().to_string();
         let labels = ev.fields.iter().filter_map(|f| match f {
             Field::Label { ident, .. } => Some(ident.unraw().to_string()),
-            Field::Payload { .. } => None,
+            Field::Payload { .. } | Field::Rejected { .. } => None,
         });
         let fields = ev.fields.iter().filter_map(|f| match f {
             Field::Payload { ident, ty } => {
@@ -202,7 +213,7 @@ fn manifest(adapter: &Adapter<'_>, p: &TokenStream) -> TokenStream {
                 let t = quote!(#ty).to_string().replace(' ', "");
                 Some(quote!(#p::FieldSpec { name: #n, ty: #t }))
             }
-            Field::Label { .. } => None,
+            Field::Label { .. } | Field::Rejected { .. } => None,
         });
         quote!(#p::EventSpec { name: #n, labels: &[#(#labels),*], fields: &[#(#fields),*] })
     });

@@ -4,8 +4,10 @@
 //! The pipeline: `attr` parses the attribute's tokens into typed arguments,
 //! `check` applies the rules that span several arguments and the item and
 //! builds the checked form of `ast`, and `expand` writes the code. Errors from
-//! every stage are collected and reported together; the user's item is always
-//! emitted, so the rest of their crate keeps type-checking.
+//! every stage are collected and reported together, in source order. The
+//! user's item is always emitted, and when it is a struct with named fields so
+//! is the expansion of whatever was right, so the rest of their crate keeps
+//! type-checking and only the attribute's own mistakes are reported.
 
 mod ast;
 mod attr;
@@ -32,14 +34,20 @@ fn expand_attribute(
     let adapter = input
         .as_ref()
         .and_then(|input| check::check(args, input, &mut errors));
-    match (errors.finish(), adapter) {
-        (Ok(()), Some(adapter)) => expand::expand(&adapter),
-        (result, _) => {
-            // Keep the user's item next to the errors (thiserror's fallback):
-            // their other code still type-checks and the IDE stays useful.
-            let compile_errors = result.err().map(|e| e.to_compile_error());
-            quote::quote! { #item #compile_errors }
+    let compile_errors = errors.finish().err().map(|e| e.to_compile_error());
+    match adapter {
+        // With errors, the expansion is still generated from the arguments
+        // that were right (thiserror's fallback, tracing's speculative path):
+        // the user's code that names the struct, its `emit()` emitters, its
+        // event enum or `MANIFEST` keeps type-checking, so the build shows the
+        // attribute's mistakes and nothing else.
+        Some(adapter) => {
+            let expansion = expand::expand(&adapter);
+            quote::quote! { #expansion #compile_errors }
         }
+        // The item itself is wrong (an enum, a function, ...): emit it as
+        // written next to the errors.
+        None => quote::quote! { #item #compile_errors },
     }
 }
 
@@ -178,8 +186,9 @@ mod tests {
         assert!(messages[2].starts_with("event name `Bad` must be snake_case"));
         assert!(messages[3].starts_with("unknown argument `colour`"));
         assert!(has_struct(&out, "Kept"));
-        // Nothing else is generated when the attribute is wrong.
-        assert!(!out.to_string().contains("KeptEvent"));
+        // What was right is still generated, so code using it type-checks.
+        assert!(has_struct(&out, "KeptEmit"));
+        assert!(out.to_string().contains("enum KeptEvent"));
     }
 
     #[test]

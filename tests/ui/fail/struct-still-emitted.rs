@@ -1,8 +1,13 @@
-// The attribute is wrong, but the struct is still emitted: the code that
-// uses it below reports nothing, only the attribute's own error shows.
-use telemetry_runtime::instrumented_adapter;
+// The attribute has a mistake, but the struct and everything generated from
+// the arguments that were right are still emitted: the code below uses them
+// and reports nothing; only the attribute's own error shows.
+use telemetry_runtime::{emit, instrumented_adapter, InstrumentedAdapter};
 
-#[instrumented_adapter(hosts(cap = 0))]
+#[instrumented_adapter(
+    hosts(cap = 0),
+    labels(tenant(cap = 8)),
+    events(resolved(tenant, doi: String)),
+)]
 #[derive(Debug, Default)]
 pub struct Crossref {
     pub base: String,
@@ -22,4 +27,9 @@ fn main() {
     let c = Crossref::new("https://api.crossref.org");
     let _ = describe(&c);
     let _ = Crossref::default().base;
+    c.emit().resolved("acme", "10.1000/182".into());
+    emit!(c, resolved("acme", String::new()));
+    let _: Option<CrossrefEvent> = None;
+    let _ = Crossref::MANIFEST.name;
+    let _ = Crossref::telemetry();
 }
