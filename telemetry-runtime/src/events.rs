@@ -87,7 +87,8 @@ pub struct EventMeta {
     pub host: LabelValue,
     /// The logical request this event belongs to.
     pub correlation_id: CorrelationId,
-    /// Wire attempt, starting at 1 (`http.request.resend_count` is `attempt - 1`).
+    /// Wire attempt, starting at 1 (`http.request.resend_count` is `attempt - 1`);
+    /// 0 for custom events, which belong to no attempt.
     pub attempt: u32,
     /// When the event happened, nanoseconds since the Unix epoch.
     pub time_unix_nano: u64,
