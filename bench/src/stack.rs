@@ -164,6 +164,9 @@ pub enum Variant {
     Autometrics(reqwest::Client),
     /// Ablation: an adapter client with a name, no subscriber for its spans.
     Ablation(&'static str, AdapterClient, bool),
+    /// Bare reqwest with the adapter client's default 30 s per-attempt
+    /// timeout (a timer armed and cancelled per request).
+    BareTimeout(reqwest::Client),
 }
 
 impl std::fmt::Debug for Variant {
@@ -182,13 +185,14 @@ impl Variant {
             Variant::Retry(_) => "reqwest-middleware + reqwest-retry",
             Variant::Autometrics(_) => "#[autometrics] async fn around reqwest",
             Variant::Ablation(name, _, _) => name,
+            Variant::BareTimeout(_) => "baseline: bare reqwest with a 30 s timeout (the adapter client's default)",
         }
     }
 
     /// One GET of `url`, body read; the body length.
     pub fn call<'a>(&'a self, url: &'a str) -> Call<'a> {
         match self {
-            Variant::Bare(c) => Box::pin(async move {
+            Variant::Bare(c) | Variant::BareTimeout(c) => Box::pin(async move {
                 let r = c.get(url).send().await.map_err(|e| e.to_string())?;
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
             }),
@@ -210,11 +214,21 @@ impl Variant {
                 if *spans {
                     Box::pin(fut)
                 } else {
-                    Box::pin(fut.with_subscriber(tracing::subscriber::NoSubscriber::default()))
+                    // One `Dispatch` for every call: creating one registers
+                    // it with every callsite (`rebuild_interest`), which
+                    // would cost more than what the ablation measures.
+                    Box::pin(fut.with_subscriber(no_subscriber()))
                 }
             }
         }
     }
+}
+
+/// The dispatcher of the "spans off" ablations, built once.
+fn no_subscriber() -> tracing::Dispatch {
+    static NO: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    NO.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()))
+        .clone()
 }
 
 fn reqwest_client(addr: SocketAddr) -> Result<reqwest::Client, String> {
@@ -264,6 +278,14 @@ pub fn variants(addr: SocketAddr, ablation: bool) -> Result<Vec<Variant>, String
                 .breaker(BreakerPolicy::default())
         };
         let err = |e: telemetry_runtime::client::ClientError| e.to_string();
+        v.push(Variant::BareTimeout(
+            reqwest::Client::builder()
+                .resolve(HOST, addr)
+                .pool_max_idle_per_host(4)
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .map_err(|e| e.to_string())?,
+        ));
         let ours_nospans = with(AdapterClient::builder::<StackAdapter>())
             .build()
             .map_err(err)?;
@@ -297,6 +319,12 @@ pub fn variants(addr: SocketAddr, ablation: bool) -> Result<Vec<Variant>, String
             bare,
             false,
         ));
+    }
+    // `BENCH_STACK_ONLY=a,b`: keep bare reqwest and the variants whose name
+    // contains one of the comma-separated substrings (for profiling one).
+    if let Ok(only) = std::env::var("BENCH_STACK_ONLY") {
+        let keys: Vec<&str> = only.split(',').filter(|k| !k.is_empty()).collect();
+        v.retain(|x| matches!(x, Variant::Bare(_)) || keys.iter().any(|k| x.name().contains(k)));
     }
     Ok(v)
 }

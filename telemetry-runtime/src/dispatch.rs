@@ -19,6 +19,8 @@ pub(crate) type SinkSlot = ArcSwapOption<Box<dyn EventSink>>;
 /// Number of sink slots (global or per adapter) holding a sink.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static GLOBAL: SinkSlot = ArcSwapOption::const_empty();
+/// 1 while the global slot holds a sink (same bookkeeping as [`ACTIVE`]).
+static GLOBAL_ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether any sink is installed anywhere: one relaxed load.
 ///
@@ -45,22 +47,38 @@ pub fn interested() -> bool {
 /// dispatch::clear_global_sink();
 /// ```
 pub fn set_global_sink(sink: impl EventSink) {
-    install(&GLOBAL, Some(Box::new(sink)));
+    install(&GLOBAL, &GLOBAL_ACTIVE, Some(Box::new(sink)));
 }
 
 /// Removes the global sink, flushing it.
 pub fn clear_global_sink() {
-    install(&GLOBAL, None);
+    install(&GLOBAL, &GLOBAL_ACTIVE, None);
 }
 
-pub(crate) fn install(slot: &SinkSlot, sink: Option<Box<dyn EventSink>>) {
+/// Whether the global slot holds a sink: one relaxed load.
+#[inline(always)]
+pub(crate) fn global_installed() -> bool {
+    cfg!(feature = "events") && GLOBAL_ACTIVE.load(Ordering::Relaxed) != 0
+}
+
+/// Puts `sink` in `slot`; `slot_active` counts whether that slot holds one
+/// (the per-slot twin of [`ACTIVE`], read by the per-adapter interest check).
+pub(crate) fn install(
+    slot: &SinkSlot,
+    slot_active: &AtomicUsize,
+    sink: Option<Box<dyn EventSink>>,
+) {
     let is_some = sink.is_some();
     let old = slot.swap(sink.map(Arc::new));
+    // Counted from the swap's result, so concurrent installs on one slot
+    // leave both counters equal to the number of slots holding a sink.
     match (old.is_some(), is_some) {
         (false, true) => {
+            slot_active.fetch_add(1, Ordering::Relaxed);
             ACTIVE.fetch_add(1, Ordering::Relaxed);
         }
         (true, false) => {
+            slot_active.fetch_sub(1, Ordering::Relaxed);
             ACTIVE.fetch_sub(1, Ordering::Relaxed);
         }
         _ => {}

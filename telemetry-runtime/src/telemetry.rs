@@ -6,7 +6,7 @@
 //! process. [`InstrumentedAdapter`] is how the client and tools reach it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::dispatch::{self, SinkSlot};
@@ -41,6 +41,9 @@ pub struct AdapterTelemetry {
     manifest: &'static AdapterManifest,
     state: OnceLock<AdapterState>,
     sink: SinkSlot,
+    /// 1 while `sink` holds a sink: the per-adapter interest check reads
+    /// this instead of loading the slot.
+    sink_active: AtomicUsize,
 }
 
 struct AdapterState {
@@ -86,6 +89,7 @@ impl AdapterTelemetry {
             manifest,
             state: OnceLock::new(),
             sink: SinkSlot::const_empty(),
+            sink_active: AtomicUsize::new(0),
         }
     }
 
@@ -169,30 +173,52 @@ impl AdapterTelemetry {
     /// Installs a sink for this adapter only (it takes precedence over the
     /// global sink); `None` removes it.
     pub fn set_sink(&'static self, sink: Option<Box<dyn EventSink>>) {
-        dispatch::install(&self.sink, sink);
+        dispatch::install(&self.sink, &self.sink_active, sink);
     }
 
-    /// Whether any sink would receive this adapter's events.
+    /// Whether any sink would receive this adapter's events: its own sink or
+    /// the global one (two relaxed loads at most). Unlike
+    /// [`dispatch::interested`] this is `false` for an adapter without a sink
+    /// while only other adapters have one, so callers skip building events
+    /// nobody receives.
+    ///
+    /// ```
+    /// use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter, sink::RecordingSink};
+    ///
+    /// #[instrumented_adapter(name = "quiet", hosts(cap = 4))]
+    /// struct Quiet {}
+    /// #[instrumented_adapter(name = "loud", hosts(cap = 4))]
+    /// struct Loud {}
+    ///
+    /// Loud::telemetry().set_sink(Some(Box::new(RecordingSink::new())));
+    /// assert_eq!(Loud::telemetry().interested(), cfg!(feature = "events"));
+    /// assert!(!Quiet::telemetry().interested(), "another adapter's sink is not ours");
+    /// Loud::telemetry().set_sink(None);
+    /// ```
     #[inline(always)]
     pub fn interested(&self) -> bool {
-        dispatch::interested()
+        cfg!(feature = "events")
+            && (self.sink_active.load(Ordering::Relaxed) != 0 || dispatch::global_installed())
     }
 
     /// Delivers `event` to this adapter's sink, or the global one, catching
     /// panics.
     pub fn emit(&'static self, event: EventRef<'_>) {
-        if !dispatch::interested() {
+        if !self.interested() {
             return;
         }
-        let guard = self.sink.load();
-        let sink = match &*guard {
-            Some(local) => local.clone(),
-            None => match dispatch::global().load_full() {
-                Some(global) => global,
-                None => return,
-            },
-        };
-        dispatch::guarded(&**sink, |s| deliver(s, event));
+        // The guards keep the sink alive for the call (no reference-count
+        // traffic on the hot path).
+        let local = self.sink.load();
+        if let Some(sink) = &*local {
+            dispatch::guarded(&***sink, |s| deliver(s, event));
+            return;
+        }
+        drop(local);
+        let global = dispatch::global().load();
+        if let Some(sink) = &*global {
+            dispatch::guarded(&***sink, |s| deliver(s, event));
+        }
     }
 
     /// Counts and delivers a custom event (what generated emitters call).

@@ -165,6 +165,9 @@ pub(crate) struct HostLimiter {
     policy: RateLimit,
     depth: AtomicU32,
     above_warn: AtomicBool,
+    /// Set once the queue has been full: until then the saturation is 0
+    /// without taking the lock (every `RateLimitEvent` asks for it).
+    ever_full: AtomicBool,
     created: Instant,
     saturation: Mutex<Saturation>,
     acquired: AtomicU64,
@@ -218,6 +221,7 @@ impl HostLimiter {
             policy,
             depth: AtomicU32::new(0),
             above_warn: AtomicBool::new(false),
+            ever_full: AtomicBool::new(false),
             created: Instant::now(),
             saturation: Mutex::new(Saturation::default()),
             acquired: AtomicU64::new(0),
@@ -349,6 +353,7 @@ impl HostLimiter {
 
     fn mark_full(&self, now: Instant) {
         let mut s = self.lock_saturation();
+        self.ever_full.store(true, Ordering::Release);
         if s.full_since.is_none() {
             s.full_since = Some(now);
         }
@@ -372,6 +377,9 @@ impl HostLimiter {
 
     /// Fraction of the window up to `now` during which the queue was full.
     pub(crate) fn saturation(&self, now: Instant) -> f64 {
+        if !self.ever_full.load(Ordering::Acquire) {
+            return 0.0;
+        }
         let window = self
             .policy
             .saturation_window

@@ -61,6 +61,7 @@ mod span;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -111,6 +112,10 @@ struct ClientInner {
     correlation_header: Option<HeaderName>,
     redactor: Redactor,
     epoch: Instant,
+    /// Wall-clock time of `epoch`, nanoseconds since the Unix epoch: event
+    /// timestamps are derived from the monotonic instants the client reads
+    /// anyway, instead of one `SystemTime::now` per event.
+    epoch_unix_nanos: u64,
     /// Per-host state, read lock-free; replaced (copy on write) when a host is
     /// added or evicted, which is rare.
     hosts: ArcSwap<HostTable>,
@@ -119,7 +124,65 @@ struct ClientInner {
 }
 
 /// Host name → per-port states.
-type HostTable = HashMap<Box<str>, Vec<Arc<HostState>>>;
+type HostTable = HashMap<Box<str>, Vec<Arc<HostState>>, HostHashBuilder>;
+
+/// The host table's hasher: a seeded multiply-rotate hash over 8-byte words
+/// (FxHash's mixing step with a per-client random seed), several times
+/// cheaper than SipHash on short host names; the seed keeps collisions
+/// unpredictable to whoever chooses the URLs.
+#[derive(Clone, Copy)]
+struct HostHashBuilder(u64);
+
+impl HostHashBuilder {
+    fn new() -> Self {
+        HostHashBuilder(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl BuildHasher for HostHashBuilder {
+    type Hasher = HostHasher;
+    fn build_hasher(&self) -> HostHasher {
+        HostHasher(self.0)
+    }
+}
+
+struct HostHasher(u64);
+
+impl HostHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for HostHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // A final avalanche so the table's low bits depend on every byte.
+        let mut z = self.0;
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z ^ (z >> 33)
+    }
+}
 
 struct HostState {
     host: Box<str>,
@@ -139,18 +202,16 @@ impl HostState {
     }
 }
 
-/// Marks a host state in use for the life of a logical request.
+/// Marks a host state in use for the life of a logical request. The
+/// state's `last_used_ms` is stamped when the request starts and after every
+/// wire attempt (from instants read anyway), so the guard reads no clock.
 struct ActiveGuard<'a> {
     state: &'a HostState,
-    client: &'a ClientInner,
 }
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
         self.state.active.fetch_sub(1, Ordering::AcqRel);
-        self.state
-            .last_used_ms
-            .store(self.client.now_ms(), Ordering::Relaxed);
     }
 }
 
@@ -451,6 +512,8 @@ impl AdapterClientBuilder {
             None => None,
         };
         let http = self.http.build().map_err(ClientError::Request)?;
+        let epoch = Instant::now();
+        let epoch_unix_nanos = crate::events::now_unix_nanos();
         Ok(AdapterClient {
             inner: Arc::new(ClientInner {
                 http,
@@ -463,8 +526,9 @@ impl AdapterClientBuilder {
                 idle_ttl: self.idle_ttl,
                 correlation_header,
                 redactor: self.redactor,
-                epoch: Instant::now(),
-                hosts: ArcSwap::from_pointee(HashMap::new()),
+                epoch,
+                epoch_unix_nanos,
+                hosts: ArcSwap::from_pointee(HashMap::with_hasher(HostHashBuilder::new())),
                 hosts_write: Mutex::new(()),
                 last_sweep_ms: AtomicU64::new(0),
             }),
@@ -483,16 +547,39 @@ struct Emitter {
     telemetry: &'static AdapterTelemetry,
     host: LabelValue,
     correlation_id: CorrelationId,
+    /// The client's epoch and its wall-clock time (see `meta_at`).
+    epoch: Instant,
+    epoch_unix_nanos: u64,
 }
 
 impl Emitter {
+    /// Whether this adapter has a sink (its own or the global one): events
+    /// are built only then.
     #[inline]
     fn on(&self) -> bool {
         self.telemetry.interested()
     }
 
+    /// Meta of an event that happened at `at` (an instant the client read
+    /// for its own bookkeeping): wall time = the client's epoch in wall time
+    /// + the monotonic time since, so no extra clock read per event.
+    #[inline]
+    fn meta_at(&self, attempt: u32, at: Instant) -> EventMeta {
+        let since =
+            u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        EventMeta {
+            adapter: self.telemetry,
+            host: self.host,
+            correlation_id: self.correlation_id,
+            attempt,
+            time_unix_nano: self.epoch_unix_nanos.saturating_add(since),
+        }
+    }
+
+    /// Meta of an event happening now (rare paths: breaker transitions,
+    /// errors, retries).
     fn meta(&self, attempt: u32) -> EventMeta {
-        EventMeta::new(self.telemetry, self.host, self.correlation_id, attempt)
+        self.meta_at(attempt, Instant::now())
     }
 
     fn transition(&self, attempt: u32, t: Transition) {
@@ -515,9 +602,21 @@ impl Emitter {
         message: String,
         d: Duration,
     ) {
+        self.error_at(attempt, Instant::now(), method, kind, message, d);
+    }
+
+    fn error_at(
+        &self,
+        attempt: u32,
+        at: Instant,
+        method: HttpMethod,
+        kind: ErrorType,
+        message: String,
+        d: Duration,
+    ) {
         if self.on() {
             let e = ErrorEvent {
-                meta: self.meta(attempt),
+                meta: self.meta_at(attempt, at),
                 method,
                 error_type: kind,
                 message,
@@ -530,7 +629,12 @@ impl Emitter {
 
 impl ClientInner {
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.ms_at(Instant::now())
+    }
+
+    /// Milliseconds from the epoch to `t`.
+    fn ms_at(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
     fn limit_for(&self, host: &str, port: u16) -> Option<RateLimit> {
@@ -616,7 +720,11 @@ impl ClientInner {
     /// Evicts idle hosts; unless `force`, only when half a TTL has passed
     /// since the last sweep.
     fn sweep(&self, force: bool) -> usize {
-        let now = self.now_ms();
+        self.sweep_at(self.now_ms(), force)
+    }
+
+    /// [`sweep`](Self::sweep) with the time already read.
+    fn sweep_at(&self, now: u64, force: bool) -> usize {
         let half_ttl = u64::try_from(self.idle_ttl.as_millis() / 2).unwrap_or(u64::MAX);
         if !force && now.saturating_sub(self.last_sweep_ms.load(Ordering::Relaxed)) < half_ttl {
             return 0;
@@ -643,16 +751,17 @@ impl ClientInner {
         let state = self.host_state(url.host_str().unwrap_or_default(), port, url.scheme());
         let method = HttpMethod::parse(request.method().as_str());
         state.active.fetch_add(1, Ordering::AcqRel);
-        let _active = ActiveGuard {
-            state: &state,
-            client: self,
-        };
-        self.sweep(false);
+        let _active = ActiveGuard { state: &state };
+        let now_ms = self.now_ms();
+        state.last_used_ms.store(now_ms, Ordering::Relaxed);
+        self.sweep_at(now_ms, false);
 
         let emitter = Emitter {
             telemetry: self.telemetry,
             host: state.label,
             correlation_id,
+            epoch: self.epoch,
+            epoch_unix_nanos: self.epoch_unix_nanos,
         };
         let want_url = emitter.on() || RequestSpan::enabled();
         let url_full = if want_url {
@@ -711,10 +820,13 @@ impl ClientInner {
         let mut attempt: u32 = 1;
         loop {
             let next = this.try_clone();
+            // One clock read for the breaker, the limiter and the rate-limit
+            // event of this attempt.
+            let t0 = Instant::now();
 
             // 1. Breaker.
             let probe = match &state.breaker {
-                Some(b) => match b.admit(Instant::now(), |t| emitter.transition(attempt, t)) {
+                Some(b) => match b.admit(t0, |t| emitter.transition(attempt, t)) {
                     Admission::Allowed { probe } => probe,
                     Admission::Rejected => {
                         emitter.error(
@@ -750,12 +862,18 @@ impl ClientInner {
                 match limiter.acquire(&state.host, on_wait).await {
                     Ok(got) => {
                         if emitter.on() {
+                            // A token taken at once was taken at `t0`.
+                            let at = if got.wait.is_zero() {
+                                t0
+                            } else {
+                                Instant::now()
+                            };
                             let e = RateLimitEvent {
-                                meta: emitter.meta(attempt),
+                                meta: emitter.meta_at(attempt, at),
                                 outcome: got.outcome,
                                 wait: got.wait,
                                 queue_depth: got.depth_on_arrival,
-                                saturation: limiter.saturation(Instant::now()),
+                                saturation: limiter.saturation(at),
                             };
                             emitter.telemetry.emit(EventRef::RateLimit(&e));
                         }
@@ -788,26 +906,30 @@ impl ClientInner {
             }
 
             // 3. The wire attempt.
+            let attempt_span = span.attempt(fields, attempt);
+            let started = Instant::now();
             if emitter.on() {
                 let e = RequestEvent {
-                    meta: emitter.meta(attempt),
+                    meta: emitter.meta_at(attempt, started),
                     method,
                     url: url_full.to_owned(),
                     port: fields.port,
                 };
                 emitter.telemetry.emit(EventRef::Request(&e));
             }
-            let attempt_span = span.attempt(fields, attempt);
-            let started = Instant::now();
             let result = attempt_span.instrument(self.http.execute(this)).await;
-            let elapsed = started.elapsed();
+            let ended = Instant::now();
+            let elapsed = ended.saturating_duration_since(started);
+            state
+                .last_used_ms
+                .store(self.ms_at(ended), Ordering::Relaxed);
             let outcome = match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     attempt_span.status(status);
                     if emitter.on() {
                         let e = ResponseEvent {
-                            meta: emitter.meta(attempt),
+                            meta: emitter.meta_at(attempt, ended),
                             method,
                             status,
                             duration: elapsed,
@@ -822,7 +944,14 @@ impl ClientInner {
                     attempt_span.error(kind);
                     let err = err.without_url();
                     if emitter.on() {
-                        emitter.error(attempt, method, kind, error::error_chain(&err), elapsed);
+                        emitter.error_at(
+                            attempt,
+                            ended,
+                            method,
+                            kind,
+                            error::error_chain(&err),
+                            elapsed,
+                        );
                     }
                     AttemptOutcome::Failed(err, kind)
                 }
@@ -838,9 +967,7 @@ impl ClientInner {
             };
             probe_guard.disarm();
             if let Some(b) = &state.breaker {
-                b.record(Instant::now(), probe, failed, |t| {
-                    emitter.transition(attempt, t)
-                });
+                b.record(ended, probe, failed, |t| emitter.transition(attempt, t));
             }
 
             // 5. Retry?

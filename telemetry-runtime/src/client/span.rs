@@ -6,6 +6,13 @@
 //! `http.request.method`, `server.address`, `server.port`, `url.full`
 //! (redacted), `http.response.status_code`, `error.type`,
 //! `http.request.resend_count`, plus `correlation_id`.
+//!
+//! Levels: the request span is INFO, the attempt spans are DEBUG (target
+//! `telemetry_runtime::client`). A formatting subscriber pays about 2-4 us per
+//! span it formats (docs/performance.md), so an INFO filter records one span
+//! per logical request; enable `telemetry_runtime::client=debug` (or export
+//! through a registry without a level filter, as the OTLP pipeline does) to
+//! get one span per wire attempt as well.
 
 use std::future::Future;
 
@@ -18,7 +25,8 @@ pub(crate) struct RequestSpan {
     span: tracing::Span,
 }
 
-/// Span of one wire attempt (`http.client.attempt`), a child of the request's.
+/// Span of one wire attempt (`http.client.attempt`, DEBUG), a child of the
+/// request's.
 #[derive(Debug, Clone)]
 pub(crate) struct AttemptSpan {
     #[cfg(feature = "tracing")]
@@ -75,7 +83,7 @@ impl RequestSpan {
     pub(crate) fn attempt(&self, f: &SpanFields<'_>, attempt: u32) -> AttemptSpan {
         AttemptSpan {
             #[cfg(feature = "tracing")]
-            span: tracing::info_span!(
+            span: tracing::debug_span!(
                 target: "telemetry_runtime::client",
                 parent: &self.span,
                 "http.client.attempt",
