@@ -3,7 +3,8 @@
 #   1. the zero-cost proof (callgrind instruction counts, scripts/zero-cost.sh);
 #   2. the `bench` binary: hot-path cases, /metrics render and memory, a
 #      million hosts, full-stack loopback overhead (interleaved, medians);
-#   3. the criterion view of the hot-path cases (short run; skip with
+#   3. GET /metrics through the real server with about 10 000 series;
+#   4. the criterion view of the hot-path cases (short run; skip with
 #      BENCH_CRITERION=0).
 # Writes target/bench-report.md. Usage: bash scripts/bench.sh [--quick]
 # Warm run: about 3 minutes; the first build of the bench crate adds several.
@@ -19,7 +20,7 @@ ZC="$(bash "$ROOT/scripts/zero-cost.sh")"
 echo "$ZC"
 
 echo "== building the benchmarks" >&2
-cargo build --quiet --release --manifest-path "$ROOT/bench/Cargo.toml" --bin bench
+cargo build --quiet --release --manifest-path "$ROOT/bench/Cargo.toml" --bin bench --bin metrics_endpoint
 
 echo "== bench (interleaved rounds)" >&2
 "$CARGO_TARGET_DIR/release/bench" all --out "$REPORT.tmp" "$@"
@@ -32,6 +33,10 @@ echo "== bench (interleaved rounds)" >&2
     echo "$ZC" | sed -n '/^|/p'
     echo
     echo "$ZC" | sed -n '/instructions per emit/p;/^PASS/p;/^FAIL/p' | sed 's/$/  /'
+    echo
+    echo "### GET /metrics through the server (axum, loopback), about 10 000 series"
+    echo
+    "$CARGO_TARGET_DIR/release/metrics_endpoint" 10000 50
 } >"$REPORT"
 rm -f "$REPORT.tmp"
 
