@@ -628,6 +628,22 @@ impl Emitter {
 }
 
 impl ClientInner {
+    /// `url` as events, spans and errors show it. `Redactor::url` rewrites
+    /// only the userinfo, the query and the fragment, so a URL with none of
+    /// them is copied as it is, without the scan (the parsed URL knows where
+    /// its parts are).
+    fn redacted_url(&self, url: &reqwest::Url) -> String {
+        if url.username().is_empty()
+            && url.password().is_none()
+            && url.query().is_none()
+            && url.fragment().is_none()
+        {
+            url.as_str().to_owned()
+        } else {
+            self.redactor.url(url.as_str())
+        }
+    }
+
     fn now_ms(&self) -> u64 {
         self.ms_at(Instant::now())
     }
@@ -765,7 +781,7 @@ impl ClientInner {
         };
         let want_url = emitter.on() || RequestSpan::enabled();
         let url_full = if want_url {
-            self.redactor.url(request.url().as_str())
+            self.redacted_url(request.url())
         } else {
             String::new()
         };
@@ -1119,6 +1135,44 @@ mod tests {
         assert_eq!(every("a.test", 80), Some(Duration::from_millis(500)));
         assert_eq!(every("b.test", 80), None);
         assert_eq!(every("c.test", 80), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn redacted_url_fast_path_matches_the_redactor() {
+        let Ok(client) = AdapterClient::builder_for(&TEST_TELEMETRY).build() else {
+            panic!("client builds")
+        };
+        let i = &client.inner;
+        for raw in [
+            "https://api.test/works/10.1000/182",
+            "http://api.test:8080/a/b",
+            "https://user:secret@api.test/x",
+            "https://user@api.test/x",
+            "https://api.test/x?api_key=secret&q=1",
+            "https://api.test/x#access_token=secret",
+        ] {
+            let Ok(url) = reqwest::Url::parse(raw) else {
+                panic!("{raw} parses")
+            };
+            let got = i.redacted_url(&url);
+            assert_eq!(got, i.redactor.url(url.as_str()), "{raw}");
+            assert!(!got.contains("secret"), "{got}");
+        }
+    }
+
+    #[test]
+    fn host_hasher_spreads_similar_names() {
+        let b = HostHashBuilder::new();
+        let hashes: std::collections::HashSet<u64> = (0..1000)
+            .map(|i| b.hash_one(format!("h{i}.test").as_str()))
+            .collect();
+        assert_eq!(hashes.len(), 1000);
+        // Same input, same builder, same hash; another seed, another hash.
+        assert_eq!(b.hash_one("a.test"), b.hash_one("a.test"));
+        assert_ne!(
+            b.hash_one("a.test"),
+            HostHashBuilder::new().hash_one("a.test")
+        );
     }
 
     #[test]

@@ -106,8 +106,12 @@ impl RequestSpan {
     pub(crate) fn finish(&self, attempts: u32, status: Option<u16>, error: Option<ErrorType>) {
         #[cfg(feature = "tracing")]
         {
-            self.span
-                .record("http.request.resend_count", attempts.saturating_sub(1));
+            // OTel: resend_count is set only when the request was resent
+            // (one `record` fewer on the common path: a formatting
+            // subscriber formats every recorded field).
+            if attempts > 1 {
+                self.span.record("http.request.resend_count", attempts - 1);
+            }
             if let Some(s) = status {
                 self.span.record("http.response.status_code", s);
             }
