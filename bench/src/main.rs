@@ -6,7 +6,8 @@
 //! bench micro                  # hot-path tables only
 //! bench render                 # render/memory table only
 //! bench hosts                  # million-hosts table only
-//! bench stack                  # loopback full-stack overhead only
+//! bench stack                  # loopback full-stack overhead (and the span floor)
+//! bench spans                  # span floor only: one span per subscriber
 //! ```
 //!
 //! Render and million-host scenarios run in child processes (this binary,
@@ -135,6 +136,17 @@ fn main() {
             }
             if matches!(what, "all" | "stack") {
                 stack_table(&mut report, o.stack_rounds, o.stack_per_round);
+            }
+            if matches!(what, "all" | "stack" | "spans") {
+                eprintln!("bench: span floor ({} rounds)", o.rounds);
+                let mut cases = stack::span_cases();
+                let stats = run_interleaved(&mut cases, o.rounds, 20.0);
+                stats_table(
+                    &mut report,
+                    "Span floor: one client-shaped span per subscriber",
+                    &stats,
+                    "request span (7 fields, 3 enters, 1 record), registry",
+                );
             }
             print!("{report}");
             if let Some(path) = o.out {

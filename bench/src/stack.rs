@@ -440,3 +440,79 @@ pub fn measure(
         Ok((stats, rounds * per_round))
     })
 }
+
+/// The floor of the span cost: one span shaped like the client's request
+/// span (seven fields at creation, entered and exited three times as a
+/// future is polled, one field recorded at the end, closed), under the
+/// cheapest subscriber that records it (`tracing_subscriber::registry()`,
+/// INFO) and under the stack benchmark's formatting subscriber; plus the
+/// attempt span at DEBUG under an INFO filter (disabled: the level check).
+pub fn span_cases() -> Vec<crate::harness::Case> {
+    use crate::harness::Case;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    fn one_span(n: u64) {
+        let cid = telemetry_runtime::events::CorrelationId(0x0123_4567_89ab_cdef);
+        for i in 0..n {
+            let span = tracing::info_span!(
+                target: "telemetry_runtime::client",
+                "http.client.request",
+                otel.name = "GET",
+                otel.kind = "client",
+                http.request.method = "GET",
+                server.address = HOST,
+                server.port = 8080u16,
+                url.full = "http://api-a.test:8080/works/10.1000/182",
+                http.response.status_code = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+                http.request.resend_count = tracing::field::Empty,
+                correlation_id = %cid,
+            );
+            for _ in 0..3 {
+                let _entered = span.enter();
+            }
+            span.record("http.response.status_code", 200u16);
+            std::hint::black_box(i);
+        }
+    }
+    fn debug_span(n: u64) {
+        for i in 0..n {
+            let span = tracing::debug_span!(
+                target: "telemetry_runtime::client",
+                "http.client.attempt",
+                otel.name = "GET",
+                http.request.resend_count = 0u32,
+            );
+            std::hint::black_box(&span);
+            std::hint::black_box(i);
+        }
+    }
+    let registry = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    let fmt = tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .finish(),
+    );
+    let (r1, r2, f1) = (registry.clone(), registry, fmt);
+    vec![
+        Case::new("baseline: loop only", |n| {
+            for i in 0..n {
+                std::hint::black_box(i);
+            }
+        }),
+        Case::new(
+            "request span (7 fields, 3 enters, 1 record), registry() INFO",
+            move |n| tracing::dispatcher::with_default(&r1, || one_span(n)),
+        ),
+        Case::new(
+            "request span (7 fields, 3 enters, 1 record), fmt to a discarded writer, INFO (the stack benchmark's subscriber)",
+            move |n| tracing::dispatcher::with_default(&f1, || one_span(n)),
+        ),
+        Case::new("attempt span at DEBUG under an INFO filter (disabled)", move |n| {
+            tracing::dispatcher::with_default(&r2, || debug_span(n))
+        }),
+    ]
+}
