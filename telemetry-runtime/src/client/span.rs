@@ -106,6 +106,9 @@ impl RequestSpan {
     pub(crate) fn finish(&self, attempts: u32, status: Option<u16>, error: Option<ErrorType>) {
         #[cfg(feature = "tracing")]
         {
+            if self.span.is_disabled() {
+                return;
+            }
             // OTel: resend_count is set only when the request was resent
             // (one `record` fewer on the common path: a formatting
             // subscriber formats every recorded field).
@@ -143,6 +146,11 @@ impl AttemptSpan {
     pub(crate) fn status(&self, status: u16) {
         #[cfg(feature = "tracing")]
         {
+            // A disabled span (DEBUG under an INFO filter) still looks the
+            // field names up on `record`; skip that.
+            if self.span.is_disabled() {
+                return;
+            }
             self.span.record("http.response.status_code", status);
             if status >= 400 {
                 self.span
@@ -155,7 +163,9 @@ impl AttemptSpan {
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     pub(crate) fn error(&self, error: ErrorType) {
         #[cfg(feature = "tracing")]
-        self.span.record("error.type", error.as_str());
+        if !self.span.is_disabled() {
+            self.span.record("error.type", error.as_str());
+        }
     }
 
     /// Runs `fut` inside the span.
