@@ -43,7 +43,8 @@ pub fn interested() -> bool {
 /// ```
 /// use telemetry_runtime::{dispatch, sink::RecordingSink};
 /// dispatch::set_global_sink(RecordingSink::new());
-/// assert!(dispatch::interested());
+/// // Without the `events` feature nothing is ever interested.
+/// assert_eq!(dispatch::interested(), cfg!(feature = "events"));
 /// dispatch::clear_global_sink();
 /// ```
 pub fn set_global_sink(sink: impl EventSink) {
