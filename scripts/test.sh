@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+# Every cargo test run is also written here, to total the counts at the end.
+RESULTS="$(mktemp)"
+trap 'rm -f "$RESULTS"' EXIT
+run_tests() { "$@" 2>&1 | tee -a "$RESULTS"; }
 need_apt() {
   # need_apt <command> <debian-package>
   if ! command -v "$1" >/dev/null 2>&1; then
@@ -31,11 +35,11 @@ step "clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "tests (all features: unit, integration, ui, doc)"
-cargo test --workspace --all-features --no-fail-fast
+run_tests cargo test --workspace --all-features --no-fail-fast
 
 step "runtime with every backend off and with events only"
-cargo test -p telemetry-runtime --no-default-features --features macros
-cargo test -p telemetry-runtime --no-default-features --features macros,events
+run_tests cargo test -p telemetry-runtime --no-default-features --features macros
+run_tests cargo test -p telemetry-runtime --no-default-features --features macros,events
 
 if [ -f scripts/zero-cost.sh ]; then
   step "zero cost when off (instruction counts under callgrind)"
@@ -48,3 +52,4 @@ cargo run -q -p telemetry-examples --release -- --smoke --export target/main-job
 promtool check rules target/main-job-export/alerts.yml
 
 step "all test steps passed"
+awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$RESULTS"
