@@ -3,6 +3,9 @@
 //! request and attempt spans and the metrics recorded from its events arrive
 //! with the expected names, attributes and values.
 
+#[path = "backend_support.rs"]
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,9 +20,7 @@ use opentelemetry_proto::tonic::metrics::v1::{metric, Metric};
 use opentelemetry_proto::tonic::trace::v1::{span, Span};
 use prost::Message as _;
 use telemetry_runtime::backends::otlp::{OtlpConfig, OtlpPipeline};
-use telemetry_runtime::client::RetryPolicy;
-use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
-use telemetry_sim::{Route, Script, Simulator, Step};
+use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 #[derive(Default)]
@@ -104,22 +105,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     let _guard = tracing::subscriber::set_default(subscriber);
     Exported::telemetry().set_sink(Some(Box::new(pipeline.sink())));
 
-    let sim = Simulator::start().await.expect("simulator");
-    sim.route(
-        Route::host("otlp-a.test").path("/flaky"),
-        Script::sequence([Step::status(503), Step::ok()]),
-    );
-    let client = AdapterClient::builder::<Exported>()
-        .resolve("otlp-a.test", sim.addr())
-        .retry(
-            RetryPolicy::default()
-                .max_attempts(3)
-                .base_delay(Duration::from_millis(1))
-                .max_delay(Duration::from_millis(2)),
-        )
-        .no_breaker()
-        .build()
-        .expect("client");
+    let (sim, client) = support::flaky_host::<Exported>("otlp-a.test").await;
     let response = client
         .get(sim.url("otlp-a.test", "/flaky"))
         .send()

@@ -4,7 +4,11 @@
 //! them) and through every backend and sink; none of the exposition, the
 //! logs, the spans, the OTLP payloads or the events contains them.
 
-use std::io::Write;
+#[path = "backend_support.rs"]
+mod support;
+
+use support::Captured;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,19 +34,6 @@ const QUERY_SIG: &str = "PlantedSecret-sig-91c2";
 const AMZ_SIGNATURE: &str = "PlantedSecret-amz-44d0";
 const AUTHORIZATION: &str = "Bearer PlantedSecret-bearer-c0de";
 const API_KEY: &str = "PlantedSecret-apikey-beef";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 impl Captured {
     fn text(&self) -> String {

@@ -1,8 +1,14 @@
 //! Fixtures shared by the backend tests (included with `#[path]`).
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use telemetry_runtime::client::RetryPolicy;
+use telemetry_runtime::{AdapterClient, InstrumentedAdapter};
+use telemetry_sim::{Route, Script, Simulator, Step};
 
 use telemetry_runtime::events::*;
 use telemetry_runtime::AdapterTelemetry;
@@ -163,4 +169,42 @@ pub fn families(text: &str) -> Vec<(String, String)> {
             Some((it.next()?.to_owned(), it.next()?.to_owned()))
         })
         .collect()
+}
+
+/// A writer appending to a shared buffer: hand clones to a log layer or a
+/// sink, read what they wrote from the original.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A simulator whose `host` answers 503 once, then 200, and a client of
+/// adapter `T` resolving `host` to it with millisecond retries and no breaker:
+/// one logical request gives two wire attempts.
+pub async fn flaky_host<T: InstrumentedAdapter>(host: &str) -> (Simulator, AdapterClient) {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(
+        Route::host(host),
+        Script::sequence([Step::status(503), Step::ok()]),
+    );
+    let client = AdapterClient::builder::<T>()
+        .resolve(host, sim.addr())
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .base_delay(Duration::from_millis(1))
+                .max_delay(Duration::from_millis(2)),
+        )
+        .no_breaker()
+        .build()
+        .expect("client");
+    (sim, client)
 }

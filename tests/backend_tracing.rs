@@ -2,28 +2,13 @@
 //! correlation id, and `TracingSink` logs every lifecycle event of a real
 //! client request as a structured event with the OpenTelemetry field names.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+#[path = "backend_support.rs"]
+mod support;
+
+use support::Captured;
 
 use telemetry_runtime::backends::tracing::{json_subscriber, TracingSink, EVENT_TARGET};
-use telemetry_runtime::client::RetryPolicy;
-use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
-use telemetry_sim::{Route, Script, Simulator, Step};
-
-/// A `MakeWriter` appending to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 
 impl Captured {
     fn lines(&self) -> Vec<serde_json::Value> {
@@ -49,22 +34,7 @@ async fn json_logs_carry_the_correlation_id_and_every_event() {
     let _guard = tracing::subscriber::set_default(subscriber);
     Traced::telemetry().set_sink(Some(Box::new(TracingSink::new())));
 
-    let sim = Simulator::start().await.expect("simulator");
-    sim.route(
-        Route::host("logs.test"),
-        Script::sequence([Step::status(503), Step::ok()]),
-    );
-    let client = AdapterClient::builder::<Traced>()
-        .resolve("logs.test", sim.addr())
-        .retry(
-            RetryPolicy::default()
-                .max_attempts(3)
-                .base_delay(Duration::from_millis(1))
-                .max_delay(Duration::from_millis(2)),
-        )
-        .no_breaker()
-        .build()
-        .expect("client");
+    let (sim, client) = support::flaky_host::<Traced>("logs.test").await;
     let response = client
         .get(sim.url("logs.test", "/works/1"))
         .send()
