@@ -62,10 +62,45 @@ pub type CustomEventSeries = (&'static str, Vec<(&'static str, LabelValue)>, u64
 
 static REGISTRY: Mutex<Vec<&'static AdapterTelemetry>> = Mutex::new(Vec::new());
 
+static DUPLICATES: Mutex<Vec<(&'static str, &'static str)>> = Mutex::new(Vec::new());
+
 /// Every adapter whose telemetry has been used in this process, in first-use
-/// order: what exporters iterate.
+/// order: what exporters iterate. An adapter whose `name` was already taken
+/// by another type is left out (see [`duplicate_adapters`]).
 pub fn registered_adapters() -> Vec<&'static AdapterTelemetry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `(adapter name, type name)` of every adapter type that was refused because
+/// another type already uses the same `name`. Their events still reach their
+/// sinks, but their metric series are not exported: two adapters with one
+/// name would write identical series, and Prometheus rejects a whole scrape
+/// that repeats a series.
+pub fn duplicate_adapters() -> Vec<(&'static str, &'static str)> {
+    DUPLICATES.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn register(adapter: &'static AdapterTelemetry) {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    let name = adapter.manifest.name;
+    match registry.iter().find(|a| a.manifest.name == name) {
+        None => registry.push(adapter),
+        Some(first) => {
+            let first_type = first.manifest.type_name;
+            drop(registry);
+            DUPLICATES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((name, adapter.manifest.type_name));
+            // Once per refused type (registration happens once per type).
+            eprintln!(
+                "telemetry-runtime: adapter name `{name}` is used by both `{first_type}` and `{}`; \
+                 the metrics of `{}` are not exported (duplicate series would make Prometheus \
+                 reject the whole scrape). Give one of them another `name = \"...\"`.",
+                adapter.manifest.type_name, adapter.manifest.type_name
+            );
+        }
+    }
 }
 
 impl fmt::Debug for AdapterTelemetry {
@@ -119,10 +154,7 @@ impl AdapterTelemetry {
                 duration_buckets: leak_buckets(DURATION_BUCKETS_SECONDS, 1e9),
                 size_buckets: leak_buckets(SIZE_BUCKETS_BYTES, 1.0),
             };
-            REGISTRY
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(self);
+            register(self);
             state
         })
     }
@@ -293,5 +325,43 @@ impl AdapterTelemetry {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Naming;
+
+    const fn manifest(type_name: &'static str) -> AdapterManifest {
+        AdapterManifest {
+            name: "duplicated_name_test",
+            type_name,
+            naming: Naming::Prometheus,
+            host_cap: 4,
+            labels: &[],
+            events: &[],
+            slo: None,
+            cardinality_budget: 10_000,
+        }
+    }
+    static FIRST_MANIFEST: AdapterManifest = manifest("First");
+    static SECOND_MANIFEST: AdapterManifest = manifest("Second");
+    static FIRST: AdapterTelemetry = AdapterTelemetry::new(&FIRST_MANIFEST);
+    static SECOND: AdapterTelemetry = AdapterTelemetry::new(&SECOND_MANIFEST);
+
+    #[test]
+    fn a_second_type_with_a_taken_name_is_not_exported() {
+        FIRST.hosts().intern("a.test");
+        SECOND.hosts().intern("a.test");
+        let exported: Vec<_> = registered_adapters()
+            .into_iter()
+            .filter(|a| a.manifest().name == "duplicated_name_test")
+            .map(|a| a.manifest().type_name)
+            .collect();
+        assert_eq!(exported, ["First"]);
+        assert!(duplicate_adapters().contains(&("duplicated_name_test", "Second")));
+        // The refused adapter still works for its own sinks and labels.
+        assert_eq!(SECOND.hosts().intern("a.test").as_str(), "a.test");
     }
 }
