@@ -22,6 +22,53 @@ pub const SIZE_BUCKETS_BYTES: &[f64] = &[
     256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0, 67108864.0,
 ];
 
+static REQUEST_BUCKETS: OnceLock<(&'static Buckets, &'static Buckets)> = OnceLock::new();
+
+fn leak_buckets(bounds: &[f64], scale: f64) -> &'static Buckets {
+    // Once per process: the pair below is set at most once.
+    Box::leak(Box::new(Buckets::new(bounds, scale)))
+}
+
+/// The buckets of `http_request_duration_seconds` (base unit nanoseconds)
+/// and `http_response_size_bytes` (bytes), shared by every adapter. Fixed the
+/// first time an adapter's metrics are created: the defaults
+/// ([`DURATION_BUCKETS_SECONDS`], [`SIZE_BUCKETS_BYTES`]) unless
+/// [`set_request_buckets`] ran before.
+pub fn request_buckets() -> (&'static Buckets, &'static Buckets) {
+    *REQUEST_BUCKETS.get_or_init(|| {
+        (
+            leak_buckets(DURATION_BUCKETS_SECONDS, 1e9),
+            leak_buckets(SIZE_BUCKETS_BYTES, 1.0),
+        )
+    })
+}
+
+/// Chooses the request-duration (seconds) and response-size (bytes) bucket
+/// bounds; `None` keeps a default. Returns `false`, changing nothing, when
+/// the buckets are already fixed (an adapter already has metrics, or this ran
+/// before): call it at start-up, before the first request. The Prometheus
+/// backend's `configure` calls it for these two histograms.
+///
+/// ```
+/// use telemetry_runtime::instruments::{request_buckets, set_request_buckets};
+/// let first = set_request_buckets(Some(&[0.05, 0.2, 1.0]), None);
+/// assert!(!set_request_buckets(None, None), "fixed after the first call");
+/// if first {
+///     assert_eq!(request_buckets().0.bounds(), &[0.05, 0.2, 1.0]);
+/// }
+/// ```
+pub fn set_request_buckets(duration_seconds: Option<&[f64]>, size_bytes: Option<&[f64]>) -> bool {
+    let mut chosen = false;
+    REQUEST_BUCKETS.get_or_init(|| {
+        chosen = true;
+        (
+            leak_buckets(duration_seconds.unwrap_or(DURATION_BUCKETS_SECONDS), 1e9),
+            leak_buckets(size_bytes.unwrap_or(SIZE_BUCKETS_BYTES), 1.0),
+        )
+    });
+    chosen
+}
+
 /// A monotonically increasing counter.
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);

@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::dispatch::{self, SinkSlot};
 use crate::events::{CorrelationId, CustomEvent, CustomEventRecord, EventMeta, EventRef};
-use crate::instruments::{Buckets, HostMetrics, DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
+use crate::instruments::{Buckets, HostMetrics};
 use crate::labels::{BoundedLabel, LabelValue};
 use crate::manifest::AdapterManifest;
 use crate::sink::{deliver, EventSink};
@@ -112,11 +112,6 @@ impl fmt::Debug for AdapterTelemetry {
     }
 }
 
-fn leak_buckets(bounds: &[f64], scale: f64) -> &'static Buckets {
-    // One per adapter, for the life of the process.
-    Box::leak(Box::new(Buckets::new(bounds, scale)))
-}
-
 impl AdapterTelemetry {
     /// State for `manifest`; `const` so generated code can hold it in a `static`.
     pub const fn new(manifest: &'static AdapterManifest) -> Self {
@@ -151,8 +146,8 @@ impl AdapterTelemetry {
                     .map(|_| OnceLock::new())
                     .collect(),
                 event_counts: m.events.iter().map(|_| OnceLock::new()).collect(),
-                duration_buckets: leak_buckets(DURATION_BUCKETS_SECONDS, 1e9),
-                size_buckets: leak_buckets(SIZE_BUCKETS_BYTES, 1.0),
+                duration_buckets: crate::instruments::request_buckets().0,
+                size_buckets: crate::instruments::request_buckets().1,
             };
             register(self);
             state

@@ -124,7 +124,6 @@ impl PrometheusOptions {
                 Some(f) if f.kind() != names::Kind::Histogram => {
                     return Err(PrometheusError::NotAHistogram(name.clone()))
                 }
-                Some(f) if is_hot(f) => return Err(PrometheusError::FixedBuckets(name.clone())),
                 Some(_) => {}
             }
             if bounds.is_empty() {
@@ -157,7 +156,9 @@ pub enum PrometheusError {
     UnknownMetric(String),
     /// Buckets were given for a counter or gauge.
     NotAHistogram(String),
-    /// The hot-path histograms use fixed OpenTelemetry advised buckets.
+    /// Buckets of a hot-path histogram (`http_request_duration_seconds`,
+    /// `http_response_size_bytes`) were given after adapters started
+    /// recording with the previous ones.
     FixedBuckets(String),
     /// The bucket list is unusable.
     BadBuckets(String, String),
@@ -177,7 +178,7 @@ impl fmt::Display for PrometheusError {
             }
             PrometheusError::FixedBuckets(n) => write!(
                 f,
-                "metric `{n}` is recorded on the lock-free hot path with the OpenTelemetry advised buckets, which cannot be changed"
+                "metric `{n}` is already recording with its buckets (an adapter was used before `configure`); configure the exporter at start-up, before the first request"
             ),
             PrometheusError::BadBuckets(n, why) => write!(f, "bad buckets for `{n}`: {why}"),
             PrometheusError::AlreadyConfigured => write!(
@@ -200,6 +201,30 @@ impl std::error::Error for PrometheusError {}
 /// ```
 pub fn configure(options: PrometheusOptions) -> Result<(), PrometheusError> {
     options.validate()?;
+    // The two hot-path histograms live in the runtime's atomics, not in the
+    // exporter: hand their buckets to the instruments.
+    let hot = |family: Family| {
+        options.buckets.iter().find(|(name, _)| {
+            name == family.prometheus_name()
+                || name == family.otel_prometheus_name()
+                || name == family.otel_name()
+        })
+    };
+    let duration = hot(Family::RequestDuration);
+    let size = hot(Family::ResponseSize);
+    if duration.is_some() || size.is_some() {
+        let set = crate::instruments::set_request_buckets(
+            duration.map(|(_, b)| b.as_slice()),
+            size.map(|(_, b)| b.as_slice()),
+        );
+        if !set {
+            let name = duration
+                .or(size)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default();
+            return Err(PrometheusError::FixedBuckets(name));
+        }
+    }
     if facade::configure(&options) {
         Ok(())
     } else {
