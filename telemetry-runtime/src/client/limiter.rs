@@ -207,6 +207,14 @@ impl Drop for QueueSlot<'_> {
     }
 }
 
+/// No token now: the first expected wait and the queue depth seen on
+/// arrival (see [`HostLimiter::try_acquire`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Queued {
+    first: Duration,
+    depth_on_arrival: u32,
+}
+
 impl HostLimiter {
     pub(crate) fn new(policy: RateLimit) -> Self {
         // Both are at least 1 by construction of `RateLimit`; the fallbacks
@@ -235,23 +243,53 @@ impl HostLimiter {
     /// Takes a token, waiting in the queue if allowed. `host` is only for the
     /// depth warning; `on_wait` is called once, with the first expected wait,
     /// when the request joins the queue.
+    #[cfg(test)]
     pub(crate) async fn acquire(
         &self,
         host: &str,
         on_wait: impl FnOnce(Duration),
     ) -> Result<Acquired, Rejected> {
+        match self.try_acquire() {
+            Ok(got) => Ok(got),
+            Err(queued) => self.wait_in_queue(host, queued, on_wait).await,
+        }
+    }
+
+    /// A token if one is there now; otherwise what the queue needs to know.
+    /// The synchronous half of [`acquire`](Self::acquire): the client calls
+    /// it directly and boxes the waiting half, so the common path's future
+    /// stays small.
+    #[inline]
+    pub(crate) fn try_acquire(&self) -> Result<Acquired, Queued> {
         let depth_on_arrival = self.depth.load(Ordering::Acquire);
-        let first = match self.bucket.check() {
+        match self.bucket.check() {
             Ok(()) => {
                 self.acquired.fetch_add(1, Ordering::Relaxed);
-                return Ok(Acquired {
+                Ok(Acquired {
                     outcome: RateLimitOutcome::Acquired,
                     wait: Duration::ZERO,
                     depth_on_arrival,
-                });
+                })
             }
-            Err(not_until) => not_until.wait_time_from(self.clock.now()),
-        };
+            Err(not_until) => Err(Queued {
+                first: not_until.wait_time_from(self.clock.now()),
+                depth_on_arrival,
+            }),
+        }
+    }
+
+    /// The waiting half of [`acquire`](Self::acquire), after
+    /// [`try_acquire`](Self::try_acquire) found no token.
+    pub(crate) async fn wait_in_queue(
+        &self,
+        host: &str,
+        queued: Queued,
+        on_wait: impl FnOnce(Duration),
+    ) -> Result<Acquired, Rejected> {
+        let Queued {
+            first,
+            depth_on_arrival,
+        } = queued;
         let max = self.policy.max_queue_depth;
         // Requests already queued each need a refill before this one.
         let needed = first + self.policy.refill_interval * depth_on_arrival;

@@ -1,6 +1,7 @@
 //! The request builder and the response the client hands back.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -128,8 +129,9 @@ impl RequestBuilder {
         self
     }
 
-    /// Sends the request through the limiter, breaker and retry loop.
-    pub async fn send(self) -> Result<Response, ClientError> {
+    /// Sends the request through the limiter, breaker and retry loop. Used
+    /// like an `async fn`: `builder.send().await`.
+    pub fn send(self) -> impl Future<Output = Result<Response, ClientError>> + Send + 'static {
         let RequestBuilder {
             client,
             inner,
@@ -138,10 +140,12 @@ impl RequestBuilder {
         } = self;
         let request = inner
             .build()
-            .map_err(|e| ClientError::Request(e.without_url()))?;
-        client
-            .execute_with(request, idempotent, correlation_id)
-            .await
+            .map_err(|e| ClientError::Request(e.without_url()));
+        async move {
+            client
+                .execute_with(request?, idempotent, correlation_id)
+                .await
+        }
     }
 }
 

@@ -18,6 +18,13 @@ use std::future::Future;
 
 use crate::events::{CorrelationId, ErrorType, HttpMethod};
 
+/// A future running inside the request span.
+#[cfg(feature = "tracing")]
+pub(crate) type InSpan<F> = tracing::instrument::Instrumented<F>;
+/// A future running inside the request span (no spans: the future itself).
+#[cfg(not(feature = "tracing"))]
+pub(crate) type InSpan<F> = F;
+
 /// Span of a logical request (`http.client.request`).
 #[derive(Debug, Clone)]
 pub(crate) struct RequestSpan {
@@ -79,13 +86,15 @@ impl RequestSpan {
         }
     }
 
+    /// The span of wire attempt `attempt`. Its parent is the current span:
+    /// the retry loop runs inside the request span (see
+    /// [`instrument`](Self::instrument)), so that is the request's.
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-    pub(crate) fn attempt(&self, f: &SpanFields<'_>, attempt: u32) -> AttemptSpan {
+    pub(crate) fn attempt(f: &SpanFields<'_>, attempt: u32) -> AttemptSpan {
         AttemptSpan {
             #[cfg(feature = "tracing")]
             span: tracing::debug_span!(
                 target: "telemetry_runtime::client",
-                parent: &self.span,
                 "http.client.attempt",
                 otel.name = f.method.as_str(),
                 otel.kind = "client",
@@ -101,42 +110,51 @@ impl RequestSpan {
         }
     }
 
-    /// Records how the logical request ended.
+    /// Records how the logical request ended, on the span inside `run`
+    /// (what [`instrument`](Self::instrument) returned).
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-    pub(crate) fn finish(&self, attempts: u32, status: Option<u16>, error: Option<ErrorType>) {
+    pub(crate) fn finish<F>(
+        run: &InSpan<F>,
+        attempts: u32,
+        status: Option<u16>,
+        error: Option<ErrorType>,
+    ) {
         #[cfg(feature = "tracing")]
         {
-            if self.span.is_disabled() {
+            let span = run.span();
+            if span.is_disabled() {
                 return;
             }
             // OTel: resend_count is set only when the request was resent
             // (one `record` fewer on the common path: a formatting
             // subscriber formats every recorded field).
             if attempts > 1 {
-                self.span.record("http.request.resend_count", attempts - 1);
+                span.record("http.request.resend_count", attempts - 1);
             }
             if let Some(s) = status {
-                self.span.record("http.response.status_code", s);
+                span.record("http.response.status_code", s);
             }
             if let Some(e) = error {
-                self.span.record("error.type", e.as_str());
+                span.record("error.type", e.as_str());
             } else if let Some(s) = status.filter(|s| *s >= 400) {
                 // OTel: error.type is the status code when it signals an error.
-                self.span.record("error.type", tracing::field::display(s));
+                span.record("error.type", tracing::field::display(s));
             }
         }
     }
 
-    /// Runs `fut` inside the span.
-    pub(crate) async fn instrument<F: Future>(&self, fut: F) -> F::Output {
-        #[cfg(feature = "tracing")]
-        {
-            tracing::Instrument::instrument(fut, self.span.clone()).await
-        }
-        #[cfg(not(feature = "tracing"))]
-        {
-            fut.await
-        }
+    /// `fut`, run inside the span, which moves into the wrapper (no clone
+    /// of it; [`finish`](Self::finish) reads it back). Not an `async fn`:
+    /// one would store `fut` twice in its state.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn instrument<F: Future>(self, fut: F) -> InSpan<F> {
+        tracing::Instrument::instrument(fut, self.span)
+    }
+
+    /// `fut` itself (no spans without the `tracing` feature).
+    #[cfg(not(feature = "tracing"))]
+    pub(crate) fn instrument<F: Future>(self, fut: F) -> InSpan<F> {
+        fut
     }
 }
 
@@ -168,15 +186,17 @@ impl AttemptSpan {
         }
     }
 
-    /// Runs `fut` inside the span.
-    pub(crate) async fn instrument<F: Future>(&self, fut: F) -> F::Output {
-        #[cfg(feature = "tracing")]
-        {
-            tracing::Instrument::instrument(fut, self.span.clone()).await
-        }
-        #[cfg(not(feature = "tracing"))]
-        {
-            fut.await
-        }
+    /// `fut`, run inside the span. Not an `async fn`: one would store `fut`
+    /// twice in its state (as the argument and inside the wrapper), and the
+    /// retry loop's future is several kilobytes.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn instrument<F: Future>(&self, fut: F) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(fut, self.span.clone())
+    }
+
+    /// `fut` itself (no spans without the `tracing` feature).
+    #[cfg(not(feature = "tracing"))]
+    pub(crate) fn instrument<F: Future>(&self, fut: F) -> F {
+        fut
     }
 }
