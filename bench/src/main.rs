@@ -8,6 +8,7 @@
 //! bench hosts                  # million-hosts table only
 //! bench stack                  # loopback full-stack overhead (and the span floor)
 //! bench spans                  # span floor only: one span per subscriber
+//! bench stack-count NAME N     # N requests of one stack variant (run under callgrind)
 //! ```
 //!
 //! Render and million-host scenarios run in child processes (this binary,
@@ -72,7 +73,7 @@ fn parse_args() -> Result<Options, String> {
             _ => rest.push(a),
         }
     }
-    if o.what.starts_with("child-") {
+    if o.what.starts_with("child-") || o.what == "stack-count" {
         // Children take positional arguments; keep them in `out` untouched.
         o.out = Some(rest.join(" "));
     } else if !rest.is_empty() {
@@ -111,6 +112,21 @@ fn main() {
         "child-upstream" => {
             if let Err(e) = stack::serve_upstream() {
                 eprintln!("bench: upstream: {e}");
+                std::process::exit(1);
+            }
+        }
+        "stack-count" => {
+            let args = o.out.unwrap_or_default();
+            // NAME may contain spaces: the count is the last word.
+            let Some((name, n)) = args
+                .rsplit_once(' ')
+                .and_then(|(name, n)| Some((name, n.parse::<usize>().ok()?)))
+            else {
+                eprintln!("stack-count NAME N");
+                std::process::exit(2);
+            };
+            if let Err(e) = stack::count(name, n) {
+                eprintln!("bench: stack-count: {e}");
                 std::process::exit(1);
             }
         }

@@ -19,10 +19,8 @@
 //! interleaved in rotating order within each round; the overhead of a
 //! variant is the median over rounds of its per-round ratio to bare reqwest.
 
-use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -148,8 +146,6 @@ pub async fn autometrics_get(client: &reqwest::Client, url: &str) -> Result<usiz
     Ok(body.len())
 }
 
-type Call<'a> = Pin<Box<dyn Future<Output = Result<usize, String>> + 'a>>;
-
 /// One way of making the request.
 pub enum Variant {
     /// reqwest alone.
@@ -189,22 +185,24 @@ impl Variant {
         }
     }
 
-    /// One GET of `url`, body read; the body length.
-    pub fn call<'a>(&'a self, url: &'a str) -> Call<'a> {
+    /// One GET of `url`, body read; the body length. Not boxed: every
+    /// variant's future lives in place in the caller's (a box would charge
+    /// each variant an allocation sized by its own future).
+    pub async fn call(&self, url: &str) -> Result<usize, String> {
         match self {
-            Variant::Bare(c) | Variant::BareTimeout(c) => Box::pin(async move {
+            Variant::Bare(c) | Variant::BareTimeout(c) => {
                 let r = c.get(url).send().await.map_err(|e| e.to_string())?;
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
-            }),
-            Variant::Ours(a) => Box::pin(async move {
+            }
+            Variant::Ours(a) => {
                 let r = a.http.get(url).send().await.map_err(|e| e.to_string())?;
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
-            }),
-            Variant::Tracing(c) | Variant::Retry(c) => Box::pin(async move {
+            }
+            Variant::Tracing(c) | Variant::Retry(c) => {
                 let r = c.get(url).send().await.map_err(|e| e.to_string())?;
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
-            }),
-            Variant::Autometrics(c) => Box::pin(autometrics_get(c, url)),
+            }
+            Variant::Autometrics(c) => autometrics_get(c, url).await,
             Variant::Ablation(_, c, spans) => {
                 use tracing::instrument::WithSubscriber;
                 let fut = async move {
@@ -212,12 +210,12 @@ impl Variant {
                     Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
                 };
                 if *spans {
-                    Box::pin(fut)
+                    fut.await
                 } else {
                     // One `Dispatch` for every call: creating one registers
                     // it with every callsite (`rebuild_interest`), which
                     // would cost more than what the ablation measures.
-                    Box::pin(fut.with_subscriber(no_subscriber()))
+                    fut.with_subscriber(no_subscriber()).await
                 }
             }
         }
@@ -515,4 +513,79 @@ pub fn span_cases() -> Vec<crate::harness::Case> {
             tracing::dispatcher::with_default(&r2, || debug_span(n))
         }),
     ]
+}
+
+/// The requests whose instructions `bench stack-count` measures: a separate,
+/// never-inlined function so callgrind's `--toggle-collect` can count exactly
+/// them (the warm-up and the set-up run outside it).
+#[inline(never)]
+#[no_mangle]
+pub fn bench_stack_counted(
+    rt: &tokio::runtime::Runtime,
+    v: &Variant,
+    url: &str,
+    n: usize,
+) -> Result<usize, String> {
+    rt.block_on(async {
+        let mut total = 0;
+        for _ in 0..n {
+            total += v.call(url).await?;
+        }
+        Ok(total)
+    })
+}
+
+/// `bench stack-count NAME N`: one variant (the first whose name contains
+/// NAME; `bare` for bare reqwest), warmed up with 200 requests, then `N`
+/// requests inside [`bench_stack_counted`]. Run under
+/// `valgrind --tool=callgrind --collect-atstart=no
+/// --toggle-collect=bench_stack_counted` (scripts/stack-instructions.sh) to
+/// get the user-space instructions per request, free of timing noise.
+pub fn count(name: &str, n: usize) -> Result<(), String> {
+    if std::env::var("BENCH_SUBSCRIBER").as_deref() == Ok("registry") {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let _ = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .try_init();
+    } else {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .try_init();
+    }
+    crate::micro::metrics_handle();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let upstream = Upstream::start(&exe).map_err(|e| e.to_string())?;
+    let url = format!("http://{HOST}:{}/works/10.1000/182", upstream.addr.port());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let variants = rt.block_on(async { variants(upstream.addr, true) })?;
+    let v = variants
+        .iter()
+        .find(|v| v.name().contains(name))
+        .ok_or_else(|| format!("no variant matches {name:?}"))?;
+    rt.block_on(async {
+        for _ in 0..200 {
+            v.call(&url).await?;
+        }
+        Ok::<_, String>(())
+    })?;
+    if std::env::var_os("BENCH_FUTURE_SIZES").is_some() {
+        eprintln!("call future (all variants): {} bytes", std::mem::size_of_val(&v.call(&url)));
+        if let Variant::Ours(a) = v {
+            eprintln!("ours send(): {} bytes", std::mem::size_of_val(&a.http.get(&url).send()));
+        }
+        if let Variant::Bare(c) = v {
+            eprintln!("bare send(): {} bytes", std::mem::size_of_val(&c.get(&url).send()));
+        }
+    }
+    let got = bench_stack_counted(&rt, v, &url, n)?;
+    if got != n * BODY {
+        return Err(format!("{}: {got} body bytes, expected {}", v.name(), n * BODY));
+    }
+    println!("{}", v.name());
+    Ok(())
 }
