@@ -3,11 +3,13 @@
 #   1. the zero-cost proof (callgrind instruction counts, scripts/zero-cost.sh);
 #   2. the `bench` binary: hot-path cases, /metrics render and memory, a
 #      million hosts, full-stack loopback overhead (interleaved, medians);
-#   3. GET /metrics through the real server with about 10 000 series;
+#   3. GET /metrics through the real server with about 10 000 series, and the
+#      full-stack variants in user-space instructions per GET (callgrind,
+#      scripts/stack-instructions.sh: free of timing noise);
 #   4. the criterion view of the hot-path cases (short run; skip with
 #      BENCH_CRITERION=0).
 # Writes target/bench-report.md. Usage: bash scripts/bench.sh [--quick]
-# Warm run: about 3 minutes; the first build of the bench crate adds several.
+# Warm run: about 6 minutes; the first build of the bench crate adds several.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +39,9 @@ echo "== bench (interleaved rounds)" >&2
     echo "### GET /metrics through the server (axum, loopback), about 10 000 series"
     echo
     "$CARGO_TARGET_DIR/release/metrics_endpoint" 10000 50
+    echo
+    echo "### Full stack in instructions (scripts/stack-instructions.sh, callgrind)"
+    BENCH_TARGET_DIR="$CARGO_TARGET_DIR" bash "$ROOT/scripts/stack-instructions.sh" "${STACK_INSTR_N:-300}"
 } >"$REPORT"
 rm -f "$REPORT.tmp"
 
