@@ -156,6 +156,10 @@ pub enum Variant {
     Tracing(reqwest_middleware::ClientWithMiddleware),
     /// reqwest-middleware with reqwest-retry.
     Retry(reqwest_middleware::ClientWithMiddleware),
+    /// reqwest-middleware with reqwest-tracing and reqwest-retry: the
+    /// nearest hand-assembled equivalent of ours (a span and retries, no
+    /// metrics, limiter or breaker).
+    TracingRetry(reqwest_middleware::ClientWithMiddleware),
     /// An autometrics-annotated fn around reqwest.
     Autometrics(reqwest::Client),
     /// Ablation: an adapter client with a name, no subscriber for its spans.
@@ -179,6 +183,7 @@ impl Variant {
             Variant::Ours(_) => "ours: #[instrumented_adapter] + AdapterClient (events, Prometheus, spans; limiter, retry, breaker idle)",
             Variant::Tracing(_) => "reqwest-middleware + reqwest-tracing",
             Variant::Retry(_) => "reqwest-middleware + reqwest-retry",
+            Variant::TracingRetry(_) => "reqwest-middleware + reqwest-tracing + reqwest-retry",
             Variant::Autometrics(_) => "#[autometrics] async fn around reqwest",
             Variant::Ablation(name, _, _) => name,
             Variant::BareTimeout(_) => "baseline: bare reqwest with a 30 s timeout (the adapter client's default)",
@@ -198,7 +203,7 @@ impl Variant {
                 let r = a.http.get(url).send().await.map_err(|e| e.to_string())?;
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
             }
-            Variant::Tracing(c) | Variant::Retry(c) => {
+            Variant::Tracing(c) | Variant::Retry(c) | Variant::TracingRetry(c) => {
                 let r = c.get(url).send().await.map_err(|e| e.to_string())?;
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
             }
@@ -266,6 +271,14 @@ pub fn variants(addr: SocketAddr, ablation: bool) -> Result<Vec<Variant>, String
                 .build(),
         ),
         Variant::Autometrics(reqwest_client(addr)?),
+        Variant::TracingRetry(
+            reqwest_middleware::ClientBuilder::new(reqwest_client(addr)?)
+                .with(reqwest_tracing::TracingMiddleware::default())
+                .with(reqwest_retry::RetryTransientMiddleware::new_with_policy(
+                    retry_policy,
+                ))
+                .build(),
+        ),
     ];
     if ablation {
         let with = |b: telemetry_runtime::client::AdapterClientBuilder| {

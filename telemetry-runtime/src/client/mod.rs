@@ -874,7 +874,13 @@ impl ClientInner {
         async move {
             let mut attempt: u32 = 1;
             loop {
-                let next = this.try_clone();
+                // A copy for the next attempt, only when there can be one
+                // (`settle` checks the same two conditions first).
+                let next = if retry_method && attempt < self.retry.attempts() {
+                    this.try_clone()
+                } else {
+                    None
+                };
                 // One clock read for the breaker, the limiter and the rate-limit
                 // event of this attempt.
                 let t0 = Instant::now();
