@@ -44,6 +44,12 @@ pub struct AdapterTelemetry {
     /// 1 while `sink` holds a sink: the per-adapter interest check reads
     /// this instead of loading the slot.
     sink_active: AtomicUsize,
+    /// The Prometheus backend's cached metric handles for this adapter,
+    /// built at its first limiter/retry/breaker/fallback event: reached in
+    /// one load from the event's `&'static` adapter, no global table to
+    /// search and no reference count to touch per event.
+    #[cfg(feature = "prometheus")]
+    pub(crate) prometheus: OnceLock<crate::backends::prometheus::AdapterHandles>,
 }
 
 struct AdapterState {
@@ -120,6 +126,8 @@ impl AdapterTelemetry {
             state: OnceLock::new(),
             sink: SinkSlot::const_empty(),
             sink_active: AtomicUsize::new(0),
+            #[cfg(feature = "prometheus")]
+            prometheus: OnceLock::new(),
         }
     }
 

@@ -50,6 +50,8 @@ pub mod rules;
 mod facade;
 mod text;
 
+pub(crate) use facade::AdapterHandles;
+
 /// Text-format writers shared with the other exposition producers of this
 /// crate (process metrics).
 #[cfg(feature = "process")]
@@ -390,5 +392,8 @@ pub fn render_into(out: &mut String) {
     text::render_runtime(out, &rows);
     #[cfg(feature = "process")]
     super::process::render_into(out);
+    // The sink keeps zero-wait limiter answers and unchanged gauges in its
+    // own atomics: hand them to the exporter right before it renders.
+    facade::flush();
     out.push_str(&facade::exporter().render());
 }

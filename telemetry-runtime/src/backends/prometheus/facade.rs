@@ -8,12 +8,19 @@
 //! (an atomic add for counters and gauges, a push into the sample buffer for
 //! histograms). A background thread runs the exporter's upkeep so histogram
 //! samples are folded into buckets even when nobody scrapes.
+//!
+//! The limiter answers every request, almost always at once, so its events
+//! stay off the facade unless something changed: a zero wait is counted in
+//! the host's own atomic and folded into `http_limiter_wait_seconds` with one
+//! `record_many` by [`flush`] (before every render and at every upkeep), and
+//! the queue-depth and saturation gauges are set only when their value
+//! changes (and re-set from the last seen values at every flush). What a
+//! render exports is the same as if every event had been recorded at once.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -101,6 +108,7 @@ fn build(options: &PrometheusOptions) -> Exporter {
         .name("telemetry-prometheus-upkeep".into())
         .spawn(move || loop {
             std::thread::sleep(interval);
+            flush();
             upkeep.run_upkeep();
         });
     Exporter {
@@ -164,6 +172,13 @@ fn breaker_index(s: BreakerState) -> usize {
     }
 }
 
+/// The limiter families of one host.
+struct LimiterHandles {
+    queue_depth: Gauge,
+    wait: Histogram,
+    saturation: Gauge,
+}
+
 /// Cached handles and last-seen state of one host of one adapter.
 pub(crate) struct HostHandles {
     adapter: &'static str,
@@ -171,9 +186,7 @@ pub(crate) struct HostHandles {
     naming: Naming,
     retries: Box<[OnceLock<Counter>]>,
     backoff: Box<[OnceLock<Histogram>]>,
-    queue_depth: OnceLock<Gauge>,
-    limiter_wait: OnceLock<Histogram>,
-    saturation: OnceLock<Gauge>,
+    limiter: OnceLock<LimiterHandles>,
     breaker_state: OnceLock<Gauge>,
     transitions: [OnceLock<Counter>; BREAKER_STATES * BREAKER_STATES],
     /// Last seen state, for the health endpoints (the facade's handles cannot
@@ -181,6 +194,9 @@ pub(crate) struct HostHandles {
     pub(crate) last_breaker: AtomicU8,
     pub(crate) last_saturation: AtomicU64,
     pub(crate) last_queue_depth: AtomicU32,
+    /// Zero-wait limiter answers not yet recorded into `limiter_wait` (see
+    /// [`flush`]).
+    zero_waits: AtomicU64,
 }
 
 impl HostHandles {
@@ -191,14 +207,13 @@ impl HostHandles {
             naming: naming_of(adapter),
             retries: RetryReason::ALL.iter().map(|_| OnceLock::new()).collect(),
             backoff: DelaySource::ALL.iter().map(|_| OnceLock::new()).collect(),
-            queue_depth: OnceLock::new(),
-            limiter_wait: OnceLock::new(),
-            saturation: OnceLock::new(),
+            limiter: OnceLock::new(),
             breaker_state: OnceLock::new(),
             transitions: std::array::from_fn(|_| OnceLock::new()),
             last_breaker: AtomicU8::new(0),
             last_saturation: AtomicU64::new(0f64.to_bits()),
             last_queue_depth: AtomicU32::new(0),
+            zero_waits: AtomicU64::new(0),
         }
     }
 
@@ -240,24 +255,70 @@ impl HostHandles {
         }
     }
 
+    /// One limiter answer. The common case (a token at once, queue and
+    /// saturation unchanged) is three relaxed atomic operations on this
+    /// host's own state and nothing on the facade: the zero wait is counted
+    /// here and recorded by [`flush`], the gauges are set only on a change.
+    #[inline]
     pub(crate) fn rate_limit(&self, wait: Duration, queue_depth: u32, saturation: f64) {
         let saturation = if saturation.is_finite() {
             saturation.clamp(0.0, 1.0)
         } else {
             0.0
         };
-        self.queue_depth
-            .get_or_init(|| exporter().gauge(Family::LimiterQueueDepth, self.naming, self.base()))
-            .set(f64::from(queue_depth));
-        self.limiter_wait
-            .get_or_init(|| exporter().histogram(Family::LimiterWait, self.naming, self.base()))
-            .record(wait.as_secs_f64());
-        self.saturation
-            .get_or_init(|| exporter().gauge(Family::LimiterSaturation, self.naming, self.base()))
-            .set(saturation);
-        self.last_queue_depth.store(queue_depth, Ordering::Relaxed);
-        self.last_saturation
-            .store(saturation.to_bits(), Ordering::Relaxed);
+        // The three series are registered at the first answer, whatever it
+        // is, so they appear in the next render (a zero wait included).
+        let limiter = self.limiter.get_or_init(|| self.register_limiter());
+        if wait.is_zero() {
+            self.zero_waits.fetch_add(1, Ordering::Relaxed);
+        } else {
+            limiter.wait.record(wait.as_secs_f64());
+        }
+        if self.last_queue_depth.load(Ordering::Relaxed) != queue_depth {
+            self.last_queue_depth.store(queue_depth, Ordering::Relaxed);
+            limiter.queue_depth.set(f64::from(queue_depth));
+        }
+        let bits = saturation.to_bits();
+        if self.last_saturation.load(Ordering::Relaxed) != bits {
+            self.last_saturation.store(bits, Ordering::Relaxed);
+            limiter.saturation.set(saturation);
+        }
+    }
+
+    /// The limiter's handles, with the gauges at the last seen values (0
+    /// before any change).
+    #[cold]
+    fn register_limiter(&self) -> LimiterHandles {
+        let limiter = LimiterHandles {
+            queue_depth: exporter().gauge(Family::LimiterQueueDepth, self.naming, self.base()),
+            wait: exporter().histogram(Family::LimiterWait, self.naming, self.base()),
+            saturation: exporter().gauge(Family::LimiterSaturation, self.naming, self.base()),
+        };
+        self.sync_gauges(&limiter);
+        limiter
+    }
+
+    fn sync_gauges(&self, limiter: &LimiterHandles) {
+        limiter
+            .queue_depth
+            .set(f64::from(self.last_queue_depth.load(Ordering::Relaxed)));
+        limiter.saturation.set(self.saturation());
+    }
+
+    /// Records the pending zero waits into `http_limiter_wait_seconds` and
+    /// re-sets the limiter gauges from the last seen values (which repairs a
+    /// gauge left behind by two racing answers with different values).
+    fn flush(&self) {
+        let Some(limiter) = self.limiter.get() else {
+            return;
+        };
+        let zeros = self.zero_waits.swap(0, Ordering::Relaxed);
+        if zeros > 0 {
+            limiter
+                .wait
+                .record_many(0.0, usize::try_from(zeros).unwrap_or(usize::MAX));
+        }
+        self.sync_gauges(limiter);
     }
 
     pub(crate) fn breaker(&self, from: BreakerState, to: BreakerState) {
@@ -296,7 +357,8 @@ impl HostHandles {
 /// names written in code, so this is a guard, not a limit anyone should reach.
 const FALLBACK_SOURCE_CAP: usize = 64;
 
-/// Cached handles of one adapter.
+/// Cached handles of one adapter, held in its
+/// [`AdapterTelemetry`](crate::telemetry::AdapterTelemetry) static.
 pub(crate) struct AdapterHandles {
     pub(crate) adapter: &'static AdapterTelemetry,
     hosts: Box<[OnceLock<HostHandles>]>,
@@ -367,40 +429,48 @@ impl AdapterHandles {
     }
 }
 
-static ADAPTERS: OnceLock<ArcSwap<Vec<Arc<AdapterHandles>>>> = OnceLock::new();
-static ADAPTERS_WRITE: Mutex<()> = Mutex::new(());
+/// Every adapter that has handles, for [`flush`]: the exported adapters and
+/// also a refused duplicate (its facade series are the first adapter's, so
+/// its pending zero waits belong there too). Appended once per adapter.
+static WITH_HANDLES: Mutex<Vec<&'static AdapterTelemetry>> = Mutex::new(Vec::new());
 
-fn table() -> &'static ArcSwap<Vec<Arc<AdapterHandles>>> {
-    ADAPTERS.get_or_init(|| ArcSwap::from_pointee(Vec::new()))
-}
-
-/// Handles of `adapter`, created on first use. The read path is one
-/// `ArcSwap` load and a scan of the (few) adapters.
-pub(crate) fn adapter(adapter: &'static AdapterTelemetry) -> Arc<AdapterHandles> {
-    if let Some(h) = find(adapter) {
-        return h;
-    }
-    let _guard = ADAPTERS_WRITE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(h) = find(adapter) {
-        return h;
-    }
-    let slots = adapter.hosts().cap() as usize + 1;
-    let handles = Arc::new(AdapterHandles {
-        adapter,
-        hosts: (0..slots).map(|_| OnceLock::new()).collect(),
-        fallback: Mutex::new(Vec::new()),
-    });
-    let mut next = Vec::clone(&table().load());
-    next.push(Arc::clone(&handles));
-    table().store(Arc::new(next));
-    handles
+/// Handles of `adapter`, created on first use. The read path is one acquire
+/// load of a slot in the adapter's own static: no lock, no reference count.
+#[inline]
+pub(crate) fn adapter(adapter: &'static AdapterTelemetry) -> &'static AdapterHandles {
+    adapter.prometheus.get_or_init(|| {
+        WITH_HANDLES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(adapter);
+        let slots = adapter.hosts().cap() as usize + 1;
+        AdapterHandles {
+            adapter,
+            hosts: (0..slots).map(|_| OnceLock::new()).collect(),
+            fallback: Mutex::new(Vec::new()),
+        }
+    })
 }
 
 /// Handles of `adapter` if it has any.
-pub(crate) fn find(adapter: &'static AdapterTelemetry) -> Option<Arc<AdapterHandles>> {
-    table()
-        .load()
-        .iter()
-        .find(|h| std::ptr::eq(h.adapter, adapter))
-        .cloned()
+pub(crate) fn find(adapter: &'static AdapterTelemetry) -> Option<&'static AdapterHandles> {
+    adapter.prometheus.get()
+}
+
+/// Moves what the sink keeps in its own atomics between renders (zero-wait
+/// limiter answers, last gauge values) into the exporter. Runs right before
+/// the exporter renders and before each upkeep; safe to run concurrently
+/// (each pending answer is taken once).
+pub(crate) fn flush() {
+    let adapters = WITH_HANDLES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for adapter in adapters {
+        if let Some(handles) = find(adapter) {
+            for host in handles.hosts.iter().filter_map(OnceLock::get) {
+                host.flush();
+            }
+        }
+    }
 }
