@@ -10,9 +10,14 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter as PcCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram as PcHistogram;
-use telemetry_runtime::events::HttpMethod;
+use telemetry_runtime::backends::prometheus::{render_into, PrometheusSink};
+use telemetry_runtime::events::{
+    CorrelationId, EventMeta, HttpMethod, RateLimitEvent, RateLimitOutcome, RequestEvent,
+    ResponseEvent,
+};
 use telemetry_runtime::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
 use telemetry_runtime::labels::LabelValue;
+use telemetry_runtime::sink::EventSink;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 
 use crate::harness::Case;
@@ -202,6 +207,8 @@ pub fn record_cases() -> Vec<Case> {
             }
         },
     ));
+
+    cases.push(prometheus_sink_case());
 
     cases.push(Case::new(
         "prometheus-client: Family::get_or_create per call",
@@ -407,6 +414,88 @@ pub fn record_cases() -> Vec<Case> {
     ));
 
     cases
+}
+
+/// One request's events for one host, as the instrumented client emits them
+/// with a limiter that answers at once: rate limit (wait 0), request,
+/// response.
+#[derive(Debug)]
+pub struct RequestEvents {
+    /// The limiter's answer: acquired at once, wait 0, queue 0, saturation 0.
+    pub rate_limit: RateLimitEvent,
+    /// The attempt going on the wire.
+    pub request: RequestEvent,
+    /// Its response.
+    pub response: ResponseEvent,
+}
+
+/// One prebuilt [`RequestEvents`] per host of [`HOSTS`], for [`BenchAdapter`].
+pub fn request_events() -> Vec<RequestEvents> {
+    let inputs = Inputs::get();
+    let tel = BenchAdapter::telemetry();
+    our_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, &host)| {
+            let meta = EventMeta::new(tel, host, CorrelationId::next(), 1);
+            RequestEvents {
+                rate_limit: RateLimitEvent {
+                    meta,
+                    outcome: RateLimitOutcome::Acquired,
+                    wait: Duration::ZERO,
+                    queue_depth: 0,
+                    saturation: 0.0,
+                },
+                request: RequestEvent {
+                    meta,
+                    method: HttpMethod::Get,
+                    url: format!("https://{}/works", HOSTS[i]),
+                    port: 443,
+                },
+                response: ResponseEvent {
+                    meta,
+                    method: HttpMethod::Get,
+                    status: 200,
+                    duration: inputs.durations[i],
+                    body_size: Some(inputs.sizes[i]),
+                },
+            }
+        })
+        .collect()
+}
+
+/// What [`PrometheusSink`] does for one request through the instrumented
+/// client: its three callbacks. Out of line and unmangled so callgrind can
+/// count exactly this (`--toggle-collect=prometheus_sink_one_request`).
+#[no_mangle]
+#[inline(never)]
+pub fn prometheus_sink_one_request(sink: &PrometheusSink, events: &RequestEvents) {
+    sink.on_rate_limit(&events.rate_limit);
+    sink.on_request(&events.request);
+    sink.on_response(&events.response);
+}
+
+/// The sink's share of one request ([`prometheus_sink_one_request`]),
+/// rotating over the eight hosts. Each batch ends with one render of the
+/// exposition into a reused buffer, as a scraping server would: that drains
+/// whatever the sink buffered (histogram samples) so memory stays flat, and
+/// its cost, spread over the batch, is part of the figure.
+pub fn prometheus_sink_case() -> Case {
+    let sink = PrometheusSink::new();
+    let events = request_events();
+    let mut exposition = String::new();
+    Case::new(
+        "PrometheusSink: one request's events (rate limit at once + request + response)",
+        move |n| {
+            for i in 0..n as usize {
+                let i = black_box(i);
+                prometheus_sink_one_request(black_box(&sink), &events[i & 7]);
+            }
+            exposition.clear();
+            render_into(&mut exposition);
+            black_box(exposition.len());
+        },
+    )
 }
 
 /// Cases incrementing one counter labelled with the host.
