@@ -46,6 +46,18 @@ fn setup() {
 }
 
 /// The value of the sample line `series`, or a panic showing the exposition.
+/// `[count, sum]` of `http_limiter_wait_seconds`, then the queue-depth and
+/// saturation gauges, for the label set `l`.
+fn limiter_series(text: &str, l: &str) -> [f64; 4] {
+    [
+        "http_limiter_wait_seconds_count",
+        "http_limiter_wait_seconds_sum",
+        "http_limiter_queue_depth",
+        "http_limiter_saturation_ratio",
+    ]
+    .map(|family| value(text, &format!("{family}{{{l}}}")))
+}
+
 fn value(text: &str, series: &str) -> f64 {
     match sample(text, series) {
         Some(v) => v,
@@ -62,13 +74,10 @@ fn immediate_acquisitions_are_all_counted_with_a_zero_sum() {
     }
     let l = r#"adapter="prom_limiter",host="zero.example.com""#;
     let text = render();
+    let [count, sum, depth, saturation] = limiter_series(&text, l);
     assert_eq!(
-        value(&text, &format!("http_limiter_wait_seconds_count{{{l}}}")),
-        f64::from(N)
-    );
-    assert_eq!(
-        value(&text, &format!("http_limiter_wait_seconds_sum{{{l}}}")),
-        0.0
+        [count, sum, depth, saturation],
+        [f64::from(N), 0.0, 0.0, 0.0]
     );
     // Every sample is 0: in the first bucket already.
     assert_eq!(
@@ -77,14 +86,6 @@ fn immediate_acquisitions_are_all_counted_with_a_zero_sum() {
             &format!(r#"http_limiter_wait_seconds_bucket{{{l},le="0.005"}}"#)
         ),
         f64::from(N)
-    );
-    assert_eq!(
-        value(&text, &format!("http_limiter_queue_depth{{{l}}}")),
-        0.0
-    );
-    assert_eq!(
-        value(&text, &format!("http_limiter_saturation_ratio{{{l}}}")),
-        0.0
     );
     // A second render does not count the same answers again.
     let again = render();
@@ -106,20 +107,10 @@ fn immediate_acquisitions_are_all_counted_with_a_zero_sum() {
     assert_eq!(bucket("0.25"), f64::from(N + 1), "0.3 s is above 0.25");
     assert_eq!(bucket("0.5"), f64::from(N + 2), "0.3 s is within 0.5");
     assert_eq!(bucket("+Inf"), f64::from(N + 2));
-    assert_eq!(
-        value(&text, &format!("http_limiter_wait_seconds_count{{{l}}}")),
-        f64::from(N + 2)
-    );
-    let sum = value(&text, &format!("http_limiter_wait_seconds_sum{{{l}}}"));
+    let [count, sum, depth, saturation] = limiter_series(&text, l);
+    assert_eq!(count, f64::from(N + 2));
     assert!((sum - 0.3).abs() < 1e-9, "sum {sum}");
-    assert_eq!(
-        value(&text, &format!("http_limiter_queue_depth{{{l}}}")),
-        2.0
-    );
-    assert_eq!(
-        value(&text, &format!("http_limiter_saturation_ratio{{{l}}}")),
-        0.5
-    );
+    assert_eq!([depth, saturation], [2.0, 0.5]);
 }
 
 #[test]
@@ -128,22 +119,7 @@ fn the_first_immediate_acquisition_creates_the_series() {
     limiter_answer("first.example.com", Duration::ZERO, 0, 0.0);
     let l = r#"adapter="prom_limiter",host="first.example.com""#;
     let text = render();
-    assert_eq!(
-        value(&text, &format!("http_limiter_wait_seconds_count{{{l}}}")),
-        1.0
-    );
-    assert_eq!(
-        value(&text, &format!("http_limiter_wait_seconds_sum{{{l}}}")),
-        0.0
-    );
-    assert_eq!(
-        value(&text, &format!("http_limiter_queue_depth{{{l}}}")),
-        0.0
-    );
-    assert_eq!(
-        value(&text, &format!("http_limiter_saturation_ratio{{{l}}}")),
-        0.0
-    );
+    assert_eq!(limiter_series(&text, l), [1.0, 0.0, 0.0, 0.0]);
 }
 
 #[test]

@@ -363,15 +363,12 @@ pub struct StackStats {
     pub ratio_minmax: (f64, f64),
 }
 
-/// Runs `rounds` rounds of `per_round` requests per variant, interleaved.
-pub fn measure(
-    rounds: usize,
-    per_round: usize,
-    ablation: bool,
-) -> Result<(Vec<StackStats>, usize), String> {
-    // `BENCH_SUBSCRIBER=registry`: spans recorded by the bare registry
-    // (no formatting), to separate the cost of span bookkeeping from the
-    // cost of the `fmt` layer's field formatting.
+/// What every full-stack measurement starts with: the process-wide tracing
+/// subscriber, the upstream child, the URL every variant asks for and the
+/// client's current-thread runtime. `BENCH_SUBSCRIBER=registry`: spans
+/// recorded by the bare registry (no formatting), to separate the cost of
+/// span bookkeeping from the cost of the `fmt` layer's field formatting.
+fn set_up() -> Result<(Upstream, String, tokio::runtime::Runtime), String> {
     if std::env::var("BENCH_SUBSCRIBER").as_deref() == Ok("registry") {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
@@ -392,6 +389,16 @@ pub fn measure(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    Ok((upstream, url, rt))
+}
+
+/// Runs `rounds` rounds of `per_round` requests per variant, interleaved.
+pub fn measure(
+    rounds: usize,
+    per_round: usize,
+    ablation: bool,
+) -> Result<(Vec<StackStats>, usize), String> {
+    let (upstream, url, rt) = set_up()?;
     rt.block_on(async {
         let variants = variants(upstream.addr, ablation)?;
         // Warm up: connections, pools, registrations, lazily built state.
@@ -555,26 +562,7 @@ pub fn bench_stack_counted(
 /// --toggle-collect=bench_stack_counted` (scripts/stack-instructions.sh) to
 /// get the user-space instructions per request, free of timing noise.
 pub fn count(name: &str, n: usize) -> Result<(), String> {
-    if std::env::var("BENCH_SUBSCRIBER").as_deref() == Ok("registry") {
-        use tracing_subscriber::layer::SubscriberExt;
-        use tracing_subscriber::util::SubscriberInitExt;
-        let _ = tracing_subscriber::registry()
-            .with(tracing_subscriber::filter::LevelFilter::INFO)
-            .try_init();
-    } else {
-        let _ = tracing_subscriber::fmt()
-            .with_writer(std::io::sink)
-            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-            .try_init();
-    }
-    crate::micro::metrics_handle();
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let upstream = Upstream::start(&exe).map_err(|e| e.to_string())?;
-    let url = format!("http://{HOST}:{}/works/10.1000/182", upstream.addr.port());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let (upstream, url, rt) = set_up()?;
     let variants = rt.block_on(async { variants(upstream.addr, true) })?;
     let v = variants
         .iter()
