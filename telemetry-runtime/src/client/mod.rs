@@ -389,7 +389,8 @@ impl AdapterClient {
         idempotent: Option<bool>,
         correlation_id: Option<CorrelationId>,
     ) -> impl Future<Output = Result<Response, ClientError>> + Send + '_ {
-        self.inner.execute(request, idempotent, correlation_id)
+        self.inner
+            .execute(Some(request), idempotent, correlation_id)
     }
 }
 
@@ -785,21 +786,27 @@ impl ClientInner {
     /// One logical request. A plain `fn` returning an `async move` block,
     /// not an `async fn`: an `async fn` copies each argument into a second
     /// slot of its future, and a `reqwest::Request` is 264 bytes; the block
-    /// uses its captures in place.
+    /// uses its captures in place. `request` is `Some`: the retry loop
+    /// borrows this one slot for the request to send and, while an attempt
+    /// is on the wire, for its copy (so the 264-byte request is stored
+    /// once, not once per future layer).
     #[allow(clippy::manual_async_fn)]
     fn execute(
         &self,
-        mut request: reqwest::Request,
+        mut request: Option<reqwest::Request>,
         idempotent: Option<bool>,
         correlation_id: Option<CorrelationId>,
     ) -> impl Future<Output = Result<Response, ClientError>> + Send + '_ {
         async move {
+            let Some(first) = request.as_mut() else {
+                return Err(request_missing());
+            };
             let correlation_id = correlation_id.unwrap_or_else(CorrelationId::next);
-            let url = request.url();
+            let url = first.url();
             let port = url.port_or_known_default().unwrap_or(0);
             // The URL parser already lowercases domain names of http(s) URLs.
             let state = self.host_state(url.host_str().unwrap_or_default(), port, url.scheme());
-            let method = HttpMethod::parse(request.method().as_str());
+            let method = HttpMethod::parse(first.method().as_str());
             state.active.fetch_add(1, Ordering::AcqRel);
             let _active = ActiveGuard { state: &state };
             let now_ms = self.now_ms();
@@ -815,13 +822,13 @@ impl ClientInner {
             };
             let want_url = emitter.on() || RequestSpan::enabled();
             let url_full = if want_url {
-                self.redacted_url(request.url())
+                self.redacted_url(first.url())
             } else {
                 String::new()
             };
             if let Some(name) = &self.correlation_header {
                 if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
-                    request.headers_mut().insert(name.clone(), v);
+                    first.headers_mut().insert(name.clone(), v);
                 }
             }
             let fields = SpanFields {
@@ -837,7 +844,7 @@ impl ClientInner {
                 b.deposit();
             }
             let run = self.attempts(
-                request,
+                &mut request,
                 &state,
                 &emitter,
                 &fields,
@@ -863,7 +870,7 @@ impl ClientInner {
     #[allow(clippy::too_many_arguments, clippy::manual_async_fn)]
     fn attempts<'a>(
         &'a self,
-        mut this: reqwest::Request,
+        slot: &'a mut Option<reqwest::Request>,
         state: &'a HostState,
         emitter: &'a Emitter,
         fields: &'a SpanFields<'a>,
@@ -874,13 +881,6 @@ impl ClientInner {
         async move {
             let mut attempt: u32 = 1;
             loop {
-                // A copy for the next attempt, only when there can be one
-                // (`settle` checks the same two conditions first).
-                let next = if retry_method && attempt < self.retry.attempts() {
-                    this.try_clone()
-                } else {
-                    None
-                };
                 // One clock read for the breaker, the limiter and the rate-limit
                 // event of this attempt.
                 let t0 = Instant::now();
@@ -986,7 +986,20 @@ impl ClientInner {
                     };
                     emitter.telemetry.emit(EventRef::Request(&e));
                 }
-                let result = attempt_span.instrument(self.http.execute(this)).await;
+                // The request goes on the wire; `slot` keeps a copy for the
+                // next attempt, only when there can be one (`settle` checks
+                // the same two conditions first). In a block, so the moved
+                // request takes no room in this future while it waits.
+                let wire = {
+                    let Some(this) = slot.take() else {
+                        return Err(request_missing());
+                    };
+                    if retry_method && attempt < self.retry.attempts() {
+                        *slot = this.try_clone();
+                    }
+                    attempt_span.instrument(self.http.execute(this))
+                };
+                let result = wire.await;
                 let ended = Instant::now();
                 // Everything up to the back-off is synchronous (`settle`), so
                 // the response, the error and the retry bookkeeping take no
@@ -1003,7 +1016,7 @@ impl ClientInner {
                     result,
                     wire,
                     &attempt_span,
-                    next,
+                    slot.take(),
                     probe_guard,
                     state,
                     emitter,
@@ -1011,7 +1024,7 @@ impl ClientInner {
                 let delay = match step {
                     Step::Done(r) => return r,
                     Step::Retry { delay, next } => {
-                        this = next;
+                        *slot = Some(next);
                         delay
                     }
                 };
@@ -1208,6 +1221,14 @@ fn finish(
             source,
         }),
     }
+}
+
+/// The error of a request slot found empty, which the client never lets
+/// happen (the slot is filled before every attempt); an error rather than a
+/// panic all the same.
+#[cold]
+fn request_missing() -> ClientError {
+    ClientError::InvalidConfig("internal error: no request to send".into())
 }
 
 fn e_attempts(e: &ClientError) -> u32 {
