@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `/metrics` (configurable) | the Prometheus text exposition |
 //! | `/health` | `200` while the process serves (liveness) |
-//! | `/health/ready` | `200` or `503` by [`ReadinessCriteria`] over the window |
+//! | `/health/ready` | `200` or `503` by [`ReadinessCriteria`](crate::config::ReadinessCriteria) over the window |
 //! | `/health/detailed` | `application/health+json`: pass / warn / fail per adapter and host, with reasons |
 //!
 //! The health checks read what [`PrometheusSink`](crate::backends::prometheus::PrometheusSink)
