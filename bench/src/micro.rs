@@ -140,6 +140,56 @@ fn our_hosts() -> [LabelValue; 8] {
 
 /// A rust-prometheus metric vector (registration cannot fail for these
 /// static, valid names).
+/// rust-prometheus's three request families, buckets equal to ours.
+fn rust_prometheus_vecs() -> (
+    prometheus::IntCounterVec,
+    prometheus::HistogramVec,
+    prometheus::HistogramVec,
+) {
+    let req = prom(prometheus::IntCounterVec::new(
+        prometheus::Opts::new("http_requests_total", "requests"),
+        &["adapter", "host", "method", "status"],
+    ));
+    let dur = prom(prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new("http_request_duration_seconds", "duration")
+            .buckets(DURATION_BUCKETS_SECONDS.to_vec()),
+        &["adapter", "host", "method"],
+    ));
+    let size = prom(prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new("http_response_size_bytes", "size")
+            .buckets(SIZE_BUCKETS_BYTES.to_vec()),
+        &["adapter", "host"],
+    ));
+    (req, dur, size)
+}
+
+/// prometheus-client label sets of the three request families, one triple
+/// per bench host.
+fn prometheus_client_label_sets() -> Vec<(ReqLabels, DurLabels, SizeLabels)> {
+    HOSTS
+        .iter()
+        .map(|h| {
+            (
+                ReqLabels {
+                    adapter: "bench",
+                    host: h.to_string(),
+                    method: "GET",
+                    status: 200,
+                },
+                DurLabels {
+                    adapter: "bench",
+                    host: h.to_string(),
+                    method: "GET",
+                },
+                SizeLabels {
+                    adapter: "bench",
+                    host: h.to_string(),
+                },
+            )
+        })
+        .collect()
+}
+
 fn prom<T>(r: prometheus::Result<T>) -> T {
     match r {
         Ok(v) => v,
@@ -216,28 +266,7 @@ pub fn record_cases() -> Vec<Case> {
             let req: Family<ReqLabels, PcCounter> = Family::default();
             let dur: HistFamily<DurLabels> = Family::new_with_constructor(duration_histogram);
             let size: HistFamily<SizeLabels> = Family::new_with_constructor(size_histogram);
-            let keys: Vec<_> = HOSTS
-                .iter()
-                .map(|h| {
-                    (
-                        ReqLabels {
-                            adapter: "bench",
-                            host: h.to_string(),
-                            method: "GET",
-                            status: 200,
-                        },
-                        DurLabels {
-                            adapter: "bench",
-                            host: h.to_string(),
-                            method: "GET",
-                        },
-                        SizeLabels {
-                            adapter: "bench",
-                            host: h.to_string(),
-                        },
-                    )
-                })
-                .collect();
+            let keys = prometheus_client_label_sets();
             move |n| {
                 for i in 0..n as usize {
                     let i = black_box(i);
@@ -256,25 +285,13 @@ pub fn record_cases() -> Vec<Case> {
         let req: Family<ReqLabels, PcCounter> = Family::default();
         let dur: HistFamily<DurLabels> = Family::new_with_constructor(duration_histogram);
         let size: HistFamily<SizeLabels> = Family::new_with_constructor(size_histogram);
-        let handles: Vec<_> = HOSTS
+        let handles: Vec<_> = prometheus_client_label_sets()
             .iter()
-            .map(|h| {
+            .map(|(r, d, s)| {
                 (
-                    req.get_or_create_owned(&ReqLabels {
-                        adapter: "bench",
-                        host: h.to_string(),
-                        method: "GET",
-                        status: 200,
-                    }),
-                    dur.get_or_create_owned(&DurLabels {
-                        adapter: "bench",
-                        host: h.to_string(),
-                        method: "GET",
-                    }),
-                    size.get_or_create_owned(&SizeLabels {
-                        adapter: "bench",
-                        host: h.to_string(),
-                    }),
+                    req.get_or_create_owned(r),
+                    dur.get_or_create_owned(d),
+                    size.get_or_create_owned(s),
                 )
             })
             .collect();
@@ -291,20 +308,7 @@ pub fn record_cases() -> Vec<Case> {
     }));
 
     cases.push(Case::new("rust-prometheus: with_label_values per call", {
-        let req = prom(prometheus::IntCounterVec::new(
-            prometheus::Opts::new("http_requests_total", "requests"),
-            &["adapter", "host", "method", "status"],
-        ));
-        let dur = prom(prometheus::HistogramVec::new(
-            prometheus::HistogramOpts::new("http_request_duration_seconds", "duration")
-                .buckets(DURATION_BUCKETS_SECONDS.to_vec()),
-            &["adapter", "host", "method"],
-        ));
-        let size = prom(prometheus::HistogramVec::new(
-            prometheus::HistogramOpts::new("http_response_size_bytes", "size")
-                .buckets(SIZE_BUCKETS_BYTES.to_vec()),
-            &["adapter", "host"],
-        ));
+        let (req, dur, size) = rust_prometheus_vecs();
         move |n| {
             for i in 0..n as usize {
                 let i = black_box(i);
@@ -320,20 +324,7 @@ pub fn record_cases() -> Vec<Case> {
     }));
 
     cases.push(Case::new("rust-prometheus: cached handles", {
-        let req = prom(prometheus::IntCounterVec::new(
-            prometheus::Opts::new("http_requests_total", "requests"),
-            &["adapter", "host", "method", "status"],
-        ));
-        let dur = prom(prometheus::HistogramVec::new(
-            prometheus::HistogramOpts::new("http_request_duration_seconds", "duration")
-                .buckets(DURATION_BUCKETS_SECONDS.to_vec()),
-            &["adapter", "host", "method"],
-        ));
-        let size = prom(prometheus::HistogramVec::new(
-            prometheus::HistogramOpts::new("http_response_size_bytes", "size")
-                .buckets(SIZE_BUCKETS_BYTES.to_vec()),
-            &["adapter", "host"],
-        ));
+        let (req, dur, size) = rust_prometheus_vecs();
         let handles: Vec<_> = HOSTS
             .iter()
             .map(|h| {
