@@ -256,7 +256,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     );
     assert_eq!(
         by_status[0].2,
-        telemetry_runtime::instruments::DURATION_BUCKETS_SECONDS.to_vec(),
+        telemetry_runtime::backends::prometheus::DURATION_BUCKETS_SECONDS.to_vec(),
         "OpenTelemetry's advised buckets"
     );
 

@@ -132,7 +132,13 @@ struct Overflowing {}
 
 #[test]
 fn label_values_past_the_cap_fold_into_other_and_are_counted() {
-    let rec = record::<Overflowing>();
+    // The Prometheus sink counts custom events (`telemetry_adapter_events_total`).
+    let rec = telemetry_runtime::sink::RecordingSink::new();
+    Overflowing::telemetry().set_sink(Some(Box::new(
+        telemetry_runtime::sink::FanoutSink::new()
+            .with(rec.clone())
+            .with(telemetry_runtime::backends::prometheus::PrometheusSink::new()),
+    )));
     let a = Overflowing {};
     for (n, tenant) in ["a", "b", "c", "a", "d", "b", "c"].iter().enumerate() {
         a.emit()
@@ -152,15 +158,15 @@ fn label_values_past_the_cap_fold_into_other_and_are_counted() {
     assert_eq!(label.cap(), 2);
     assert_eq!(label.overflow_count(), 3, "c, d and c again were folded");
     // At most cap + 1 series: `a`, `b` and `_OTHER`.
-    let mut counts: Vec<(String, u64)> = Overflowing::telemetry()
-        .custom_event_counts()
-        .into_iter()
-        .map(|(event, values, count)| {
-            assert_eq!(event, "resolved");
-            assert_eq!(values.len(), 1);
-            (values[0].1.as_str().to_owned(), count)
-        })
-        .collect();
+    let mut counts: Vec<(String, u64)> =
+        telemetry_runtime::backends::prometheus::custom_event_counts(Overflowing::telemetry())
+            .into_iter()
+            .map(|(event, values, count)| {
+                assert_eq!(event, "resolved");
+                assert_eq!(values.len(), 1);
+                (values[0].1.as_str().to_owned(), count)
+            })
+            .collect();
     counts.sort();
     assert_eq!(
         counts,

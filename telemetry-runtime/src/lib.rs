@@ -31,26 +31,28 @@
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Layers (enforced by tests/layers.rs): `core` imports nothing else of this
+// crate; `sink` and `client` import the core; each backend imports the core
+// only; the server imports the core, the sinks and the backends it serves.
 pub mod backends;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
-#[cfg(feature = "server")]
-#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
-pub mod config;
-pub mod dispatch;
-pub mod events;
-pub mod instruments;
-pub mod labels;
-pub mod manifest;
-pub mod redact;
+pub mod core;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 pub mod sink;
-pub mod telemetry;
 
-pub use telemetry::{AdapterTelemetry, InstrumentedAdapter};
+// The core's modules at the paths users know.
+pub use crate::core::{dispatch, events, labels, manifest, redact};
+/// The server's configuration (TOML).
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use server::config;
+
+pub use crate::core::adapter::{AdapterTelemetry, InstrumentedAdapter};
+pub use crate::core::id::{AdapterId, AdapterRef};
 
 #[cfg(feature = "client")]
 pub use client::AdapterClient;
@@ -78,7 +80,7 @@ pub use telemetry_macros::instrumented_adapter;
 #[macro_export]
 macro_rules! emit {
     ($adapter:expr, $event:ident ( $($arg:expr),* $(,)? )) => {
-        if $crate::__private::ENABLED && $crate::dispatch::interested() {
+        if $crate::__private::interested() {
             $adapter.emit().$event($($arg),*)
         }
     };
@@ -87,12 +89,12 @@ macro_rules! emit {
 /// Items used by generated code. Not public API: may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::events::CustomEvent;
-    pub use crate::labels::LabelValue;
-    pub use crate::manifest::{
+    pub use crate::core::adapter::{AdapterTelemetry, InstrumentedAdapter};
+    pub use crate::core::events::CustomEvent;
+    pub use crate::core::labels::LabelValue;
+    pub use crate::core::manifest::{
         AdapterManifest, EventSpec, FieldSpec, LabelSpec, LatencyObjective, Naming, SloSpec,
     };
-    pub use crate::telemetry::{AdapterTelemetry, InstrumentedAdapter};
     pub use erased_serde;
     pub use serde;
 
@@ -102,6 +104,6 @@ pub mod __private {
     /// One relaxed load: is any sink installed?
     #[inline(always)]
     pub fn interested() -> bool {
-        ENABLED && crate::dispatch::interested()
+        ENABLED && crate::core::dispatch::interested()
     }
 }

@@ -43,10 +43,10 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 
-use super::names::Family;
-use crate::events::*;
-use crate::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
-use crate::sink::EventSink;
+use crate::core::catalog::{self, Family};
+use crate::core::events::*;
+use crate::core::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
+use crate::core::sink::EventSink;
 
 /// Where and how to export.
 #[derive(Debug, Clone)]
@@ -238,7 +238,7 @@ impl Instruments {
                 .with_unit(Family::Retries.unit())
                 .with_description(Family::Retries.help())
                 .build(),
-            backoff: secs(Family::Backoff, super::names::BACKOFF_BUCKETS_SECONDS),
+            backoff: secs(Family::Backoff, catalog::BACKOFF_BUCKETS_SECONDS),
             queue_depth: meter
                 .u64_gauge(Family::LimiterQueueDepth.otel_name())
                 .with_unit(Family::LimiterQueueDepth.unit())
@@ -309,7 +309,25 @@ impl EventSink for OtlpSink {
     fn name(&self) -> &'static str {
         "otlp"
     }
-    fn on_response(&self, e: &ResponseEvent) {
+    // One exhaustive match (no wildcard arm): a new event kind is a compile
+    // error here until this backend says what it does with it.
+    fn on_event(&self, event: EventRef<'_>) {
+        match event {
+            EventRef::Request(_) => {}
+            EventRef::Response(e) => self.record_response(e),
+            EventRef::Error(e) => self.record_error(e),
+            EventRef::Retry(e) => self.record_retry(e),
+            EventRef::Backoff(e) => self.record_backoff(e),
+            EventRef::RateLimit(e) => self.record_rate_limit(e),
+            EventRef::BreakerTransition(e) => self.record_breaker_transition(e),
+            EventRef::Fallback(e) => self.record_fallback(e),
+            EventRef::Custom(_) => {}
+        }
+    }
+}
+
+impl OtlpSink {
+    fn record_response(&self, e: &ResponseEvent) {
         let mut attrs = base(&e.meta);
         attrs.push(KeyValue::new("http.request.method", e.method.as_str()));
         attrs.push(KeyValue::new(
@@ -327,7 +345,7 @@ impl EventSink for OtlpSink {
             self.instruments.body_size.record(size, &base(&e.meta));
         }
     }
-    fn on_error(&self, e: &ErrorEvent) {
+    fn record_error(&self, e: &ErrorEvent) {
         let mut attrs = base(&e.meta);
         attrs.push(KeyValue::new("http.request.method", e.method.as_str()));
         attrs.push(KeyValue::new("error.type", e.error_type.as_str()));
@@ -335,19 +353,19 @@ impl EventSink for OtlpSink {
             .duration
             .record(e.duration.as_secs_f64(), &attrs);
     }
-    fn on_retry(&self, e: &RetryEvent) {
+    fn record_retry(&self, e: &RetryEvent) {
         let mut attrs = base(&e.meta);
         attrs.push(KeyValue::new("reason", e.reason.as_str()));
         self.instruments.retries.add(1, &attrs);
     }
-    fn on_backoff(&self, e: &BackoffEvent) {
+    fn record_backoff(&self, e: &BackoffEvent) {
         let mut attrs = base(&e.meta);
         attrs.push(KeyValue::new("source", e.source.as_str()));
         self.instruments
             .backoff
             .record(e.delay.as_secs_f64(), &attrs);
     }
-    fn on_rate_limit(&self, e: &RateLimitEvent) {
+    fn record_rate_limit(&self, e: &RateLimitEvent) {
         let attrs = base(&e.meta);
         self.instruments
             .queue_depth
@@ -361,7 +379,7 @@ impl EventSink for OtlpSink {
                 .record(e.saturation.clamp(0.0, 1.0), &attrs);
         }
     }
-    fn on_breaker_transition(&self, e: &BreakerTransitionEvent) {
+    fn record_breaker_transition(&self, e: &BreakerTransitionEvent) {
         let mut attrs = base(&e.meta);
         self.instruments
             .breaker_state
@@ -370,7 +388,7 @@ impl EventSink for OtlpSink {
         attrs.push(KeyValue::new("to", e.to.as_str()));
         self.instruments.transitions.add(1, &attrs);
     }
-    fn on_fallback(&self, e: &FallbackEvent) {
+    fn record_fallback(&self, e: &FallbackEvent) {
         self.instruments.fallback.add(
             1,
             &[

@@ -38,8 +38,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::events::*;
-use crate::sink::EventSink;
+use crate::core::events::*;
+use crate::core::sink::EventSink;
 
 /// The `target` of the events [`TracingSink`] logs (filter on it with
 /// `RUST_LOG=telemetry_runtime::events=debug`).
@@ -117,14 +117,32 @@ impl EventSink for TracingSink {
     fn name(&self) -> &'static str {
         "tracing"
     }
-    fn on_request(&self, e: &RequestEvent) {
+    // One exhaustive match (no wildcard arm): a new event kind is a compile
+    // error here until this backend says what it does with it.
+    fn on_event(&self, event: EventRef<'_>) {
+        match event {
+            EventRef::Request(e) => self.log_request(e),
+            EventRef::Response(e) => self.log_response(e),
+            EventRef::Error(e) => self.log_error(e),
+            EventRef::Retry(e) => self.log_retry(e),
+            EventRef::Backoff(e) => self.log_backoff(e),
+            EventRef::RateLimit(e) => self.log_rate_limit(e),
+            EventRef::BreakerTransition(e) => self.log_breaker_transition(e),
+            EventRef::Fallback(e) => self.log_fallback(e),
+            EventRef::Custom(e) => self.log_custom(e),
+        }
+    }
+}
+
+impl TracingSink {
+    fn log_request(&self, e: &RequestEvent) {
         debug!(target: EVENT_TARGET, event = RequestEvent::KIND, adapter = e.meta.adapter_name(),
             server.address = e.meta.host.as_str(), server.port = e.port,
             correlation_id = %cid(&e.meta), attempt = e.meta.attempt,
             http.request.resend_count = e.meta.resend_count(),
             http.request.method = e.method.as_str(), url.full = %e.url, "http request");
     }
-    fn on_response(&self, e: &ResponseEvent) {
+    fn log_response(&self, e: &ResponseEvent) {
         macro_rules! log {
             ($lvl:expr) => {
                 tracing::event!(target: EVENT_TARGET, $lvl, event = ResponseEvent::KIND,
@@ -142,27 +160,27 @@ impl EventSink for TracingSink {
             log!(Level::INFO)
         }
     }
-    fn on_error(&self, e: &ErrorEvent) {
+    fn log_error(&self, e: &ErrorEvent) {
         warn!(target: EVENT_TARGET, event = ErrorEvent::KIND, adapter = e.meta.adapter_name(),
             server.address = e.meta.host.as_str(), correlation_id = %cid(&e.meta),
             attempt = e.meta.attempt, http.request.method = e.method.as_str(),
             error.type = e.error_type.as_str(), error.message = %e.message,
             duration_seconds = e.duration.as_secs_f64(), "http error");
     }
-    fn on_retry(&self, e: &RetryEvent) {
+    fn log_retry(&self, e: &RetryEvent) {
         info!(target: EVENT_TARGET, event = RetryEvent::KIND, adapter = e.meta.adapter_name(),
             server.address = e.meta.host.as_str(), correlation_id = %cid(&e.meta),
             attempt = e.meta.attempt, reason = e.reason.as_str(),
             http.response.status_code = e.status, delay_seconds = e.delay.as_secs_f64(),
             delay_source = e.delay_source.as_str(), "http retry");
     }
-    fn on_backoff(&self, e: &BackoffEvent) {
+    fn log_backoff(&self, e: &BackoffEvent) {
         debug!(target: EVENT_TARGET, event = BackoffEvent::KIND, adapter = e.meta.adapter_name(),
             server.address = e.meta.host.as_str(), correlation_id = %cid(&e.meta),
             attempt = e.meta.attempt, delay_seconds = e.delay.as_secs_f64(),
             source = e.source.as_str(), "http backoff");
     }
-    fn on_rate_limit(&self, e: &RateLimitEvent) {
+    fn log_rate_limit(&self, e: &RateLimitEvent) {
         macro_rules! log {
             ($lvl:expr) => {
                 tracing::event!(target: EVENT_TARGET, $lvl, event = RateLimitEvent::KIND,
@@ -178,7 +196,7 @@ impl EventSink for TracingSink {
             log!(Level::DEBUG)
         }
     }
-    fn on_breaker_transition(&self, e: &BreakerTransitionEvent) {
+    fn log_breaker_transition(&self, e: &BreakerTransitionEvent) {
         macro_rules! log {
             ($lvl:expr) => {
                 tracing::event!(target: EVENT_TARGET, $lvl, event = BreakerTransitionEvent::KIND,
@@ -193,13 +211,13 @@ impl EventSink for TracingSink {
             log!(Level::INFO)
         }
     }
-    fn on_fallback(&self, e: &FallbackEvent) {
+    fn log_fallback(&self, e: &FallbackEvent) {
         info!(target: EVENT_TARGET, event = FallbackEvent::KIND, adapter = e.meta.adapter_name(),
             correlation_id = %cid(&e.meta), tier = e.tier, source = e.source,
             outcome = e.outcome.as_str(), reason = e.reason,
             elapsed_seconds = e.elapsed.as_secs_f64(), "fallback attempt");
     }
-    fn on_custom(&self, e: &CustomEventRecord<'_>) {
+    fn log_custom(&self, e: &CustomEventRecord<'_>) {
         let fields = serde_json::to_string(e.event.payload()).unwrap_or_default();
         info!(target: EVENT_TARGET, event = e.event.name(), adapter = e.meta.adapter_name(),
             correlation_id = %cid(&e.meta), fields = %fields, "adapter event");

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::events::BreakerState;
+use crate::core::events::BreakerState;
 
 /// When a host's breaker opens, and how it recovers.
 ///

@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use crate::events::ErrorType;
+use crate::core::events::ErrorType;
 
 /// Why the rate limiter turned a request away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use super::{AdapterClient, ClientError, Response};
-use crate::events::{CorrelationId, EventMeta, EventRef, FallbackEvent, FallbackOutcome};
+use crate::core::events::{CorrelationId, EventMeta, EventRef, FallbackEvent, FallbackOutcome};
 
 type SourceFuture<'c> = Pin<Box<dyn Future<Output = Result<Response, ClientError>> + Send + 'c>>;
 type SourceFn<'c> = Box<dyn FnOnce(CorrelationId) -> SourceFuture<'c> + Send + 'c>;

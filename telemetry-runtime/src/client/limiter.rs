@@ -20,7 +20,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{Quota, RateLimiter};
 
 use super::error::RateLimitRejection;
-use crate::events::RateLimitOutcome;
+use crate::core::events::RateLimitOutcome;
 
 /// A host's token bucket and wait queue.
 ///

@@ -62,7 +62,6 @@ mod span;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -77,15 +76,17 @@ pub use limiter::{LimiterSnapshot, RateLimit};
 pub use request::{RequestBuilder, Response};
 pub use retry::{RetryBudget, RetryPolicy};
 
-use crate::events::{
+use crate::core::adapter::{AdapterTelemetry, InstrumentedAdapter};
+use crate::core::events::{
     BackoffEvent, BreakerTransitionEvent, DelaySource, ErrorEvent, ErrorType, EventMeta, EventRef,
     HttpMethod, RateLimitEvent, RateLimitOutcome, RequestEvent, ResponseEvent, RetryEvent,
     RetryReason,
 };
-pub use crate::events::{BreakerState, CorrelationId};
-use crate::labels::LabelValue;
-use crate::redact::Redactor;
-use crate::telemetry::{AdapterTelemetry, InstrumentedAdapter};
+pub use crate::core::events::{BreakerState, CorrelationId};
+use crate::core::id::AdapterRef;
+use crate::core::labels::hash::FastHashBuilder;
+use crate::core::labels::LabelValue;
+use crate::core::redact::Redactor;
 use breaker::{Admission, HostBreaker, Transition};
 use limiter::HostLimiter;
 use retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
@@ -103,6 +104,8 @@ pub struct AdapterClient {
 struct ClientInner {
     http: reqwest::Client,
     telemetry: &'static AdapterTelemetry,
+    /// The handle events carry (manifest and id), resolved once at build.
+    adapter: AdapterRef,
     retry: RetryPolicy,
     budget: Option<RetryBudget>,
     rate_limit: Option<RateLimit>,
@@ -125,65 +128,10 @@ struct ClientInner {
 }
 
 /// Host name → per-port states.
-type HostTable = HashMap<Box<str>, Vec<Arc<HostState>>, HostHashBuilder>;
-
-/// The host table's hasher: a seeded multiply-rotate hash over 8-byte words
-/// (FxHash's mixing step with a per-client random seed), several times
-/// cheaper than SipHash on short host names; the seed keeps collisions
-/// unpredictable to whoever chooses the URLs.
-#[derive(Clone, Copy)]
-struct HostHashBuilder(u64);
-
-impl HostHashBuilder {
-    fn new() -> Self {
-        HostHashBuilder(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
-    }
-}
-
-impl BuildHasher for HostHashBuilder {
-    type Hasher = HostHasher;
-    fn build_hasher(&self) -> HostHasher {
-        HostHasher(self.0)
-    }
-}
-
-struct HostHasher(u64);
-
-impl HostHasher {
-    #[inline]
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for HostHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.mix(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i));
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        // A final avalanche so the table's low bits depend on every byte.
-        let mut z = self.0;
-        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        z ^ (z >> 33)
-    }
-}
+/// The hasher is the runtime's one fast seeded hash (`labels::hash`):
+/// several times cheaper than SipHash on short host names, and the random
+/// seed keeps collisions unpredictable to whoever chooses the URLs.
+type HostTable = HashMap<Box<str>, Vec<Arc<HostState>>, FastHashBuilder>;
 
 struct HostState {
     host: Box<str>,
@@ -517,11 +465,12 @@ impl AdapterClientBuilder {
         };
         let http = self.http.build().map_err(ClientError::Request)?;
         let epoch = Instant::now();
-        let epoch_unix_nanos = crate::events::now_unix_nanos();
+        let epoch_unix_nanos = crate::core::events::now_unix_nanos();
         Ok(AdapterClient {
             inner: Arc::new(ClientInner {
                 http,
                 telemetry: self.telemetry,
+                adapter: self.telemetry.handle(),
                 retry: self.retry,
                 budget: self.budget,
                 rate_limit: self.rate_limit,
@@ -532,7 +481,7 @@ impl AdapterClientBuilder {
                 redactor: self.redactor,
                 epoch,
                 epoch_unix_nanos,
-                hosts: RwLock::new(HashMap::with_hasher(HostHashBuilder::new())),
+                hosts: RwLock::new(HashMap::with_hasher(FastHashBuilder::new())),
                 last_sweep_ms: AtomicU64::new(0),
             }),
         })
@@ -572,6 +521,7 @@ enum AttemptOutcome {
 /// Context shared by the events of one logical request.
 struct Emitter {
     telemetry: &'static AdapterTelemetry,
+    adapter: AdapterRef,
     host: LabelValue,
     correlation_id: CorrelationId,
     /// The client's epoch and its wall-clock time (see `meta_at`).
@@ -595,7 +545,7 @@ impl Emitter {
         let since =
             u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
         EventMeta {
-            adapter: self.telemetry,
+            adapter: self.adapter,
             host: self.host,
             correlation_id: self.correlation_id,
             attempt,
@@ -815,6 +765,7 @@ impl ClientInner {
 
             let emitter = Emitter {
                 telemetry: self.telemetry,
+                adapter: self.adapter,
                 host: state.label,
                 correlation_id,
                 epoch: self.epoch,
@@ -1287,7 +1238,8 @@ mod tests {
 
     #[test]
     fn host_hasher_spreads_similar_names() {
-        let b = HostHashBuilder::new();
+        use std::hash::BuildHasher;
+        let b = FastHashBuilder::new();
         let hashes: std::collections::HashSet<u64> = (0..1000)
             .map(|i| b.hash_one(format!("h{i}.test").as_str()))
             .collect();
@@ -1296,7 +1248,7 @@ mod tests {
         assert_eq!(b.hash_one("a.test"), b.hash_one("a.test"));
         assert_ne!(
             b.hash_one("a.test"),
-            HostHashBuilder::new().hash_one("a.test")
+            FastHashBuilder::new().hash_one("a.test")
         );
     }
 
@@ -1322,15 +1274,16 @@ mod tests {
         assert_eq!(client.tracked_hosts(), 0);
     }
 
-    static TEST_MANIFEST: crate::manifest::AdapterManifest = crate::manifest::AdapterManifest {
-        name: "client_unit",
-        type_name: "ClientUnit",
-        naming: crate::manifest::Naming::Prometheus,
-        host_cap: 8,
-        labels: &[],
-        events: &[],
-        slo: None,
-        cardinality_budget: 0,
-    };
+    static TEST_MANIFEST: crate::core::manifest::AdapterManifest =
+        crate::core::manifest::AdapterManifest {
+            name: "client_unit",
+            type_name: "ClientUnit",
+            naming: crate::core::manifest::Naming::Prometheus,
+            host_cap: 8,
+            labels: &[],
+            events: &[],
+            slo: None,
+            cardinality_budget: 0,
+        };
     static TEST_TELEMETRY: AdapterTelemetry = AdapterTelemetry::new(&TEST_MANIFEST);
 }

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use super::{AdapterClient, ClientError};
-use crate::events::CorrelationId;
+use crate::core::events::CorrelationId;
 
 /// A request being built: reqwest's builder plus the client's own options
 /// (idempotency opt-in, correlation id). Finish with [`send`](Self::send).

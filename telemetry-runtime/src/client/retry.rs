@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 
-use crate::events::ErrorType;
+use crate::core::events::ErrorType;
 
 /// How the client retries transient failures.
 ///

@@ -16,7 +16,7 @@
 
 use std::future::Future;
 
-use crate::events::{CorrelationId, ErrorType, HttpMethod};
+use crate::core::events::{CorrelationId, ErrorType, HttpMethod};
 
 /// A future running inside the request span.
 #[cfg(feature = "tracing")]

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::backends::prometheus::{host_state, HostState};
-use crate::config::ReadinessCriteria;
-use crate::events::{BreakerState, HttpMethod};
-use crate::telemetry::{registered_adapters, AdapterTelemetry};
+use crate::backends::health::{self as state, HostState};
+use crate::core::adapter::{registered_adapters, AdapterTelemetry};
+use crate::core::events::BreakerState;
+use crate::server::config::ReadinessCriteria;
 
 /// pass / warn / fail, as `application/health+json` spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -53,29 +53,13 @@ fn adapter_key(a: &'static AdapterTelemetry) -> usize {
 fn snapshot_now() -> Snapshot {
     let mut hosts = HashMap::new();
     for a in registered_adapters() {
-        for (host, m) in a.all_host_metrics() {
-            let mut t = Totals::default();
-            let (series, folded) = m.requests.snapshot();
-            for (_, status, n) in series {
-                t.requests += n;
-                // 5xx and attempts without a response (keys >= 600).
-                if status >= 500 {
-                    t.errors += n;
-                }
-            }
-            t.requests += folded;
-            for method in HttpMethod::ALL {
-                if let Some(h) = m.duration[method.index()].get() {
-                    let s = h.snapshot();
-                    if t.buckets.len() < s.cumulative.len() {
-                        t.buckets.resize(s.cumulative.len(), 0);
-                    }
-                    for (acc, c) in t.buckets.iter_mut().zip(&s.cumulative) {
-                        *acc += c;
-                    }
-                }
-            }
-            hosts.insert((adapter_key(a), host.index()), t);
+        for h in state::hosts(a) {
+            let t = Totals {
+                requests: h.requests,
+                errors: h.errors,
+                buckets: h.buckets,
+            };
+            hosts.insert((adapter_key(a), h.host.index()), t);
         }
     }
     Snapshot {
@@ -223,14 +207,15 @@ impl HealthMonitor {
 
         let mut adapters = Vec::new();
         for a in registered_adapters() {
-            // Once per adapter: every host of an adapter shares the buckets.
-            let bounds = duration_bounds(a);
+            let live = state::hosts(a);
+            // Every host of an adapter shares the buckets.
+            let bounds = live.first().map(|h| h.bounds);
             let mut hosts_out = Vec::new();
             let mut hosts = a.hosts().values();
             hosts.push(a.hosts().overflow());
             for host in hosts {
                 let key = (adapter_key(a), host.index());
-                let state = host_state(a, host);
+                let state = live.iter().find(|h| h.host == host).and_then(|h| h.state);
                 let Some(cur) = now.hosts.get(&key) else {
                     if state.is_none() {
                         continue;
@@ -389,16 +374,6 @@ fn quantile(q: f64, cur: &Totals, base: &Totals, bounds: &[f64]) -> Option<f64> 
         return Some(upper);
     }
     Some(lower + (upper - lower) * ((rank - below as f64) / in_bucket))
-}
-
-fn duration_bounds(adapter: &'static AdapterTelemetry) -> Option<&'static [f64]> {
-    adapter.all_host_metrics().into_iter().find_map(|(_, m)| {
-        HttpMethod::ALL.iter().find_map(|method| {
-            m.duration[method.index()]
-                .get()
-                .map(|h| h.snapshot().bounds)
-        })
-    })
 }
 
 /// Renders a report as `application/health+json`

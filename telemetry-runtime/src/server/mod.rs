@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `/metrics` (configurable) | the Prometheus text exposition |
 //! | `/health` | `200` while the process serves (liveness) |
-//! | `/health/ready` | `200` or `503` by [`ReadinessCriteria`](crate::config::ReadinessCriteria) over the window |
+//! | `/health/ready` | `200` or `503` by [`ReadinessCriteria`](crate::server::config::ReadinessCriteria) over the window |
 //! | `/health/detailed` | `application/health+json`: pass / warn / fail per adapter and host, with reasons |
 //!
 //! The health checks read what [`PrometheusSink`](crate::backends::prometheus::PrometheusSink)
@@ -24,6 +24,7 @@
 //! ```
 
 pub mod auth;
+pub mod config;
 pub mod health;
 
 use std::fmt;
@@ -39,7 +40,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::backends::prometheus::{self, PrometheusError};
-use crate::config::{ConfigError, ServerConfig};
+use crate::server::config::{ConfigError, ServerConfig};
 use health::{HealthMonitor, Status};
 
 /// The content type of the text exposition.
@@ -61,6 +62,8 @@ struct AppState {
 /// # let _ = (router, monitor);
 /// ```
 pub fn router(config: &ServerConfig) -> (Router, Arc<HealthMonitor>) {
+    // Readiness judges the health backend's own state, fed by events.
+    crate::backends::health::install();
     let monitor = Arc::new(HealthMonitor::new(config.health.clone()));
     let auth = (!config.basic_auth_users.is_empty())
         .then(|| auth::BasicAuth::new(config.basic_auth_users.clone()));

@@ -21,9 +21,9 @@
 
 use serde_json::{json, Value};
 
-use super::names::{Family, LabelNames};
 use super::rules::{failed_rate, total_rate};
-use crate::manifest::AdapterManifest;
+use crate::core::catalog::{Family, LabelNames};
+use crate::core::manifest::AdapterManifest;
 
 /// One panel: title, unit, and `(PromQL, legend)` queries.
 #[derive(Debug, Clone)]

@@ -26,12 +26,14 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use super::names::{Family, Kind, LabelNames};
-use super::PrometheusOptions;
-use crate::events::{BreakerState, DelaySource, FallbackOutcome, RetryReason};
-use crate::labels::LabelValue;
-use crate::manifest::Naming;
-use crate::telemetry::AdapterTelemetry;
+use super::options::{default_buckets, is_hot, is_text_rendered, PrometheusOptions};
+use crate::core::adapter::PerAdapter;
+use crate::core::catalog::{Family, Kind, LabelNames};
+use crate::core::events::{BreakerState, DelaySource, FallbackOutcome, RetryReason};
+use crate::core::id::{AdapterId, AdapterRef};
+use crate::core::labels::LabelValue;
+use crate::core::manifest::AdapterManifest;
+use crate::core::manifest::Naming;
 
 static METADATA: Metadata<'static> = Metadata::new(
     "telemetry_runtime::backends::prometheus",
@@ -58,13 +60,13 @@ fn buckets_for(options: &PrometheusOptions, family: Family) -> Vec<f64> {
             return b.clone();
         }
     }
-    super::default_buckets(family).to_vec()
+    default_buckets(family).to_vec()
 }
 
 fn build(options: &PrometheusOptions) -> Exporter {
     let mut builder = PrometheusBuilder::new();
     for family in Family::ALL.iter().copied() {
-        if family.kind() != Kind::Histogram || super::is_hot(family) {
+        if family.kind() != Kind::Histogram || is_hot(family) {
             continue;
         }
         let buckets = buckets_for(options, family);
@@ -81,7 +83,7 @@ fn build(options: &PrometheusOptions) -> Exporter {
     }
     let recorder = builder.build_recorder();
     for family in Family::ALL.iter().copied() {
-        if super::is_hot(family) || super::is_text_rendered(family) {
+        if is_hot(family) || is_text_rendered(family) {
             continue;
         }
         for name in [family.prometheus_name(), family.otel_prometheus_name()] {
@@ -155,11 +157,11 @@ impl Exporter {
 }
 
 /// The naming an adapter's metrics use: the global override, else its manifest's.
-pub(crate) fn naming_of(adapter: &'static AdapterTelemetry) -> Naming {
+pub(crate) fn naming_of(adapter: &'static AdapterManifest) -> Naming {
     EXPORTER
         .get()
         .and_then(|e| e.naming)
-        .unwrap_or(adapter.manifest().naming)
+        .unwrap_or(adapter.naming)
 }
 
 const BREAKER_STATES: usize = 3;
@@ -200,9 +202,9 @@ pub(crate) struct HostHandles {
 }
 
 impl HostHandles {
-    fn new(adapter: &'static AdapterTelemetry, host: LabelValue) -> Self {
+    fn new(adapter: &'static AdapterManifest, host: LabelValue) -> Self {
         HostHandles {
-            adapter: adapter.manifest().name,
+            adapter: adapter.name,
             host: host.as_str(),
             naming: naming_of(adapter),
             retries: RetryReason::ALL.iter().map(|_| OnceLock::new()).collect(),
@@ -357,10 +359,9 @@ impl HostHandles {
 /// names written in code, so this is a guard, not a limit anyone should reach.
 const FALLBACK_SOURCE_CAP: usize = 64;
 
-/// Cached handles of one adapter, held in its
-/// [`AdapterTelemetry`](crate::telemetry::AdapterTelemetry) static.
+/// Cached handles of one adapter, in the backend's table by adapter id.
 pub(crate) struct AdapterHandles {
-    pub(crate) adapter: &'static AdapterTelemetry,
+    pub(crate) adapter: &'static AdapterManifest,
     hosts: Box<[OnceLock<HostHandles>]>,
     #[allow(clippy::type_complexity)]
     fallback: Mutex<Vec<(&'static str, [OnceLock<Counter>; 3])>>,
@@ -395,13 +396,13 @@ impl AdapterHandles {
                 }
                 None => match table
                     .iter()
-                    .position(|(s, _)| *s == crate::labels::OVERFLOW_VALUE)
+                    .position(|(s, _)| *s == crate::core::labels::OVERFLOW_VALUE)
                 {
                     Some(p) => p,
                     None => {
                         // Replace nothing: the overflow row is the cap + 1st.
                         table.push((
-                            crate::labels::OVERFLOW_VALUE,
+                            crate::core::labels::OVERFLOW_VALUE,
                             std::array::from_fn(|_| OnceLock::new()),
                         ));
                         table.len() - 1
@@ -417,7 +418,7 @@ impl AdapterHandles {
                         Family::FallbackAttempts,
                         naming,
                         vec![
-                            Label::new("adapter", self.adapter.manifest().name),
+                            Label::new("adapter", self.adapter.name),
                             Label::new("source", name),
                             Label::new("outcome", outcome.as_str()),
                         ],
@@ -429,32 +430,31 @@ impl AdapterHandles {
     }
 }
 
-/// Every adapter that has handles, for [`flush`]: the exported adapters and
-/// also a refused duplicate (its facade series are the first adapter's, so
-/// its pending zero waits belong there too). Appended once per adapter.
-static WITH_HANDLES: Mutex<Vec<&'static AdapterTelemetry>> = Mutex::new(Vec::new());
+static HANDLES: PerAdapter<AdapterHandles> = PerAdapter::new();
 
-/// Handles of `adapter`, created on first use. The read path is one acquire
-/// load of a slot in the adapter's own static: no lock, no reference count.
+/// Handles of `adapter`, created on first use: one indexed load of the
+/// backend's table. `None` for an adapter whose metrics are not exported (a
+/// refused duplicate name).
 #[inline]
-pub(crate) fn adapter(adapter: &'static AdapterTelemetry) -> &'static AdapterHandles {
-    adapter.prometheus.get_or_init(|| {
-        WITH_HANDLES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(adapter);
-        let slots = adapter.hosts().cap() as usize + 1;
+pub(crate) fn adapter(adapter: AdapterRef) -> Option<&'static AdapterHandles> {
+    let id = adapter.id();
+    if !id.is_exported() {
+        return None;
+    }
+    Some(HANDLES.get_or_init(id, || {
+        let manifest = adapter.manifest();
+        let slots = manifest.host_cap.clamp(1, crate::core::labels::MAX_CAP) as usize + 1;
         AdapterHandles {
-            adapter,
+            adapter: manifest,
             hosts: (0..slots).map(|_| OnceLock::new()).collect(),
             fallback: Mutex::new(Vec::new()),
         }
-    })
+    }))
 }
 
 /// Handles of `adapter` if it has any.
-pub(crate) fn find(adapter: &'static AdapterTelemetry) -> Option<&'static AdapterHandles> {
-    adapter.prometheus.get()
+pub(crate) fn find(id: AdapterId) -> Option<&'static AdapterHandles> {
+    HANDLES.get(id)
 }
 
 /// Moves what the sink keeps in its own atomics between renders (zero-wait
@@ -462,15 +462,9 @@ pub(crate) fn find(adapter: &'static AdapterTelemetry) -> Option<&'static Adapte
 /// the exporter renders and before each upkeep; safe to run concurrently
 /// (each pending answer is taken once).
 pub(crate) fn flush() {
-    let adapters = WITH_HANDLES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    for adapter in adapters {
-        if let Some(handles) = find(adapter) {
-            for host in handles.hosts.iter().filter_map(OnceLock::get) {
-                host.flush();
-            }
+    for (_, handles) in HANDLES.entries() {
+        for host in handles.hosts.iter().filter_map(OnceLock::get) {
+            host.flush();
         }
     }
 }

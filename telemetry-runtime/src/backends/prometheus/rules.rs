@@ -28,8 +28,8 @@
 
 use std::fmt::Write as _;
 
-use super::names::{Family, LabelNames};
-use crate::manifest::{AdapterManifest, Naming};
+use crate::core::catalog::{Family, LabelNames};
+use crate::core::manifest::{AdapterManifest, Naming};
 
 /// Multi-window burn-rate alert parameters: (name suffix, long window, short
 /// window, burn factor, `for`, severity).

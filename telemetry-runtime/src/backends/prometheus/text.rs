@@ -5,12 +5,13 @@
 
 use std::fmt::Write as _;
 
-use super::names::{Family, Kind, LabelNames};
-use crate::events::{ErrorType, HttpMethod};
-use crate::instruments::{HistogramSnapshot, HostMetrics, ERROR_STATUS_BASE};
-use crate::labels::LabelValue;
-use crate::manifest::Naming;
-use crate::telemetry::AdapterTelemetry;
+use super::state::{CustomEventSeries, HostMetrics, ERROR_STATUS_BASE};
+use crate::core::adapter::AdapterTelemetry;
+use crate::core::catalog::{Family, Kind, LabelNames};
+use crate::core::events::{ErrorType, HttpMethod};
+use crate::core::instruments::HistogramSnapshot;
+use crate::core::labels::LabelValue;
+use crate::core::manifest::Naming;
 
 /// Escapes a label value for the text format (backslash, quote, newline).
 ///
@@ -160,6 +161,7 @@ pub(crate) struct AdapterRows {
     pub(crate) name: &'static str,
     pub(crate) naming: Naming,
     pub(crate) hosts: Vec<(LabelValue, &'static HostMetrics)>,
+    pub(crate) custom: Vec<CustomEventSeries>,
 }
 
 /// Renders the hot-path families of `rows` whose naming is `naming`.
@@ -272,7 +274,7 @@ pub(crate) fn render_runtime(out: &mut String, rows: &[AdapterRows]) {
     let f = Family::AdapterEvents;
     let mut header_done = false;
     for r in rows {
-        for (event, values, count) in r.adapter.custom_event_counts() {
+        for (event, values, count) in &r.custom {
             if !header_done {
                 header(out, f.prometheus_name(), f.help(), f.kind());
                 header_done = true;
@@ -281,7 +283,7 @@ pub(crate) fn render_runtime(out: &mut String, rows: &[AdapterRows]) {
             pairs.push(("adapter", r.name));
             pairs.push(("event", event));
             pairs.extend(values.iter().map(|(k, v)| (*k, v.as_str())));
-            sample_u64(out, f.prometheus_name(), &pairs, count);
+            sample_u64(out, f.prometheus_name(), &pairs, *count);
         }
     }
 
@@ -307,12 +309,12 @@ pub(crate) fn render_runtime(out: &mut String, rows: &[AdapterRows]) {
 
     let f = Family::SinkPanics;
     header(out, f.prometheus_name(), f.help(), f.kind());
-    for (sink, n) in crate::dispatch::sink_panics() {
+    for (sink, n) in crate::core::dispatch::sink_panics() {
         sample_u64(out, f.prometheus_name(), &[("sink", sink)], n);
     }
     let f = Family::EventsDropped;
     header(out, f.prometheus_name(), f.help(), f.kind());
-    for (sink, n) in crate::dispatch::events_dropped() {
+    for (sink, n) in crate::core::dispatch::events_dropped() {
         sample_u64(out, f.prometheus_name(), &[("sink", sink)], n);
     }
 }

@@ -1,26 +1,18 @@
-//! Lock-free metric instruments for the request hot path.
-//!
-//! Fixed-bucket histograms and counters updated with relaxed atomics, as
-//! prometheus-client and rust-prometheus do: recording one request (a counter
-//! and two histograms) is a handful of atomic adds, with no allocation, hash or
-//! lock. The `metrics` facade buffers every histogram sample until render
-//! time (see docs/architecture.md), which is why the hot path does not use it.
+//! The Prometheus backend's hot-path state: per adapter (in a table indexed
+//! by `AdapterId`) and per bounded host, lock-free counters and fixed-bucket
+//! histograms for `http_requests_total`, `http_request_duration_seconds`,
+//! `http_response_size_bytes` and `http_in_flight_requests`, plus the
+//! custom-event counters.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::events::HttpMethod;
-
-/// OpenTelemetry's advised buckets for `http.client.request.duration`, seconds.
-pub const DURATION_BUCKETS_SECONDS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
-
-/// Buckets for response sizes, bytes (powers of four from 256 B to 64 MiB).
-pub const SIZE_BUCKETS_BYTES: &[f64] = &[
-    256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0, 67108864.0,
-];
+use crate::core::adapter::{AdapterTelemetry, PerAdapter};
+use crate::core::events::{CustomEvent, HttpMethod};
+use crate::core::id::{AdapterId, AdapterRef};
+use crate::core::instruments::{Buckets, Histogram, DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
+use crate::core::labels::{BoundedLabel, LabelValue, MAX_CAP};
 
 static REQUEST_BUCKETS: OnceLock<(&'static Buckets, &'static Buckets)> = OnceLock::new();
 
@@ -50,7 +42,7 @@ pub fn request_buckets() -> (&'static Buckets, &'static Buckets) {
 /// backend's `configure` calls it for these two histograms.
 ///
 /// ```
-/// use telemetry_runtime::instruments::{request_buckets, set_request_buckets};
+/// use telemetry_runtime::backends::prometheus::{request_buckets, set_request_buckets};
 /// let first = set_request_buckets(Some(&[0.05, 0.2, 1.0]), None);
 /// assert!(!set_request_buckets(None, None), "fixed after the first call");
 /// if first {
@@ -67,150 +59,6 @@ pub fn set_request_buckets(duration_seconds: Option<&[f64]>, size_bytes: Option<
         )
     });
     chosen
-}
-
-/// A monotonically increasing counter.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    /// Adds `n`.
-    #[inline(always)]
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-    /// The current value.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A gauge holding an `f64`.
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicU64);
-
-impl Gauge {
-    /// Sets the value.
-    pub fn set(&self, v: f64) {
-        self.0.store(v.to_bits(), Ordering::Relaxed);
-    }
-    /// The current value.
-    pub fn get(&self) -> f64 {
-        f64::from_bits(self.0.load(Ordering::Relaxed))
-    }
-}
-
-/// Bucket bounds in integer base units (nanoseconds, bytes), with the scale
-/// that turns them back into the exported unit.
-#[derive(Debug, Clone)]
-pub struct Buckets {
-    bounds: Box<[u64]>,
-    exported: Box<[f64]>,
-    scale: f64,
-}
-
-impl Buckets {
-    /// Bounds given in the exported unit (`seconds`, `bytes`), stored in base
-    /// units of `1 / scale` (so `scale = 1e9` for seconds as nanoseconds).
-    /// Bounds are sorted, deduplicated, and non-finite or negative ones dropped.
-    ///
-    /// ```
-    /// use telemetry_runtime::instruments::Buckets;
-    /// let b = Buckets::new(&[0.1, 0.5, f64::NAN, 0.1], 1e9);
-    /// assert_eq!(b.bounds(), &[0.1, 0.5]);
-    /// ```
-    pub fn new(exported: &[f64], scale: f64) -> Self {
-        let mut v: Vec<f64> = exported
-            .iter()
-            .copied()
-            .filter(|b| b.is_finite() && *b >= 0.0)
-            .collect();
-        v.sort_by(f64::total_cmp);
-        v.dedup();
-        let bounds = v.iter().map(|b| (b * scale).round() as u64).collect();
-        Buckets {
-            bounds,
-            exported: v.into(),
-            scale,
-        }
-    }
-    /// The upper bounds in the exported unit (without `+Inf`).
-    pub fn bounds(&self) -> &[f64] {
-        &self.exported
-    }
-    /// Scale from exported unit to base unit.
-    pub fn scale(&self) -> f64 {
-        self.scale
-    }
-}
-
-/// A fixed-bucket histogram over integer base units.
-#[derive(Debug)]
-pub struct Histogram {
-    buckets: &'static Buckets,
-    /// One count per bound plus the `+Inf` bucket, not cumulative.
-    counts: Box<[AtomicU64]>,
-    sum: AtomicU64,
-}
-
-impl Histogram {
-    /// An empty histogram over `buckets`.
-    pub fn new(buckets: &'static Buckets) -> Self {
-        Histogram {
-            buckets,
-            counts: (0..=buckets.bounds.len())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            sum: AtomicU64::new(0),
-        }
-    }
-
-    /// Records one value in base units.
-    #[inline(always)]
-    pub fn observe_raw(&self, value: u64) {
-        let i = self.buckets.bounds.partition_point(|&b| b < value);
-        // `counts` has bounds.len() + 1 entries and i <= bounds.len().
-        if let Some(c) = self.counts.get(i) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        self.sum.fetch_add(value, Ordering::Relaxed);
-    }
-
-    /// Records a duration (for histograms whose base unit is nanoseconds).
-    #[inline(always)]
-    pub fn observe_duration(&self, d: Duration) {
-        self.observe_raw(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    }
-
-    /// A consistent-enough copy for rendering: cumulative bucket counts, sum in
-    /// the exported unit, and total count.
-    pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut cumulative = Vec::with_capacity(self.counts.len());
-        let mut acc = 0u64;
-        for c in self.counts.iter() {
-            acc += c.load(Ordering::Relaxed);
-            cumulative.push(acc);
-        }
-        HistogramSnapshot {
-            bounds: &self.buckets.exported,
-            cumulative,
-            sum: self.sum.load(Ordering::Relaxed) as f64 / self.buckets.scale,
-            count: acc,
-        }
-    }
-}
-
-/// A point-in-time copy of a [`Histogram`].
-#[derive(Debug, Clone)]
-pub struct HistogramSnapshot {
-    /// Upper bounds (exported unit), without `+Inf`.
-    pub bounds: &'static [f64],
-    /// Cumulative counts, one per bound plus `+Inf`.
-    pub cumulative: Vec<u64>,
-    /// Sum of observed values, exported unit.
-    pub sum: f64,
-    /// Number of observations.
-    pub count: u64,
 }
 
 /// Status label values beyond HTTP codes: codes `600 + ErrorType index`.
@@ -326,8 +174,6 @@ impl HostMetrics {
     }
 
     /// Records one completed request: counter, duration and (if known) size.
-    ///
-    /// ```
     /// use telemetry_runtime::instruments::*;
     /// use telemetry_runtime::events::HttpMethod;
     /// use std::time::Duration;
@@ -351,5 +197,165 @@ impl HostMetrics {
     #[inline(always)]
     pub fn duration_for(&self, method: HttpMethod) -> &Histogram {
         self.duration[method.index()].get_or_init(|| Histogram::new(self.duration_buckets))
+    }
+}
+
+/// The Prometheus backend's state of one adapter.
+#[derive(Debug)]
+pub(crate) struct AdapterMetrics {
+    adapter: &'static AdapterTelemetry,
+    host_metrics: Box<[OnceLock<Box<HostMetrics>>]>,
+    /// Per custom event, counters indexed by the mixed-radix combination of
+    /// its label indices (each in `0..=cap`), allocated on first emission.
+    event_counts: Box<[OnceLock<Box<[AtomicU64]>>]>,
+    duration_buckets: &'static Buckets,
+    size_buckets: &'static Buckets,
+}
+
+static ADAPTERS: PerAdapter<AdapterMetrics> = PerAdapter::new();
+
+/// One custom-event series: event name, its label values, its count.
+pub(crate) type CustomEventSeries = (&'static str, Vec<(&'static str, LabelValue)>, u64);
+
+impl AdapterMetrics {
+    fn new(adapter: &'static AdapterTelemetry) -> Self {
+        let m = adapter.manifest();
+        let (duration_buckets, size_buckets) = request_buckets();
+        AdapterMetrics {
+            adapter,
+            host_metrics: (0..=m.host_cap.clamp(1, MAX_CAP))
+                .map(|_| OnceLock::new())
+                .collect(),
+            event_counts: m.events.iter().map(|_| OnceLock::new()).collect(),
+            duration_buckets,
+            size_buckets,
+        }
+    }
+
+    /// Hot-path metric handles of `host`, created on first use.
+    #[inline]
+    pub(crate) fn host(&self, host: LabelValue) -> &HostMetrics {
+        let slot = &self.host_metrics[host.index().min(self.host_metrics.len() - 1)];
+        slot.get_or_init(|| Box::new(HostMetrics::new(self.duration_buckets, self.size_buckets)))
+    }
+
+    /// Metric handles of every host that has any, with the host label.
+    pub(crate) fn all_hosts(&self) -> Vec<(LabelValue, &HostMetrics)> {
+        let labels = self.adapter.hosts();
+        let mut hosts = labels.values();
+        hosts.push(labels.overflow());
+        hosts
+            .into_iter()
+            .filter_map(|h| {
+                self.host_metrics
+                    .get(h.index())
+                    .and_then(|m| m.get())
+                    .map(|m| (h, &**m))
+            })
+            .collect()
+    }
+
+    /// Counts one custom event.
+    pub(crate) fn count_custom(&self, event: &dyn CustomEvent) {
+        let manifest = self.adapter.manifest();
+        let Some(index) = manifest.events.iter().position(|e| e.name == event.name()) else {
+            return;
+        };
+        let spec = &manifest.events[index];
+        let mut values: [usize; 16] = [0; 16];
+        let mut n = 0;
+        event.visit_labels(&mut |_, v| {
+            if n < values.len() {
+                values[n] = v.index();
+                n += 1;
+            }
+        });
+        // Mixed radix over the event's labels, in declaration order.
+        let mut combo = 0usize;
+        let mut size = 1usize;
+        for (i, name) in spec.labels.iter().enumerate().take(n) {
+            let cap = manifest.label(name).map_or(1, |l| l.cap as usize) + 1;
+            combo += values[i].min(cap - 1) * size;
+            size *= cap;
+        }
+        let counts = self.event_counts[index]
+            .get_or_init(|| (0..size.max(1)).map(|_| AtomicU64::new(0)).collect());
+        if let Some(c) = counts.get(combo) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `(event name, label values, count)` for every custom-event series with
+    /// a non-zero count.
+    pub(crate) fn custom_event_counts(&self) -> Vec<CustomEventSeries> {
+        let manifest = self.adapter.manifest();
+        let all_labels = self.adapter.labels();
+        let mut out = Vec::new();
+        for (index, spec) in manifest.events.iter().enumerate() {
+            let Some(counts) = self.event_counts[index].get() else {
+                continue;
+            };
+            let labels: Vec<&BoundedLabel> = spec
+                .labels
+                .iter()
+                .filter_map(|name| all_labels.iter().find(|l| l.name() == *name))
+                .collect();
+            for (combo, c) in counts.iter().enumerate() {
+                let count = c.load(Ordering::Relaxed);
+                if count == 0 {
+                    continue;
+                }
+                let mut rest = combo;
+                let mut values = Vec::with_capacity(labels.len());
+                for l in &labels {
+                    let radix = l.cap() as usize + 1;
+                    let idx = rest % radix;
+                    rest /= radix;
+                    let mut all = l.values();
+                    all.push(l.overflow());
+                    if let Some(v) = all.into_iter().find(|v| v.index() == idx) {
+                        values.push((l.name(), v));
+                    }
+                }
+                out.push((spec.name, values, count));
+            }
+        }
+        out
+    }
+}
+
+/// The state of `adapter`, created on first use: one indexed load.
+#[inline]
+pub(crate) fn adapter(adapter: AdapterRef) -> Option<&'static AdapterMetrics> {
+    let id = adapter.id();
+    if !id.is_exported() {
+        // A refused duplicate or an adapter past the limit: not exported,
+        // so nothing is recorded for it.
+        return None;
+    }
+    if let Some(m) = ADAPTERS.get(id) {
+        return Some(m);
+    }
+    let telemetry = crate::core::adapter::adapter_by_id(id)?;
+    Some(ADAPTERS.get_or_init(id, || AdapterMetrics::new(telemetry)))
+}
+
+/// The state of an exported adapter, if it has any.
+pub(crate) fn find(id: AdapterId) -> Option<&'static AdapterMetrics> {
+    ADAPTERS.get(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_metrics_record_a_request() {
+        let d: &'static Buckets = Box::leak(Box::new(Buckets::new(DURATION_BUCKETS_SECONDS, 1e9)));
+        let s: &'static Buckets = Box::leak(Box::new(Buckets::new(SIZE_BUCKETS_BYTES, 1.0)));
+        let m = HostMetrics::new(d, s);
+        m.record(HttpMethod::Get, 200, Duration::from_millis(30), Some(512));
+        assert_eq!(m.requests.snapshot().0, vec![(HttpMethod::Get, 200, 1)]);
+        assert_eq!(m.duration_for(HttpMethod::Get).snapshot().count, 1);
     }
 }

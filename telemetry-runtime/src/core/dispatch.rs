@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 
-use crate::sink::EventSink;
+use crate::core::events::EventRef;
+use crate::core::sink::{deliver, EventSink};
 
 /// An installed sink, shared by the slots that hold it.
 pub(crate) type SinkSlot = ArcSwapOption<Box<dyn EventSink>>;
@@ -21,6 +22,14 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static GLOBAL: SinkSlot = ArcSwapOption::const_empty();
 /// 1 while the global slot holds a sink (same bookkeeping as [`ACTIVE`]).
 static GLOBAL_ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// The global slot's 0 or 1 plus the number of observers: what the
+/// per-adapter interest check reads besides the adapter's own slot.
+static GLOBAL_INTEREST: AtomicUsize = AtomicUsize::new(0);
+/// Sinks that see every adapter's events besides the global or adapter sink
+/// (health state, a dashboard). Append-only.
+static OBSERVERS: ArcSwapOption<Vec<Arc<dyn EventSink>>> = ArcSwapOption::const_empty();
+static OBSERVERS_LOCK: Mutex<()> = Mutex::new(());
+static OBSERVER_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether any sink is installed anywhere: one relaxed load.
 ///
@@ -56,10 +65,66 @@ pub fn clear_global_sink() {
     install(&GLOBAL, &GLOBAL_ACTIVE, None);
 }
 
-/// Whether the global slot holds a sink: one relaxed load.
+/// Whether the global slot holds a sink or any observer is installed: one
+/// relaxed load.
 #[inline(always)]
-pub(crate) fn global_installed() -> bool {
-    cfg!(feature = "events") && GLOBAL_ACTIVE.load(Ordering::Relaxed) != 0
+pub(crate) fn global_interest() -> bool {
+    cfg!(feature = "events") && GLOBAL_INTEREST.load(Ordering::Relaxed) != 0
+}
+
+/// Adds `observer`, which from now on sees every event of every adapter in
+/// addition to the global or per-adapter sink, for the rest of the process.
+/// For components that keep state of their own from events (the health
+/// state, a live dashboard); ordinary outputs belong in the global sink.
+/// Observers are panic-isolated like sinks.
+///
+/// ```
+/// use telemetry_runtime::{dispatch, sink::RecordingSink};
+/// let before = dispatch::observer_count();
+/// dispatch::add_observer(RecordingSink::new());
+/// assert_eq!(dispatch::observer_count(), before + 1);
+/// assert_eq!(dispatch::interested(), cfg!(feature = "events"));
+/// ```
+pub fn add_observer(observer: impl EventSink) {
+    let _serial = OBSERVERS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut list: Vec<Arc<dyn EventSink>> = OBSERVERS
+        .load_full()
+        .map(|l| l.as_ref().clone())
+        .unwrap_or_default();
+    list.push(Arc::new(observer));
+    OBSERVERS.store(Some(Arc::new(list)));
+    OBSERVER_COUNT.fetch_add(1, Ordering::Relaxed);
+    GLOBAL_INTEREST.fetch_add(1, Ordering::Relaxed);
+    ACTIVE.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Number of observers installed.
+pub fn observer_count() -> usize {
+    OBSERVER_COUNT.load(Ordering::Relaxed)
+}
+
+/// Delivers `event` to the global sink, if any (panic-isolated).
+#[inline]
+pub(crate) fn deliver_global(event: EventRef<'_>) {
+    let global = GLOBAL.load();
+    if let Some(sink) = &*global {
+        guarded(&***sink, |s| deliver(s, event));
+    }
+}
+
+/// Delivers `event` to every observer (panic-isolated); one relaxed load
+/// when there is none.
+#[inline]
+pub(crate) fn deliver_observers(event: EventRef<'_>) {
+    if OBSERVER_COUNT.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let list = OBSERVERS.load();
+    if let Some(list) = &*list {
+        for o in list.iter() {
+            guarded(&**o, |s| deliver(s, event));
+        }
+    }
 }
 
 /// Puts `sink` in `slot`; `slot_active` counts whether that slot holds one
@@ -76,10 +141,16 @@ pub(crate) fn install(
     match (old.is_some(), is_some) {
         (false, true) => {
             slot_active.fetch_add(1, Ordering::Relaxed);
+            if std::ptr::eq(slot, &GLOBAL) {
+                GLOBAL_INTEREST.fetch_add(1, Ordering::Relaxed);
+            }
             ACTIVE.fetch_add(1, Ordering::Relaxed);
         }
         (true, false) => {
             slot_active.fetch_sub(1, Ordering::Relaxed);
+            if std::ptr::eq(slot, &GLOBAL) {
+                GLOBAL_INTEREST.fetch_sub(1, Ordering::Relaxed);
+            }
             ACTIVE.fetch_sub(1, Ordering::Relaxed);
         }
         _ => {}
@@ -87,10 +158,6 @@ pub(crate) fn install(
     if let Some(old) = old {
         guarded(&**old, |s| s.flush());
     }
-}
-
-pub(crate) fn global() -> &'static SinkSlot {
-    &GLOBAL
 }
 
 /// Flushes the global sink (call on shutdown so queued events are written).

@@ -11,7 +11,7 @@
 //! `http_client_request_duration_seconds`. Label names are translated the same
 //! way (`server.address` → `server_address`). See `docs/metrics.md`.
 
-use crate::manifest::Naming;
+use crate::core::manifest::Naming;
 
 /// What kind of Prometheus family a metric is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +130,7 @@ impl Family {
     /// The exposition name in `naming`.
     ///
     /// ```
-    /// use telemetry_runtime::backends::names::Family;
+    /// use telemetry_runtime::core::catalog::Family;
     /// use telemetry_runtime::manifest::Naming;
     /// assert_eq!(Family::RequestDuration.name(Naming::Prometheus), "http_request_duration_seconds");
     /// assert_eq!(Family::RequestDuration.name(Naming::OpenTelemetry), "http_client_request_duration_seconds");
@@ -163,7 +163,7 @@ impl LabelNames {
     /// The label names of `naming`.
     ///
     /// ```
-    /// use telemetry_runtime::backends::names::LabelNames;
+    /// use telemetry_runtime::core::catalog::LabelNames;
     /// use telemetry_runtime::manifest::Naming;
     /// assert_eq!(LabelNames::of(Naming::OpenTelemetry).host, "server_address");
     /// ```

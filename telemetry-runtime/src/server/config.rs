@@ -34,7 +34,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::backends::prometheus::PrometheusOptions;
-use crate::manifest::Naming;
+use crate::core::manifest::Naming;
 
 /// Where `/metrics` and the health endpoints listen, and how they are guarded.
 #[derive(Debug, Clone)]

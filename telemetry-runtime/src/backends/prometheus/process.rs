@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
-use super::prometheus::names::Kind;
+use crate::core::catalog::Kind;
 
 /// A point-in-time reading of this process.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,7 +72,7 @@ pub fn sample() -> Option<ProcessSample> {
 /// Appends the process families to a text exposition (nothing when the
 /// platform offers no reading).
 pub fn render_into(out: &mut String) {
-    use super::prometheus::text_support::{header, sample_f64, sample_u64};
+    use super::text::{header, sample_f64, sample_u64};
     let Some(s) = sample() else {
         return;
     };

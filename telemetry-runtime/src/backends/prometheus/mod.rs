@@ -1,0 +1,298 @@
+//! The Prometheus backend: a sink that records the whole metric catalogue
+//! from events, and the text exposition.
+//!
+//! Two stores, one exposition:
+//!
+//! - **Hot path** (`http_requests_total`, `http_request_duration_seconds`,
+//!   `http_response_size_bytes`, `http_in_flight_requests`): lock-free atomic
+//!   [`crate::instruments`] per bounded host, a few nanoseconds per request,
+//!   rendered by this module straight into the output buffer.
+//! - **Everything else** (retries, back-off, limiter, breaker, fallback): the
+//!   `metrics` facade with handles registered once per bounded label value and
+//!   cached, recorded into a private metrics-exporter-prometheus recorder whose
+//!   histograms are real histograms (buckets set per metric) and whose upkeep
+//!   runs on a background thread, so memory stays bounded without scrapes.
+//!
+//! [`render`] writes our families first, then the exporter's; the two never
+//! share a family name, so every family has exactly one `# HELP`/`# TYPE`.
+//!
+//! ```
+//! use telemetry_runtime::backends::prometheus::{render, PrometheusSink};
+//! use telemetry_runtime::{dispatch, instrumented_adapter, InstrumentedAdapter};
+//! use telemetry_runtime::events::*;
+//! use std::time::Duration;
+//!
+//! #[instrumented_adapter(name = "doc_prom", hosts(cap = 4))]
+//! struct Api {}
+//!
+//! Api::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
+//! let host = Api::telemetry().hosts().intern("api.example.com");
+//! let meta = EventMeta::new(Api::telemetry(), host, CorrelationId::next(), 1);
+//! Api::telemetry().emit(EventRef::Response(&ResponseEvent {
+//!     meta, method: HttpMethod::Get, status: 200,
+//!     duration: Duration::from_millis(20), body_size: Some(512),
+//! }));
+//! Api::telemetry().emit(EventRef::Retry(&RetryEvent {
+//!     meta, reason: RetryReason::Status, status: Some(503),
+//!     delay: Duration::from_millis(100), delay_source: DelaySource::Policy,
+//! }));
+//! let text = render();
+//! assert!(text.contains(r#"http_requests_total{adapter="doc_prom",host="api.example.com",method="GET",status="200"} 1"#));
+//! assert!(text.contains(r#"http_retries_total{adapter="doc_prom",host="api.example.com",reason="status"} 1"#));
+//! ```
+
+/// Metric and label names in both naming modes (shared with the OTLP backend).
+pub use crate::core::catalog as names;
+
+pub mod dashboard;
+pub mod rules;
+
+mod facade;
+mod options;
+#[cfg(feature = "process")]
+pub mod process;
+#[doc(hidden)]
+pub mod state;
+mod text;
+
+use std::sync::atomic::Ordering;
+
+pub use text::{escape_label, status_label};
+
+pub use crate::core::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
+pub use options::{default_buckets, PrometheusError, PrometheusOptions};
+pub use state::{request_buckets, set_request_buckets};
+
+use crate::core::adapter::{registered_adapters, AdapterTelemetry};
+use crate::core::catalog::Family;
+use crate::core::events::{BreakerState, ErrorType, EventRef};
+use crate::core::labels::LabelValue;
+use crate::core::manifest::Naming;
+use crate::core::sink::EventSink;
+use state::ERROR_STATUS_BASE;
+
+/// Configures the exporter: call once at start-up, before any event. Events
+/// that arrive first configure it with the defaults.
+///
+/// ```
+/// use telemetry_runtime::backends::prometheus::{configure, PrometheusOptions};
+/// let _ = configure(PrometheusOptions::default());
+/// assert!(configure(PrometheusOptions::default()).is_err(), "only once");
+/// ```
+pub fn configure(options: PrometheusOptions) -> Result<(), PrometheusError> {
+    options.validate()?;
+    // The two hot-path histograms live in the runtime's atomics, not in the
+    // exporter: hand their buckets to the instruments.
+    let hot = |family: Family| {
+        options.buckets.iter().find(|(name, _)| {
+            name == family.prometheus_name()
+                || name == family.otel_prometheus_name()
+                || name == family.otel_name()
+        })
+    };
+    let duration = hot(Family::RequestDuration);
+    let size = hot(Family::ResponseSize);
+    if duration.is_some() || size.is_some() {
+        let set = set_request_buckets(
+            duration.map(|(_, b)| b.as_slice()),
+            size.map(|(_, b)| b.as_slice()),
+        );
+        if !set {
+            let name = duration
+                .or(size)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default();
+            return Err(PrometheusError::FixedBuckets(name));
+        }
+    }
+    if facade::configure(&options) {
+        Ok(())
+    } else {
+        Err(PrometheusError::AlreadyConfigured)
+    }
+}
+
+/// Records the metric catalogue from events.
+///
+/// ```
+/// use telemetry_runtime::backends::prometheus::{PrometheusSink, render};
+/// telemetry_runtime::dispatch::set_global_sink(PrometheusSink::new());
+/// let text = render();
+/// assert!(text.contains("# TYPE telemetry_sink_panics_total counter"));
+/// # telemetry_runtime::dispatch::clear_global_sink();
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PrometheusSink;
+
+impl PrometheusSink {
+    /// A new sink (all state lives in the adapters' statics and the exporter).
+    pub fn new() -> Self {
+        PrometheusSink
+    }
+}
+
+fn error_index(t: ErrorType) -> usize {
+    ErrorType::ALL.iter().position(|x| *x == t).unwrap_or(0)
+}
+
+impl EventSink for PrometheusSink {
+    fn name(&self) -> &'static str {
+        "prometheus"
+    }
+    // One exhaustive match (no wildcard arm): a new event kind is a compile
+    // error here until the catalogue says what it records.
+    #[inline]
+    fn on_event(&self, event: EventRef<'_>) {
+        let adapter = event.meta().adapter;
+        match event {
+            EventRef::Request(e) => {
+                if let Some(a) = state::adapter(adapter) {
+                    a.host(e.meta.host)
+                        .in_flight
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            EventRef::Response(e) => {
+                if let Some(a) = state::adapter(adapter) {
+                    let m = a.host(e.meta.host);
+                    m.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    m.record(e.method, e.status, e.duration, e.body_size);
+                }
+            }
+            EventRef::Error(e) => {
+                if let Some(a) = state::adapter(adapter) {
+                    let m = a.host(e.meta.host);
+                    // Errors raised before a request went on the wire (open
+                    // breaker, limiter rejection) never incremented in-flight.
+                    if !matches!(
+                        e.error_type,
+                        ErrorType::CircuitOpen | ErrorType::RateLimited
+                    ) {
+                        m.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    let status = ERROR_STATUS_BASE + error_index(e.error_type) as u16;
+                    m.requests.add(e.method, status);
+                    m.duration_for(e.method).observe_duration(e.duration);
+                }
+            }
+            EventRef::Retry(e) => {
+                if let Some(h) = facade::adapter(adapter) {
+                    h.host(e.meta.host).retry(e.reason);
+                }
+            }
+            EventRef::Backoff(e) => {
+                if let Some(h) = facade::adapter(adapter) {
+                    h.host(e.meta.host).backoff(e.source, e.delay);
+                }
+            }
+            EventRef::RateLimit(e) => {
+                if let Some(h) = facade::adapter(adapter) {
+                    h.host(e.meta.host)
+                        .rate_limit(e.wait, e.queue_depth, e.saturation);
+                }
+            }
+            EventRef::BreakerTransition(e) => {
+                if let Some(h) = facade::adapter(adapter) {
+                    h.host(e.meta.host).breaker(e.from, e.to);
+                }
+            }
+            EventRef::Fallback(e) => {
+                if let Some(h) = facade::adapter(adapter) {
+                    h.fallback(e.source, e.outcome);
+                }
+            }
+            EventRef::Custom(e) => {
+                if let Some(a) = state::adapter(adapter) {
+                    a.count_custom(e.event);
+                }
+            }
+        }
+    }
+}
+
+/// Last-seen limiter and breaker state of one host, for health checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostState {
+    /// The circuit breaker's state after its last transition.
+    pub breaker: BreakerState,
+    /// The limiter's saturation at its last answer, `0.0..=1.0`.
+    pub limiter_saturation: f64,
+    /// The limiter's queue depth at its last answer.
+    pub limiter_queue_depth: u32,
+}
+
+/// The last limiter and breaker state [`PrometheusSink`] saw for `host` of
+/// `adapter`, or `None` if it saw no limiter or breaker event for it.
+pub fn host_state(adapter: &'static AdapterTelemetry, host: LabelValue) -> Option<HostState> {
+    let handles = facade::find(adapter.id())?;
+    let h = handles.host_if_seen(host)?;
+    Some(HostState {
+        breaker: h.breaker_state(),
+        limiter_saturation: h.saturation(),
+        limiter_queue_depth: h.last_queue_depth.load(Ordering::Relaxed),
+    })
+}
+
+/// The naming `adapter`'s metrics are exported with (the global override of
+/// [`PrometheusOptions::naming`], else the adapter's manifest).
+pub fn naming_of(adapter: &'static AdapterTelemetry) -> Naming {
+    facade::naming_of(adapter.manifest())
+}
+
+/// `(event name, label values, count)` of every custom-event series of
+/// `adapter` with a non-zero count (what `telemetry_adapter_events_total`
+/// exports), as counted by [`PrometheusSink`].
+pub fn custom_event_counts(
+    adapter: &'static AdapterTelemetry,
+) -> Vec<(&'static str, Vec<(&'static str, LabelValue)>, u64)> {
+    state::find(adapter.id()).map_or_else(Vec::new, |a| a.custom_event_counts())
+}
+
+/// Hot-path metrics of `host` of `adapter` (created on first use), for
+/// benchmarks. Not public API.
+#[doc(hidden)]
+pub fn host_metrics(
+    adapter: &'static AdapterTelemetry,
+    host: LabelValue,
+) -> Option<&'static state::HostMetrics> {
+    state::adapter(adapter.handle()).map(|a| a.host(host))
+}
+
+/// Renders every registered adapter's metrics in the Prometheus text format
+/// (version 0.0.4).
+pub fn render() -> String {
+    let mut out = String::new();
+    render_into(&mut out);
+    out
+}
+
+/// [`render`] into an existing buffer (reuse it across scrapes to skip the
+/// growth reallocations).
+pub fn render_into(out: &mut String) {
+    let rows: Vec<text::AdapterRows> = registered_adapters()
+        .into_iter()
+        .map(|a| {
+            let metrics = state::find(a.id());
+            text::AdapterRows {
+                adapter: a,
+                name: a.manifest().name,
+                naming: facade::naming_of(a.manifest()),
+                hosts: metrics.map_or_else(Vec::new, |m| m.all_hosts()),
+                custom: metrics.map_or_else(Vec::new, |m| m.custom_event_counts()),
+            }
+        })
+        .collect();
+    // About 130 bytes per plain series and 17 lines per histogram series:
+    // reserve once instead of doubling through the render.
+    let series: usize = rows.iter().map(|r| r.hosts.len()).sum();
+    out.reserve(4096 + series * 4096);
+    text::render_hot(out, &rows, Naming::Prometheus);
+    text::render_hot(out, &rows, Naming::OpenTelemetry);
+    text::render_runtime(out, &rows);
+    #[cfg(feature = "process")]
+    process::render_into(out);
+    // The sink keeps zero-wait limiter answers and unchanged gauges in its
+    // own atomics: hand them to the exporter right before it renders.
+    facade::flush();
+    out.push_str(&facade::exporter().render());
+}

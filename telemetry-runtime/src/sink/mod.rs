@@ -1,0 +1,26 @@
+//! Event sinks: where events go.
+//!
+//! [`EventSink`] has one callback per event kind; each defaults to
+//! [`EventSink::on_event`], which defaults to doing nothing, so a sink
+//! implements exactly what it cares about. Built in: [`FanoutSink`] (composite),
+//! [`HostFilterSink`], [`SamplingSink`], [`JsonLogSink`] and [`RecordingSink`].
+//!
+//! Every call into a sink goes through [`crate::dispatch`], which catches
+//! panics: a panicking sink is counted in `telemetry_sink_panics_total` and the
+//! other sinks (and the request) carry on.
+//!
+//! Sinks run synchronously, on the thread that emits the event (for client
+//! events, the request's own task): a sink that blocks slows the request.
+
+mod fanout;
+mod filter;
+mod json_log;
+mod recording;
+mod sample;
+
+pub use crate::core::sink::{deliver, EventSink};
+pub use fanout::FanoutSink;
+pub use filter::HostFilterSink;
+pub use json_log::JsonLogSink;
+pub use recording::{RecordedEvent, RecordingSink};
+pub use sample::SamplingSink;

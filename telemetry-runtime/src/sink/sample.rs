@@ -1,0 +1,67 @@
+//! Keeping a fraction of logical requests.
+
+use std::fmt;
+
+use crate::core::events::{CorrelationId, EventRef};
+use crate::core::sink::{deliver, EventSink};
+
+/// Keeps a fraction of logical requests, deterministically by correlation id,
+/// so a kept request keeps all its events (request, retries, response).
+/// Breaker transitions are always kept: they are rare and matter.
+///
+/// ```
+/// use telemetry_runtime::sink::{SamplingSink, RecordingSink};
+/// let one_in_ten = SamplingSink::new(0.1, RecordingSink::new());
+/// # let _ = one_in_ten;
+/// ```
+pub struct SamplingSink<S> {
+    threshold: u64,
+    inner: S,
+}
+
+impl<S: EventSink> fmt::Debug for SamplingSink<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SamplingSink")
+            .field("ratio", &(self.threshold as f64 / u64::MAX as f64))
+            .field("inner", &self.inner.name())
+            .finish()
+    }
+}
+
+impl<S: EventSink> SamplingSink<S> {
+    /// Keeps `ratio` (clamped to `0.0..=1.0`; NaN keeps nothing) of requests.
+    pub fn new(ratio: f64, inner: S) -> Self {
+        let ratio = if ratio.is_nan() {
+            0.0
+        } else {
+            ratio.clamp(0.0, 1.0)
+        };
+        let threshold = if ratio >= 1.0 {
+            u64::MAX
+        } else {
+            (ratio * u64::MAX as f64) as u64
+        };
+        SamplingSink { threshold, inner }
+    }
+
+    fn keeps(&self, id: CorrelationId) -> bool {
+        // Correlation ids are already well mixed; compare directly.
+        self.threshold == u64::MAX || id.0 < self.threshold
+    }
+}
+
+impl<S: EventSink> EventSink for SamplingSink<S> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn on_event(&self, event: EventRef<'_>) {
+        if matches!(event, EventRef::BreakerTransition(_))
+            || self.keeps(event.meta().correlation_id)
+        {
+            deliver(&self.inner, event);
+        }
+    }
+    fn flush(&self) {
+        self.inner.flush()
+    }
+}
