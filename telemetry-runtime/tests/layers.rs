@@ -88,7 +88,7 @@ const fn row(
 // The check on the real sources.
 
 #[test]
-#[ignore = "enabled once the core/ layout lands (issue 9)"]
+
 fn the_runtime_sources_follow_the_layers() {
     let (files, unreadable) = runtime_sources();
     let mut report = check(&borrowed(&files));
