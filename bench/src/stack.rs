@@ -575,17 +575,30 @@ pub fn count(name: &str, n: usize) -> Result<(), String> {
         Ok::<_, String>(())
     })?;
     if std::env::var_os("BENCH_FUTURE_SIZES").is_some() {
-        eprintln!("call future (all variants): {} bytes", std::mem::size_of_val(&v.call(&url)));
+        eprintln!(
+            "call future (all variants): {} bytes",
+            std::mem::size_of_val(&v.call(&url))
+        );
         if let Variant::Ours(a) = v {
-            eprintln!("ours send(): {} bytes", std::mem::size_of_val(&a.http.get(&url).send()));
+            eprintln!(
+                "ours send(): {} bytes",
+                std::mem::size_of_val(&a.http.get(&url).send())
+            );
         }
         if let Variant::Bare(c) = v {
-            eprintln!("bare send(): {} bytes", std::mem::size_of_val(&c.get(&url).send()));
+            eprintln!(
+                "bare send(): {} bytes",
+                std::mem::size_of_val(&c.get(&url).send())
+            );
         }
     }
     let got = bench_stack_counted(&rt, v, &url, n)?;
     if got != n * BODY {
-        return Err(format!("{}: {got} body bytes, expected {}", v.name(), n * BODY));
+        return Err(format!(
+            "{}: {got} body bytes, expected {}",
+            v.name(),
+            n * BODY
+        ));
     }
     println!("{}", v.name());
     Ok(())
