@@ -9,6 +9,7 @@
 //! bench stack                  # loopback full-stack overhead (and the span floor)
 //! bench spans                  # span floor only: one span per subscriber
 //! bench stack-count NAME N     # N requests of one stack variant (run under callgrind)
+//! bench hot-count SYMBOL N     # N calls of one unmangled hot-path function (run under callgrind)
 //! ```
 //!
 //! Render and million-host scenarios run in child processes (this binary,
@@ -73,7 +74,7 @@ fn parse_args() -> Result<Options, String> {
             _ => rest.push(a),
         }
     }
-    if o.what.starts_with("child-") || o.what == "stack-count" {
+    if o.what.starts_with("child-") || o.what == "stack-count" || o.what == "hot-count" {
         // Children take positional arguments; keep them in `out` untouched.
         o.out = Some(rest.join(" "));
     } else if !rest.is_empty() {
@@ -128,6 +129,25 @@ fn main() {
             if let Err(e) = stack::count(name, n) {
                 eprintln!("bench: stack-count: {e}");
                 std::process::exit(1);
+            }
+        }
+        "hot-count" => {
+            let args = o.out.unwrap_or_default();
+            let a: Vec<&str> = args.split_whitespace().collect();
+            let (Some(&symbol), Some(n), 2) = (
+                a.first(),
+                a.get(1).and_then(|n| n.parse::<usize>().ok()),
+                a.len(),
+            ) else {
+                eprintln!("hot-count SYMBOL N");
+                std::process::exit(2);
+            };
+            match micro::hot_count(symbol, n) {
+                Ok(calls) => println!("{symbol}\t{calls}"),
+                Err(e) => {
+                    eprintln!("bench: hot-count: {e}");
+                    std::process::exit(2);
+                }
             }
         }
         "child-hosts" => {

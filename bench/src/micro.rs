@@ -18,7 +18,7 @@ use telemetry_runtime::events::{
 use telemetry_runtime::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
 use telemetry_runtime::labels::LabelValue;
 use telemetry_runtime::sink::EventSink;
-use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+use telemetry_runtime::{instrumented_adapter, AdapterTelemetry, InstrumentedAdapter};
 
 use crate::harness::Case;
 
@@ -575,4 +575,141 @@ pub fn counter_cases() -> Vec<Case> {
     ));
 
     cases
+}
+
+// Hot-path cases for callgrind (scripts/hot-path-instructions.sh): each is
+// one out-of-line, unmangled function doing exactly one call's work of the
+// matching case above, so `--toggle-collect=<name>` counts that and nothing
+// else (the caller's loop, its inputs and any render stay out).
+
+/// Ours, recording one request on a host interned once (row "ours:
+/// host_metrics(host).record(..), host interned").
+#[no_mangle]
+#[inline(never)]
+pub fn bench_hot_record_request(
+    tel: &'static AdapterTelemetry,
+    host: LabelValue,
+    duration: Duration,
+    size: u64,
+) {
+    tel.host_metrics(host)
+        .record(HttpMethod::Get, 200, duration, Some(size));
+}
+
+/// Ours, interning the host from a `&str`, then recording one request (row
+/// "ours: intern_host(&str) + record(..)").
+#[no_mangle]
+#[inline(never)]
+pub fn bench_hot_intern_record_request(
+    tel: &'static AdapterTelemetry,
+    host: &str,
+    duration: Duration,
+    size: u64,
+) {
+    let host = tel.hosts().intern_host(host, Some("https"));
+    tel.host_metrics(host)
+        .record(HttpMethod::Get, 200, duration, Some(size));
+}
+
+/// Ours, one counter increment on a host interned once (row "ours:
+/// host_metrics(host).requests.add(..), host interned").
+#[no_mangle]
+#[inline(never)]
+pub fn bench_hot_counter_increment(tel: &'static AdapterTelemetry, host: LabelValue) {
+    tel.host_metrics(host).requests.add(HttpMethod::Get, 200);
+}
+
+/// Ours, interning the host from a `&str`, then one counter increment (row
+/// "ours: intern_host(&str) + add").
+#[no_mangle]
+#[inline(never)]
+pub fn bench_hot_intern_counter_increment(tel: &'static AdapterTelemetry, host: &str) {
+    let host = tel.hosts().intern_host(host, Some("https"));
+    tel.host_metrics(host).requests.add(HttpMethod::Get, 200);
+}
+
+/// How often [`hot_count`] renders the exposition (uncounted) while it calls
+/// [`prometheus_sink_one_request`], as a scraping server would.
+const HOT_RENDER_EVERY: usize = 4096;
+
+/// `bench hot-count SYMBOL N`: calls the hot-path function named `symbol`
+/// (one of the `bench_hot_*` functions or [`prometheus_sink_one_request`])
+/// `n` times, rotating over the eight hosts and the input tables like the
+/// interleaved cases. Every host is interned and every case warmed up once
+/// beforehand without going through the named function, so one-time set-up
+/// stays out of a count taken with `--toggle-collect=SYMBOL`. Returns the
+/// number of calls made.
+pub fn hot_count(symbol: &str, n: usize) -> Result<usize, String> {
+    let inputs = Inputs::get();
+    let tel = BenchAdapter::telemetry();
+    let hosts = our_hosts();
+    let sink = PrometheusSink::new();
+    let events = request_events();
+    let mut exposition = String::new();
+    // Warm-up outside the counted symbols: the same operations, once per host.
+    for (i, (&host, e)) in hosts.iter().zip(&events).enumerate() {
+        tel.host_metrics(host).record(
+            HttpMethod::Get,
+            200,
+            inputs.durations[i],
+            Some(inputs.sizes[i]),
+        );
+        tel.hosts().intern_host(HOSTS[i], Some("https"));
+        sink.on_rate_limit(&e.rate_limit);
+        sink.on_request(&e.request);
+        sink.on_response(&e.response);
+    }
+    render_into(&mut exposition);
+    let mut calls = 0;
+    match symbol {
+        "bench_hot_record_request" => {
+            for i in 0..n {
+                let i = black_box(i);
+                let k = i % TABLE;
+                bench_hot_record_request(tel, hosts[i & 7], inputs.durations[k], inputs.sizes[k]);
+                calls += 1;
+            }
+        }
+        "bench_hot_intern_record_request" => {
+            for i in 0..n {
+                let i = black_box(i);
+                let k = i % TABLE;
+                bench_hot_intern_record_request(
+                    tel,
+                    HOSTS[i & 7],
+                    inputs.durations[k],
+                    inputs.sizes[k],
+                );
+                calls += 1;
+            }
+        }
+        "bench_hot_counter_increment" => {
+            for i in 0..n {
+                bench_hot_counter_increment(tel, hosts[black_box(i) & 7]);
+                calls += 1;
+            }
+        }
+        "bench_hot_intern_counter_increment" => {
+            for i in 0..n {
+                bench_hot_intern_counter_increment(tel, HOSTS[black_box(i) & 7]);
+                calls += 1;
+            }
+        }
+        "prometheus_sink_one_request" => {
+            for i in 0..n {
+                let i = black_box(i);
+                prometheus_sink_one_request(black_box(&sink), &events[i & 7]);
+                calls += 1;
+                if (i + 1) % HOT_RENDER_EVERY == 0 {
+                    exposition.clear();
+                    render_into(&mut exposition);
+                }
+            }
+        }
+        other => return Err(format!("no hot-path function named {other:?}")),
+    }
+    exposition.clear();
+    render_into(&mut exposition);
+    black_box(exposition.len());
+    Ok(calls)
 }
