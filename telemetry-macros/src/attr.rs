@@ -422,7 +422,8 @@ fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Option<Spanned<u
         );
     }
     for arg in items {
-        if arg.key != "cap" {
+        // Compared unraw, as every other argument name is: `r#cap` is `cap`.
+        if arg.key.unraw() != "cap" {
             unknown(&arg.key, &["cap"], errors);
             continue;
         }
@@ -674,6 +675,14 @@ mod tests {
         assert_eq!(parse_quantile("0"), None);
         assert_eq!(parse_quantile("100"), None);
         assert_eq!(parse_quantile("05"), Some(0.05));
+    }
+
+    #[test]
+    fn raw_cap_is_cap() {
+        let mut errors = Errors::default();
+        let args = parse_args(quote::quote!(hosts(r#cap = 4)), &mut errors);
+        assert!(errors.finish().is_ok());
+        assert_eq!(args.host_cap.map(|c| c.value), Some(4));
     }
 
     #[test]
