@@ -308,7 +308,7 @@ async fn tls_from_certificate_and_key_files() {
 fn configuration_errors_are_clear() {
     let cases = [
         ("listen = \"localhost\"", "listen: expected an address with a port such as \"127.0.0.1:9464\", got \"localhost\""),
-        ("[health]\nwindow = \"5 parsecs\"", "health.window: unknown duration unit \"parsecs\" in \"5 parsecs\", expected one of \"ms\", \"s\", \"m\", \"h\""),
+        ("[health]\nwindow = \"5 parsecs\"", "health.window: unknown duration unit \"parsecs\" in \"5 parsecs\", expected one of \"us\", \"µs\", \"ms\", \"s\", \"m\", \"min\", \"h\""),
         ("[health]\nwindow = \"100ms\"", "health.window: must be at least 1s, got 100ms"),
         ("[health]\nmax_limiter_saturation = -0.1", "health.max_limiter_saturation: must be between 0 and 1, got -0.1"),
         ("[basic_auth_users]\nalice = \"hunter2\"", "basic_auth_users.alice: expected a bcrypt hash (60 characters starting with \"$2b$\", as `htpasswd -nbB user password` prints), not a plain password"),

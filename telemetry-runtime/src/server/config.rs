@@ -201,7 +201,10 @@ struct RawPrometheus {
     buckets: BTreeMap<String, Vec<f64>>,
 }
 
-/// Parses `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`.
+/// Parses `"800us"`, `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`: the grammar of
+/// [`telemetry_vocab::duration`], which the macro's SLO latency targets use
+/// too. The error is its message, ready to follow a key
+/// (`health.window: ...`).
 ///
 /// ```
 /// use telemetry_runtime::config::parse_duration;
@@ -211,27 +214,7 @@ struct RawPrometheus {
 /// assert!(parse_duration("5 parsecs").is_err());
 /// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num.parse().map_err(|_| {
-        format!("expected a duration such as \"500ms\", \"30s\" or \"2m\", got {s:?}")
-    })?;
-    let scale = match unit.trim() {
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(format!(
-            "unknown duration unit {other:?} in {s:?}, expected one of \"ms\", \"s\", \"m\", \"h\""
-        ))
-        }
-    };
-    Duration::try_from_secs_f64(value * scale)
-        .map_err(|_| format!("duration {s:?} is out of range"))
+    telemetry_vocab::duration::parse(s).map_err(|e| e.to_string())
 }
 
 fn duration_at(key: &str, s: &str) -> Result<Duration, ConfigError> {
