@@ -21,11 +21,11 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Token, UnOp};
 
+use telemetry_vocab::duration::{self, DurationError};
+
 use crate::ast::*;
 use crate::errors::Errors;
 
-/// Largest cap of any label (also the runtime's `labels::MAX_CAP`).
-pub(crate) const MAX_CAP: u64 = 10_000;
 /// Largest cardinality budget.
 pub(crate) const MAX_BUDGET: u64 = 1_000_000;
 /// Latency targets must fall inside the request duration buckets
@@ -431,7 +431,8 @@ fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Option<Spanned<u
             continue;
         }
         if let Some((_, v)) = expect_assign(arg, "cap = 16", errors) {
-            cap = int_in(&v, "cap", (1, MAX_CAP, 16), errors).and_then(|s| {
+            let max = u64::from(telemetry_vocab::MAX_CAP);
+            cap = int_in(&v, "cap", (1, max, 16), errors).and_then(|s| {
                 Some(Spanned {
                     value: u32::try_from(s.value).ok()?,
                     span: s.span,
@@ -581,8 +582,8 @@ fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
                 ),
                 Some(quantile) => {
                     if let Some(target) = target {
-                        match parse_duration(&target.value()) {
-                            Some(secs)
+                        match duration::parse_secs_f64(&target.value()) {
+                            Ok(secs)
                                 if (MIN_LATENCY_SECONDS..=MAX_LATENCY_SECONDS).contains(&secs) =>
                             {
                                 slo.latency = Some(LatencyArg {
@@ -590,14 +591,15 @@ fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
                                     target_seconds: secs,
                                 });
                             }
-                            Some(_) => errors.spanned(
+                            // Too many digits for an `f64` is out of range too.
+                            Ok(_) | Err(DurationError::Overflow { .. }) => errors.spanned(
                                 &target,
                                 format!(
                                     "`{key}` must be between `\"1ms\"` and `\"10s\"` \
                                      (the range of the request duration buckets)"
                                 ),
                             ),
-                            None => errors.spanned(
+                            Err(_) => errors.spanned(
                                 &target,
                                 format!(
                                     "`{key}` takes a duration with a unit, like `\"250ms\"`, \
@@ -641,33 +643,12 @@ fn parse_quantile(digits: &str) -> Option<f64> {
     (q > 0.0 && q < 1.0).then_some(q)
 }
 
-/// `"500ms"` -> 0.5 (seconds).
-fn parse_duration(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    // Divide rather than multiply by 1e-3: `800us` must come out as exactly 0.0008.
-    match unit.trim() {
-        "us" | "µs" => Some(n / 1e6),
-        "ms" => Some(n / 1e3),
-        "s" => Some(n),
-        "m" | "min" => Some(n * 60.0),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_quantiles() {
-        assert_eq!(parse_duration("500ms"), Some(0.5));
-        assert_eq!(parse_duration("1.5s"), Some(1.5));
-        assert_eq!(parse_duration("800us"), Some(0.0008));
-        assert_eq!(parse_duration("5 parsecs"), None);
-        assert_eq!(parse_duration("ms"), None);
+    fn quantiles() {
         assert_eq!(parse_quantile("99"), Some(0.99));
         assert_eq!(parse_quantile("999"), Some(0.999));
         assert_eq!(parse_quantile("5"), Some(0.5));

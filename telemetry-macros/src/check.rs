@@ -6,35 +6,20 @@ use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields, GenericParam, Generics, Ident, Type};
 
+// `RESERVED_LABELS` rejects `labels(host(cap = 4))`, `BUILTIN_EVENTS`
+// `events(retry(n: u32))` (logs could not tell it from the built-in event),
+// `MAX_EVENT_LABELS` an event with more labels than the runtime's per-event
+// label buffer holds.
+use telemetry_vocab::{BUILTIN_EVENTS, MAX_EVENT_LABELS, RESERVED_LABELS};
+
 use crate::ast::*;
 use crate::errors::Errors;
 
 /// Default cardinality budget: the most series any one metric may have.
 pub(crate) const DEFAULT_BUDGET: u64 = 10_000;
 
-/// Per-host `(method, status)` pairs the runtime keeps for `http_requests_total`
-/// (the runtime's `instruments::STATUS_SLOTS`).
-const STATUS_PAIRS_PER_HOST: u64 = 32;
-
-/// Label names the runtime itself puts on metrics. Rejects
-/// `labels(host(cap = 4))`.
-const RESERVED_LABELS: &[&str] = &[
-    "adapter", "host", "method", "status", "reason", "source", "outcome", "from", "to", "label",
-    "sink", "event", "tier", "le", "quantile", "job", "instance",
-];
-
-/// Built-in event kinds; a custom event of the same name would be ambiguous
-/// in logs. Rejects `events(retry(n: u32))`.
-const BUILTIN_EVENTS: &[&str] = &[
-    "request",
-    "response",
-    "error",
-    "retry",
-    "backoff",
-    "rate_limit",
-    "breaker_transition",
-    "fallback",
-];
+/// Per-host `(method, status)` pairs the runtime keeps for `http_requests_total`.
+const STATUS_PAIRS_PER_HOST: u64 = telemetry_vocab::STATUS_SLOTS as u64;
 
 /// Checks `args` against each other and against `input`, recording every
 /// violation. Returns the adapter model whenever `input` is a struct with
@@ -191,9 +176,6 @@ fn quoted(list: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// Most labels one event may carry (the runtime's per-event label buffer).
-const MAX_EVENT_LABELS: usize = 16;
 
 /// Event names are snake_case ASCII: `[a-z][a-z0-9]*(_[a-z0-9]+)*`. They name
 /// emitter methods, enum variants and the `event` label value.
