@@ -1,0 +1,159 @@
+//! The SLO grammar: `slo(success = 99.5, latency_p99 = "500ms")`. Latency
+//! targets are read by the duration grammar the runtime's configuration
+//! file shares (`telemetry_vocab::duration`).
+
+use proc_macro2::Group;
+use syn::ext::IdentExt;
+use syn::Ident;
+use telemetry_vocab::duration::{self, DurationError};
+
+use super::lex::parse_list;
+use super::unknown::unknown;
+use super::value::{expect_assign, float_lit, str_lit};
+use super::Seen;
+use crate::ast::{LatencyArg, SloArg};
+use crate::errors::Errors;
+
+/// Latency targets must fall inside the request duration buckets
+/// (the runtime's `instruments::DURATION_BUCKETS_SECONDS`), or the quantile
+/// could not be computed from the histogram.
+const MIN_LATENCY_SECONDS: f64 = 0.001;
+const MAX_LATENCY_SECONDS: f64 = 10.0;
+
+pub(super) fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
+    let mut slo = SloArg::default();
+    let mut seen = Seen::new();
+    let mut latency_key: Option<Ident> = None;
+    let items = parse_list(
+        group.stream(),
+        "an objective, like `success = 99.5` or `latency_p99 = \"500ms\"`",
+        errors,
+    );
+    if items.is_empty() {
+        errors.at(
+            group.span(),
+            "`slo` needs at least one objective: `slo(success = 99.5, latency_p99 = \"500ms\")`",
+        );
+    }
+    for arg in items {
+        let key = arg.key.unraw().to_string();
+        if key == "success" {
+            if !seen.first(&arg.key, errors) {
+                continue;
+            }
+            let Some((_, v)) = expect_assign(arg, "success = 99.5", errors) else {
+                continue;
+            };
+            if let Some((pct, span)) = float_lit(&v, "success", "99.5", errors) {
+                if pct > 0.0 && pct < 100.0 {
+                    slo.success_percent = Some(pct);
+                } else {
+                    errors.at(
+                        span,
+                        "`success` is a percentage strictly between 0 and 100, like `99.5`",
+                    );
+                }
+            }
+        } else if let Some(q) = key.strip_prefix("latency_p") {
+            if let Some(first) = &latency_key {
+                errors.spanned(
+                    &arg.key,
+                    format!(
+                        "only one latency objective is allowed, and `{first}` is already declared"
+                    ),
+                );
+                continue;
+            }
+            latency_key = Some(arg.key.clone());
+            let quantile = parse_quantile(q);
+            let key_ident = arg.key.clone();
+            let Some((_, v)) = expect_assign(arg, "latency_p99 = \"500ms\"", errors) else {
+                continue;
+            };
+            let target = str_lit(&v, &key, "500ms", errors);
+            match quantile {
+                None => errors.spanned(
+                    &key_ident,
+                    format!(
+                        "`{key}` does not name a quantile between 0 and 1: write `latency_p` and \
+                         the quantile's digits, like `latency_p50`, `latency_p99` or `latency_p999`"
+                    ),
+                ),
+                Some(quantile) => {
+                    if let Some(target) = target {
+                        match duration::parse_secs_f64(&target.value()) {
+                            Ok(secs)
+                                if (MIN_LATENCY_SECONDS..=MAX_LATENCY_SECONDS).contains(&secs) =>
+                            {
+                                slo.latency = Some(LatencyArg {
+                                    quantile,
+                                    target_seconds: secs,
+                                });
+                            }
+                            // Too many digits for an `f64` is out of range too.
+                            Ok(_) | Err(DurationError::Overflow { .. }) => errors.spanned(
+                                &target,
+                                format!(
+                                    "`{key}` must be between `\"1ms\"` and `\"10s\"` \
+                                     (the range of the request duration buckets)"
+                                ),
+                            ),
+                            Err(_) => errors.spanned(
+                                &target,
+                                format!(
+                                    "`{key}` takes a duration with a unit, like `\"250ms\"`, \
+                                     `\"1.5s\"` or `\"800us\"`"
+                                ),
+                            ),
+                        }
+                    }
+                }
+            }
+        } else {
+            unknown(
+                &arg.key,
+                &[
+                    "success",
+                    "latency_p50",
+                    "latency_p90",
+                    "latency_p95",
+                    "latency_p99",
+                    "latency_p999",
+                ],
+                errors,
+            );
+        }
+    }
+    slo
+}
+
+/// `"99"` -> 0.99, `"999"` -> 0.999, `"50"` -> 0.5.
+fn parse_quantile(digits: &str) -> Option<f64> {
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // `p100` would read as the 100th percentile but spell 0.100: ambiguous.
+    if digits.len() > 2 && digits.ends_with('0') {
+        return None;
+    }
+    let n: f64 = digits.parse().ok()?;
+    // At most 4 digits, so the exponent always fits.
+    let q = n / 10f64.powi(i32::try_from(digits.len()).ok()?);
+    (q > 0.0 && q < 1.0).then_some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles() {
+        assert_eq!(parse_quantile("99"), Some(0.99));
+        assert_eq!(parse_quantile("999"), Some(0.999));
+        assert_eq!(parse_quantile("5"), Some(0.5));
+        assert_eq!(parse_quantile("x"), None);
+        assert_eq!(parse_quantile("0"), None);
+        assert_eq!(parse_quantile("100"), None);
+        assert_eq!(parse_quantile("05"), Some(0.05));
+    }
+}
