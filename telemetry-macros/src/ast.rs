@@ -1,9 +1,13 @@
-//! The attribute's arguments as parsed (`Args`) and the checked model of the
-//! adapter (`Adapter`) that expansion works from. Every node keeps the tokens
-//! or spans it came from, so later stages can point at them.
+//! The annotated item as parsed (`parse_item`), the attribute's arguments as
+//! parsed (`Args`) and the checked model of the adapter (`Adapter`) that
+//! expansion works from. Every node keeps the tokens or spans it came from, so
+//! later stages can point at them.
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::{DeriveInput, Ident, LitStr, Path, Type};
+
+use crate::errors::Errors;
 
 /// A value and the span of the token that gave it.
 #[derive(Clone)]
@@ -134,4 +138,38 @@ pub(crate) struct Adapter<'a> {
     pub(crate) slo: Option<SloArg>,
     pub(crate) budget: u64,
     pub(crate) krate: Path,
+}
+
+/// The annotated item as a `DeriveInput`, or `None` (with an error) when it is
+/// not a struct, enum or union: `#[instrumented_adapter] fn f() {}` says what
+/// goes where instead of syn's "expected `struct`".
+pub(crate) fn parse_item(item: TokenStream, errors: &mut Errors) -> Option<DeriveInput> {
+    const WHAT: &str = "`#[instrumented_adapter]` goes on a struct with named fields";
+    match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(_) | syn::Item::Enum(_) | syn::Item::Union(_)) => {
+            match syn::parse2::<DeriveInput>(item) {
+                Ok(input) => Some(input),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        }
+        Ok(other) => {
+            let (span, kind) = match &other {
+                syn::Item::Fn(f) => (f.sig.fn_token.to_token_stream(), "a function"),
+                syn::Item::Impl(i) => (i.impl_token.to_token_stream(), "an impl block"),
+                syn::Item::Trait(t) => (t.trait_token.to_token_stream(), "a trait"),
+                syn::Item::Mod(m) => (m.mod_token.to_token_stream(), "a module"),
+                syn::Item::Type(t) => (t.type_token.to_token_stream(), "a type alias"),
+                _ => (other.to_token_stream(), "this item"),
+            };
+            errors.spanned(span, format!("{WHAT}, not {kind}"));
+            None
+        }
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
 }
