@@ -15,6 +15,7 @@ mod attr;
 mod check;
 mod errors;
 mod expand;
+mod symbol;
 
 use proc_macro::TokenStream;
 

@@ -10,6 +10,7 @@ use super::value::{expect_assign, expect_list, int_in};
 use super::Seen;
 use crate::ast::{LabelArg, Spanned};
 use crate::errors::Errors;
+use crate::symbol::{self, CAP, CAP_ARGUMENTS};
 
 /// `(cap = N)`.
 pub(super) fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Option<Spanned<u32>> {
@@ -24,8 +25,8 @@ pub(super) fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Optio
     }
     for arg in items {
         // Compared unraw, as every other argument name is: `r#cap` is `cap`.
-        if arg.key.unraw() != "cap" {
-            unknown(&arg.key, &["cap"], errors);
+        if !symbol::is_one_of(&arg.key, CAP_ARGUMENTS) {
+            unknown(&arg.key, CAP_ARGUMENTS, errors);
             continue;
         }
         if !seen.first(&arg.key, errors) {
@@ -33,7 +34,7 @@ pub(super) fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Optio
         }
         if let Some((_, v)) = expect_assign(arg, "cap = 16", errors) {
             let max = u64::from(telemetry_vocab::MAX_CAP);
-            cap = int_in(&v, "cap", (1, max, 16), errors).and_then(|s| {
+            cap = int_in(&v, CAP, (1, max, 16), errors).and_then(|s| {
                 Some(Spanned {
                     value: u32::try_from(s.value).ok()?,
                     span: s.span,

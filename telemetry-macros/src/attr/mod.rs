@@ -33,13 +33,13 @@ use self::unknown::unknown;
 use self::value::{expect_assign, expect_list, int_in, str_lit};
 use crate::ast::{Args, Naming};
 use crate::errors::Errors;
+use crate::symbol::{
+    self, ARGUMENTS, BUDGET, CRATE, EVENTS, HOSTS, LABELS, NAME, NAMING, OPENTELEMETRY, OTEL,
+    PROMETHEUS, SLO,
+};
 
 /// Largest cardinality budget.
 pub(crate) const MAX_BUDGET: u64 = 1_000_000;
-
-const TOP_LEVEL: &[&str] = &[
-    "name", "hosts", "labels", "events", "naming", "slo", "budget", "crate",
-];
 
 /// Tracks that an argument appears at most once; one helper for every
 /// argument, so none can forget the check.
@@ -71,63 +71,63 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
     let expected = "an argument name, like `name = \"crossref\"` or `hosts(cap = 16)`";
     for arg in parse_list(tokens, expected, errors) {
         let key = arg.key.unraw().to_string();
-        if !TOP_LEVEL.contains(&key.as_str()) {
-            unknown(&arg.key, TOP_LEVEL, errors);
+        if !symbol::is_one_of(&arg.key, ARGUMENTS) {
+            unknown(&arg.key, ARGUMENTS, errors);
             continue;
         }
         if !seen.first(&arg.key, errors) {
             continue;
         }
         match key.as_str() {
-            "name" => {
+            NAME => {
                 if let Some((_, v)) = expect_assign(arg, "name = \"crossref\"", errors) {
-                    args.name = str_lit(&v, "name", "crossref", errors);
+                    args.name = str_lit(&v, NAME, "crossref", errors);
                 }
             }
-            "hosts" => {
+            HOSTS => {
                 if let Some((_, g)) = expect_list(arg, "hosts(cap = 16)", errors) {
-                    args.host_cap = parse_cap(g, "hosts", errors);
+                    args.host_cap = parse_cap(g, HOSTS, errors);
                 }
             }
-            "labels" => match expect_list(arg, "labels(tenant(cap = 8))", errors) {
+            LABELS => match expect_list(arg, "labels(tenant(cap = 8))", errors) {
                 Some((_, g)) => args.labels = parse_labels(g, errors),
                 None => args.labels_known = false,
             },
-            "events" => {
+            EVENTS => {
                 if let Some((_, g)) = expect_list(arg, "events(resolved(doi: String))", errors) {
                     args.events = parse_events(g, errors);
                 }
             }
-            "naming" => {
+            NAMING => {
                 if let Some((_, v)) = expect_assign(arg, "naming = \"prometheus\"", errors) {
-                    if let Some(s) = str_lit(&v, "naming", "prometheus", errors) {
+                    if let Some(s) = str_lit(&v, NAMING, PROMETHEUS, errors) {
                         args.naming = match s.value().as_str() {
-                            "prometheus" => Some(Naming::Prometheus),
-                            "opentelemetry" | "otel" => Some(Naming::OpenTelemetry),
+                            PROMETHEUS => Some(Naming::Prometheus),
+                            OPENTELEMETRY | OTEL => Some(Naming::OpenTelemetry),
                             other => {
-                                errors.spanned(&s, format!("unknown naming `{other}`, expected `\"prometheus\"` or `\"opentelemetry\"`"));
+                                errors.spanned(&s, format!("unknown naming `{other}`, expected `\"{PROMETHEUS}\"` or `\"{OPENTELEMETRY}\"`"));
                                 None
                             }
                         };
                     }
                 }
             }
-            "slo" => {
+            SLO => {
                 if let Some((_, g)) =
                     expect_list(arg, "slo(success = 99.5, latency_p99 = \"500ms\")", errors)
                 {
                     args.slo = Some(parse_slo(g, errors));
                 }
             }
-            "budget" => {
+            BUDGET => {
                 if let Some((_, v)) = expect_assign(arg, "budget = 10000", errors) {
-                    args.budget = int_in(&v, "budget", (1, MAX_BUDGET, 10_000), errors);
+                    args.budget = int_in(&v, BUDGET, (1, MAX_BUDGET, 10_000), errors);
                 }
             }
-            "crate" => {
+            CRATE => {
                 if let Some((_, v)) = expect_assign(arg, "crate = \"::telemetry_runtime\"", errors)
                 {
-                    if let Some(s) = str_lit(&v, "crate", "::telemetry_runtime", errors) {
+                    if let Some(s) = str_lit(&v, CRATE, "::telemetry_runtime", errors) {
                         match s.parse::<syn::Path>() {
                             Ok(p) => args.krate = Some(p),
                             Err(_) => errors.spanned(
@@ -138,6 +138,7 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
                     }
                 }
             }
+            // `ARGUMENTS` let no other name through.
             _ => {}
         }
     }

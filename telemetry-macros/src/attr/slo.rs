@@ -13,6 +13,7 @@ use super::value::{expect_assign, float_lit, str_lit};
 use super::Seen;
 use crate::ast::{LatencyArg, SloArg};
 use crate::errors::Errors;
+use crate::symbol::{LATENCY_PREFIX, SLO_OBJECTIVES, SUCCESS};
 
 /// Latency targets must fall inside the request duration buckets
 /// (the runtime's `instruments::DURATION_BUCKETS_SECONDS`), or the quantile
@@ -37,14 +38,14 @@ pub(super) fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
     }
     for arg in items {
         let key = arg.key.unraw().to_string();
-        if key == "success" {
+        if key == SUCCESS {
             if !seen.first(&arg.key, errors) {
                 continue;
             }
             let Some((_, v)) = expect_assign(arg, "success = 99.5", errors) else {
                 continue;
             };
-            if let Some((pct, span)) = float_lit(&v, "success", "99.5", errors) {
+            if let Some((pct, span)) = float_lit(&v, SUCCESS, "99.5", errors) {
                 if pct > 0.0 && pct < 100.0 {
                     slo.success_percent = Some(pct);
                 } else {
@@ -54,7 +55,7 @@ pub(super) fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
                     );
                 }
             }
-        } else if let Some(q) = key.strip_prefix("latency_p") {
+        } else if let Some(q) = key.strip_prefix(LATENCY_PREFIX) {
             if let Some(first) = &latency_key {
                 errors.spanned(
                     &arg.key,
@@ -110,18 +111,7 @@ pub(super) fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
                 }
             }
         } else {
-            unknown(
-                &arg.key,
-                &[
-                    "success",
-                    "latency_p50",
-                    "latency_p90",
-                    "latency_p95",
-                    "latency_p99",
-                    "latency_p999",
-                ],
-                errors,
-            );
+            unknown(&arg.key, SLO_OBJECTIVES, errors);
         }
     }
     slo
