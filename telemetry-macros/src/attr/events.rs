@@ -7,6 +7,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, Token};
 
+use super::duplicates::Attrs;
 use super::lex::{parse_list, ArgValue};
 use crate::ast::{EventArg, FieldArg};
 use crate::errors::Errors;
@@ -37,7 +38,7 @@ impl Parse for FieldSyntax {
 }
 
 pub(super) fn parse_events(group: Group, errors: &mut Errors) -> Vec<EventArg> {
-    let mut out: Vec<EventArg> = Vec::new();
+    let mut written = Attrs::new("event");
     let expected = "an event, like `resolved(doi: String)`";
     for arg in parse_list(group.stream(), expected, errors) {
         let ident = arg.key;
@@ -61,11 +62,10 @@ pub(super) fn parse_events(group: Group, errors: &mut Errors) -> Vec<EventArg> {
                 continue;
             }
         };
-        if out.iter().any(|e| e.ident.unraw() == ident.unraw()) {
-            errors.spanned(&ident, format!("duplicate event `{}`", ident.unraw()));
-            continue;
-        }
-        out.push(EventArg { ident, fields });
+        // After the fields: an event whose fields are malformed is not
+        // declared, and a later one of the same name is no duplicate.
+        let key = ident.clone();
+        written.set(&key, EventArg { ident, fields }, errors);
     }
-    out
+    written.into_iter().collect()
 }

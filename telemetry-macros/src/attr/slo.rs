@@ -4,13 +4,12 @@
 
 use proc_macro2::Group;
 use syn::ext::IdentExt;
-use syn::Ident;
 use telemetry_vocab::duration::{self, DurationError};
 
-use super::lex::parse_list;
+use super::duplicates::{Attr, Duplicate};
+use super::lex::{parse_list, Arg};
 use super::unknown::unknown;
 use super::value::{expect_assign, float_lit, str_lit};
-use super::Seen;
 use crate::ast::{LatencyArg, SloArg};
 use crate::errors::Errors;
 use crate::symbol::{LATENCY_PREFIX, SLO_OBJECTIVES, SUCCESS};
@@ -22,9 +21,6 @@ const MIN_LATENCY_SECONDS: f64 = 0.001;
 const MAX_LATENCY_SECONDS: f64 = 10.0;
 
 pub(super) fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
-    let mut slo = SloArg::default();
-    let mut seen = Seen::new();
-    let mut latency_key: Option<Ident> = None;
     let items = parse_list(
         group.stream(),
         "an objective, like `success = 99.5` or `latency_p99 = \"500ms\"`",
@@ -36,85 +32,90 @@ pub(super) fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
             "`slo` needs at least one objective: `slo(success = 99.5, latency_p99 = \"500ms\")`",
         );
     }
+    let mut success = Attr::new(Duplicate::Named("argument"));
+    // Every `latency_pQ` is one objective: the runtime keeps one target.
+    let mut latency = Attr::new(Duplicate::OneOf("latency objective"));
     for arg in items {
         let key = arg.key.unraw().to_string();
-        if key == SUCCESS {
-            if !seen.first(&arg.key, errors) {
-                continue;
-            }
-            let Some((_, v)) = expect_assign(arg, "success = 99.5", errors) else {
-                continue;
-            };
-            if let Some((pct, span)) = float_lit(&v, SUCCESS, "99.5", errors) {
-                if pct > 0.0 && pct < 100.0 {
-                    slo.success_percent = Some(pct);
-                } else {
-                    errors.at(
-                        span,
-                        "`success` is a percentage strictly between 0 and 100, like `99.5`",
-                    );
-                }
-            }
-        } else if let Some(q) = key.strip_prefix(LATENCY_PREFIX) {
-            if let Some(first) = &latency_key {
-                errors.spanned(
-                    &arg.key,
-                    format!(
-                        "only one latency objective is allowed, and `{first}` is already declared"
-                    ),
-                );
-                continue;
-            }
-            latency_key = Some(arg.key.clone());
-            let quantile = parse_quantile(q);
-            let key_ident = arg.key.clone();
-            let Some((_, v)) = expect_assign(arg, "latency_p99 = \"500ms\"", errors) else {
-                continue;
-            };
-            let target = str_lit(&v, &key, "500ms", errors);
-            match quantile {
-                None => errors.spanned(
-                    &key_ident,
-                    format!(
-                        "`{key}` does not name a quantile between 0 and 1: write `latency_p` and \
-                         the quantile's digits, like `latency_p50`, `latency_p99` or `latency_p999`"
-                    ),
-                ),
-                Some(quantile) => {
-                    if let Some(target) = target {
-                        match duration::parse_secs_f64(&target.value()) {
-                            Ok(secs)
-                                if (MIN_LATENCY_SECONDS..=MAX_LATENCY_SECONDS).contains(&secs) =>
-                            {
-                                slo.latency = Some(LatencyArg {
-                                    quantile,
-                                    target_seconds: secs,
-                                });
-                            }
-                            // Too many digits for an `f64` is out of range too.
-                            Ok(_) | Err(DurationError::Overflow { .. }) => errors.spanned(
-                                &target,
-                                format!(
-                                    "`{key}` must be between `\"1ms\"` and `\"10s\"` \
-                                     (the range of the request duration buckets)"
-                                ),
-                            ),
-                            Err(_) => errors.spanned(
-                                &target,
-                                format!(
-                                    "`{key}` takes a duration with a unit, like `\"250ms\"`, \
-                                     `\"1.5s\"` or `\"800us\"`"
-                                ),
-                            ),
-                        }
-                    }
-                }
-            }
+        let objective = if key == SUCCESS {
+            &mut success
+        } else if key.starts_with(LATENCY_PREFIX) {
+            &mut latency
         } else {
             unknown(&arg.key, SLO_OBJECTIVES, errors);
+            continue;
+        };
+        let key = arg.key.clone();
+        objective.set(&key, arg, errors);
+    }
+    SloArg {
+        success_percent: success.get().and_then(|arg| success_percent(arg, errors)),
+        latency: latency.get().and_then(|arg| latency_objective(arg, errors)),
+    }
+}
+
+/// `success = 99.5`.
+fn success_percent(arg: Arg, errors: &mut Errors) -> Option<f64> {
+    let (_, v) = expect_assign(arg, "success = 99.5", errors)?;
+    let (pct, span) = float_lit(&v, SUCCESS, "99.5", errors)?;
+    if pct > 0.0 && pct < 100.0 {
+        Some(pct)
+    } else {
+        errors.at(
+            span,
+            "`success` is a percentage strictly between 0 and 100, like `99.5`",
+        );
+        None
+    }
+}
+
+/// `latency_p99 = "500ms"`.
+fn latency_objective(arg: Arg, errors: &mut Errors) -> Option<LatencyArg> {
+    let key_ident = arg.key.clone();
+    let key = key_ident.unraw().to_string();
+    let quantile = key.strip_prefix(LATENCY_PREFIX).and_then(parse_quantile);
+    let (_, v) = expect_assign(arg, "latency_p99 = \"500ms\"", errors)?;
+    let target = str_lit(&v, &key, "500ms", errors);
+    let Some(quantile) = quantile else {
+        errors.spanned(
+            &key_ident,
+            format!(
+                "`{key}` does not name a quantile between 0 and 1: write `latency_p` and \
+                 the quantile's digits, like `latency_p50`, `latency_p99` or `latency_p999`"
+            ),
+        );
+        return None;
+    };
+    let target = target?;
+    match duration::parse_secs_f64(&target.value()) {
+        Ok(secs) if (MIN_LATENCY_SECONDS..=MAX_LATENCY_SECONDS).contains(&secs) => {
+            Some(LatencyArg {
+                quantile,
+                target_seconds: secs,
+            })
+        }
+        // Too many digits for an `f64` is out of range too.
+        Ok(_) | Err(DurationError::Overflow { .. }) => {
+            errors.spanned(
+                &target,
+                format!(
+                    "`{key}` must be between `\"1ms\"` and `\"10s\"` \
+                     (the range of the request duration buckets)"
+                ),
+            );
+            None
+        }
+        Err(_) => {
+            errors.spanned(
+                &target,
+                format!(
+                    "`{key}` takes a duration with a unit, like `\"250ms\"`, \
+                     `\"1.5s\"` or `\"800us\"`"
+                ),
+            );
+            None
         }
     }
-    slo
 }
 
 /// `"99"` -> 0.99, `"999"` -> 0.999, `"50"` -> 0.5.
