@@ -8,6 +8,28 @@
 #![warn(missing_docs)]
 
 pub mod harness;
+
+use telemetry_runtime::backends::prometheus::state::HostMetrics;
+use telemetry_runtime::labels::LabelValue;
+use telemetry_runtime::AdapterTelemetry;
+
+/// What the Prometheus sink does per response: the hot-path metrics of a
+/// host of an adapter, from the backend's own table (the runtime keeps it
+/// out of its public API; benchmarks reach it through a hidden accessor).
+pub trait HostMetricsExt {
+    /// The metrics of `host`, created on first use.
+    fn host_metrics(&'static self, host: LabelValue) -> &'static HostMetrics;
+}
+
+impl HostMetricsExt for AdapterTelemetry {
+    #[inline]
+    fn host_metrics(&'static self, host: LabelValue) -> &'static HostMetrics {
+        match telemetry_runtime::backends::prometheus::host_metrics(self, host) {
+            Some(m) => m,
+            None => panic!("bench adapters are exported"),
+        }
+    }
+}
 pub mod memory;
 pub mod micro;
 pub mod render;

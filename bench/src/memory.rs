@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Instant;
 
+use crate::HostMetricsExt;
 use telemetry_runtime::events::HttpMethod;
 use telemetry_runtime::InstrumentedAdapter;
 

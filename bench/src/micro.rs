@@ -5,17 +5,18 @@ use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::HostMetricsExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter as PcCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram as PcHistogram;
 use telemetry_runtime::backends::prometheus::{render_into, PrometheusSink};
+use telemetry_runtime::backends::prometheus::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
 use telemetry_runtime::events::{
     CorrelationId, EventMeta, HttpMethod, RateLimitEvent, RateLimitOutcome, RequestEvent,
     ResponseEvent,
 };
-use telemetry_runtime::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
 use telemetry_runtime::labels::LabelValue;
 use telemetry_runtime::sink::EventSink;
 use telemetry_runtime::{instrumented_adapter, AdapterTelemetry, InstrumentedAdapter};

@@ -13,6 +13,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use crate::HostMetricsExt;
 use telemetry_runtime::events::HttpMethod;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use telemetry_bench::HostMetricsExt;
 use telemetry_runtime::events::HttpMethod;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 

@@ -191,3 +191,26 @@ impl LabelNames {
 pub const BACKOFF_BUCKETS_SECONDS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_the_catalogue_writes_is_reserved_for_the_macro() {
+        let p = LabelNames::of(Naming::Prometheus);
+        // The labels the backends write besides these: adapter, reason,
+        // source, outcome, from, to, label, sink, event, tier.
+        let written = [
+            "adapter", p.host, p.method, p.status, p.error, "reason", "source", "outcome", "from",
+            "to", "label", "sink", "event", "tier",
+        ];
+        for name in written {
+            assert!(
+                telemetry_vocab::RESERVED_LABELS.contains(&name),
+                "`{name}` is written by the runtime but the macro does not reserve it \
+                 (telemetry_vocab::RESERVED_LABELS)"
+            );
+        }
+    }
+}

@@ -255,7 +255,18 @@ pub fn host_metrics(
     adapter: &'static AdapterTelemetry,
     host: LabelValue,
 ) -> Option<&'static state::HostMetrics> {
-    state::adapter(adapter.handle()).map(|a| a.host(host))
+    host_metrics_of(adapter.handle(), host)
+}
+
+/// [`host_metrics`] from the handle an event carries (what the sink does per
+/// response), for benchmarks. Not public API.
+#[doc(hidden)]
+#[inline]
+pub fn host_metrics_of(
+    adapter: crate::core::id::AdapterRef,
+    host: LabelValue,
+) -> Option<&'static state::HostMetrics> {
+    state::adapter(adapter).map(|a| a.host(host))
 }
 
 /// Renders every registered adapter's metrics in the Prometheus text format

@@ -66,7 +66,7 @@ pub const ERROR_STATUS_BASE: u16 = 600;
 
 /// Distinct `(method, status)` pairs tracked per host before folding into
 /// `(_OTHER, _OTHER)`: bounds `http_requests_total` at `hosts × 32`.
-pub const STATUS_SLOTS: usize = 32;
+pub const STATUS_SLOTS: usize = telemetry_vocab::STATUS_SLOTS;
 
 /// Per-host `http_requests_total` series keyed by `(method, status)`, in a
 /// fixed open-addressing table claimed with compare-and-swap.
@@ -262,7 +262,7 @@ impl AdapterMetrics {
             return;
         };
         let spec = &manifest.events[index];
-        let mut values: [usize; 16] = [0; 16];
+        let mut values = [0usize; telemetry_vocab::MAX_EVENT_LABELS];
         let mut n = 0;
         event.visit_labels(&mut |_, v| {
             if n < values.len() {

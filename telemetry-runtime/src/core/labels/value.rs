@@ -9,8 +9,9 @@ use super::host::{normalize_host, MAX_HOST_LEN};
 /// The value every folded input becomes.
 pub const OVERFLOW_VALUE: &str = "_OTHER";
 
-/// The hard maximum of any cap, enforced by the macro at compile time.
-pub const MAX_CAP: u32 = 10_000;
+/// The hard maximum of any cap, enforced by the macro at compile time (the
+/// one definition is `telemetry_vocab::MAX_CAP`).
+pub const MAX_CAP: u32 = telemetry_vocab::MAX_CAP;
 
 /// Longest label value kept as is (bytes); longer values fold.
 pub const MAX_VALUE_LEN: usize = 128;
