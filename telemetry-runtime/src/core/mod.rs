@@ -12,7 +12,11 @@ pub mod catalog;
 pub mod dispatch;
 pub mod events;
 pub mod id;
-pub mod instruments;
+// Lock-free counters and histograms shared by the backends (Prometheus hot
+// path, health); with only the health state compiled in, some go unused.
+#[cfg(feature = "events")]
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code, unreachable_pub))]
+pub(crate) mod instruments;
 pub mod labels;
 pub mod live;
 pub mod manifest;

@@ -9,8 +9,11 @@
 //! | `/health/ready` | `200` or `503` by [`ReadinessCriteria`](crate::server::config::ReadinessCriteria) over the window |
 //! | `/health/detailed` | `application/health+json`: pass / warn / fail per adapter and host, with reasons |
 //!
-//! The health checks read what [`PrometheusSink`](crate::backends::prometheus::PrometheusSink)
-//! records, so it must be among the installed sinks.
+//! The health checks judge the health backend's own state
+//! ([`crate::backends::health`]): [`router`] installs its sink as a dispatch
+//! observer, so readiness works with or without the Prometheus sink, and
+//! breaker and limiter state comes from the live client where one is
+//! registered.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
