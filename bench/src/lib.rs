@@ -11,7 +11,7 @@ pub mod harness;
 
 use telemetry_runtime::backends::prometheus::state::HostMetrics;
 use telemetry_runtime::labels::LabelValue;
-use telemetry_runtime::AdapterTelemetry;
+use telemetry_runtime::{AdapterRef, AdapterTelemetry};
 
 /// What the Prometheus sink does per response: the hot-path metrics of a
 /// host of an adapter, from the backend's own table (the runtime keeps it
@@ -19,6 +19,16 @@ use telemetry_runtime::AdapterTelemetry;
 pub trait HostMetricsExt {
     /// The metrics of `host`, created on first use.
     fn host_metrics(&'static self, host: LabelValue) -> &'static HostMetrics;
+}
+
+/// What the Prometheus sink does per response, from the handle an event
+/// carries (resolved once per adapter, as the client does at build time).
+#[inline]
+pub fn host_metrics_of(adapter: AdapterRef, host: LabelValue) -> &'static HostMetrics {
+    match telemetry_runtime::backends::prometheus::host_metrics_of(adapter, host) {
+        Some(m) => m,
+        None => panic!("bench adapters are exported"),
+    }
 }
 
 impl HostMetricsExt for AdapterTelemetry {

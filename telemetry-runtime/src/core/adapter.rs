@@ -8,7 +8,7 @@
 //! backend. [`InstrumentedAdapter`] is how the client and tools reach it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::core::dispatch::{self, SinkSlot};
@@ -54,8 +54,8 @@ struct AdapterState {
 }
 
 /// Per-adapter state of a backend (or any other layer), indexed by
-/// [`AdapterId`]: one indexed load and the `OnceLock`'s acquire load, as
-/// cheap as a field of the adapter's static. Entries are created on first
+/// [`AdapterId`]: one masked index and one acquire load, as cheap as a
+/// `OnceLock` field of the adapter's static. Entries are created on first
 /// use and live for the process (adapters do too).
 ///
 /// ```
@@ -71,41 +71,72 @@ struct AdapterState {
 /// assert!(SEEN.get(id).is_some());
 /// ```
 pub struct PerAdapter<T: 'static> {
-    slots: [OnceLock<Box<T>>; AdapterId::MAX_ADAPTERS + 1],
+    /// Null, or a leaked `Box<T>` that lives for the rest of the process.
+    slots: [AtomicPtr<T>; AdapterId::SLOTS],
 }
 
 impl<T: Send + Sync + 'static> PerAdapter<T> {
     /// An empty table (`const`, for statics).
     pub const fn new() -> Self {
         PerAdapter {
-            slots: [const { OnceLock::new() }; AdapterId::MAX_ADAPTERS + 1],
+            slots: [const { AtomicPtr::new(std::ptr::null_mut()) }; AdapterId::SLOTS],
         }
     }
 
-    /// The entry of `id`, if created.
+    /// The entry of `id`, if created: one acquire load.
     #[inline(always)]
     pub fn get(&'static self, id: AdapterId) -> Option<&'static T> {
-        self.slots
-            .get(id.index())
-            .and_then(OnceLock::get)
-            .map(|b| &**b)
+        // Ids are at most MAX_ADAPTERS = SLOTS - 1: the mask never changes one,
+        // and it spares the bounds check.
+        let p = self.slots[id.index() & (AdapterId::SLOTS - 1)].load(Ordering::Acquire);
+        // SAFETY: a non-null slot holds a pointer from `Box::into_raw` that
+        // is never freed nor written again (entries live for the process),
+        // published with a release compare-exchange.
+        unsafe { p.as_ref() }
     }
 
-    /// The entry of `id`, created by `init` on first use.
+    /// The entry of `id`, created by `init` on first use. Two threads that
+    /// race on the first use may both run `init`; one value wins and the
+    /// other is dropped.
     #[inline(always)]
     pub fn get_or_init(&'static self, id: AdapterId, init: impl FnOnce() -> T) -> &'static T {
-        // `id.index() <= MAX_ADAPTERS` by construction; the `min` keeps an
-        // out-of-range id (impossible) in the unexported slot.
-        let i = id.index().min(AdapterId::MAX_ADAPTERS);
-        self.slots[i].get_or_init(|| Box::new(init()))
+        match self.get(id) {
+            Some(v) => v,
+            None => self.init_slow(id, init),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init_slow(&'static self, id: AdapterId, init: impl FnOnce() -> T) -> &'static T {
+        let slot = &self.slots[id.index() & (AdapterId::SLOTS - 1)];
+        let fresh = Box::into_raw(Box::new(init()));
+        match slot.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: `fresh` came from `Box::into_raw` and is now owned by
+            // the table for the rest of the process.
+            Ok(_) => unsafe { &*fresh },
+            Err(existing) => {
+                // SAFETY: `fresh` was never shared; `existing` is a published
+                // entry (see `get`).
+                unsafe {
+                    drop(Box::from_raw(fresh));
+                    &*existing
+                }
+            }
+        }
     }
 
     /// Every created entry of an exported adapter, in id order.
     pub fn entries(&'static self) -> impl Iterator<Item = (AdapterId, &'static T)> {
-        self.slots[..AdapterId::MAX_ADAPTERS]
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.get().map(|b| (AdapterId::new(i as u32), &**b)))
+        (0..AdapterId::MAX_ADAPTERS).filter_map(move |i| {
+            let id = AdapterId::new(i as u32);
+            self.get(id).map(|v| (id, v))
+        })
     }
 }
 
@@ -117,7 +148,11 @@ impl<T: Send + Sync + 'static> Default for PerAdapter<T> {
 
 impl<T> fmt::Debug for PerAdapter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let created = self.slots.iter().filter(|s| s.get().is_some()).count();
+        let created = self
+            .slots
+            .iter()
+            .filter(|s| !s.load(Ordering::Relaxed).is_null())
+            .count();
         f.debug_struct("PerAdapter")
             .field("created", &created)
             .finish()

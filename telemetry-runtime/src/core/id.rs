@@ -18,7 +18,11 @@ impl AdapterId {
     /// not a limit a program should meet; one more slot holds every adapter
     /// that is not exported (a refused duplicate name, or one past the
     /// limit).
-    pub const MAX_ADAPTERS: usize = 512;
+    pub const MAX_ADAPTERS: usize = 1023;
+
+    /// Slots of a per-adapter table: a power of two, so an index is masked
+    /// into range with one `and` instead of a bounds check.
+    pub(crate) const SLOTS: usize = Self::MAX_ADAPTERS + 1;
 
     /// The id shared by every adapter whose metrics are not exported.
     pub const UNEXPORTED: AdapterId = AdapterId(Self::MAX_ADAPTERS as u32);
@@ -28,6 +32,7 @@ impl AdapterId {
     }
 
     /// The index, in `0..=MAX_ADAPTERS`.
+    #[inline(always)]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -74,3 +79,6 @@ impl fmt::Debug for AdapterRef {
             .finish()
     }
 }
+
+// Per-adapter tables mask ids with `SLOTS - 1`.
+const _: () = assert!(AdapterId::SLOTS.is_power_of_two());

@@ -437,6 +437,15 @@ static HANDLES: PerAdapter<AdapterHandles> = PerAdapter::new();
 /// refused duplicate name).
 #[inline]
 pub(crate) fn adapter(adapter: AdapterRef) -> Option<&'static AdapterHandles> {
+    match HANDLES.get(adapter.id()) {
+        Some(h) => Some(h),
+        None => create(adapter),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn create(adapter: AdapterRef) -> Option<&'static AdapterHandles> {
     let id = adapter.id();
     if !id.is_exported() {
         return None;

@@ -65,7 +65,10 @@ pub use state::{request_buckets, set_request_buckets};
 
 use crate::core::adapter::{registered_adapters, AdapterTelemetry};
 use crate::core::catalog::Family;
-use crate::core::events::{BreakerState, ErrorType, EventRef};
+use crate::core::events::{
+    BackoffEvent, BreakerState, BreakerTransitionEvent, CustomEventRecord, ErrorEvent, ErrorType,
+    EventRef, FallbackEvent, RateLimitEvent, RequestEvent, ResponseEvent, RetryEvent,
+};
 use crate::core::labels::LabelValue;
 use crate::core::manifest::Naming;
 use crate::core::sink::EventSink;
@@ -140,72 +143,80 @@ impl EventSink for PrometheusSink {
         "prometheus"
     }
     // One exhaustive match (no wildcard arm): a new event kind is a compile
-    // error here until the catalogue says what it records.
-    #[inline]
+    // error here until the catalogue says what it records. Every arm calls a
+    // callback this impl overrides (a default one would call back here).
     fn on_event(&self, event: EventRef<'_>) {
-        let adapter = event.meta().adapter;
         match event {
-            EventRef::Request(e) => {
-                if let Some(a) = state::adapter(adapter) {
-                    a.host(e.meta.host)
-                        .in_flight
-                        .fetch_add(1, Ordering::Relaxed);
-                }
+            EventRef::Request(e) => self.on_request(e),
+            EventRef::Response(e) => self.on_response(e),
+            EventRef::Error(e) => self.on_error(e),
+            EventRef::Retry(e) => self.on_retry(e),
+            EventRef::Backoff(e) => self.on_backoff(e),
+            EventRef::RateLimit(e) => self.on_rate_limit(e),
+            EventRef::BreakerTransition(e) => self.on_breaker_transition(e),
+            EventRef::Fallback(e) => self.on_fallback(e),
+            EventRef::Custom(e) => self.on_custom(e),
+        }
+    }
+    fn on_request(&self, e: &RequestEvent) {
+        if let Some(a) = state::adapter(e.meta.adapter) {
+            a.host(e.meta.host)
+                .in_flight
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    fn on_response(&self, e: &ResponseEvent) {
+        if let Some(a) = state::adapter(e.meta.adapter) {
+            let m = a.host(e.meta.host);
+            m.in_flight.fetch_sub(1, Ordering::Relaxed);
+            m.record(e.method, e.status, e.duration, e.body_size);
+        }
+    }
+    fn on_error(&self, e: &ErrorEvent) {
+        if let Some(a) = state::adapter(e.meta.adapter) {
+            let m = a.host(e.meta.host);
+            // Errors raised before a request went on the wire (open breaker,
+            // limiter rejection) never incremented in-flight.
+            if !matches!(
+                e.error_type,
+                ErrorType::CircuitOpen | ErrorType::RateLimited
+            ) {
+                m.in_flight.fetch_sub(1, Ordering::Relaxed);
             }
-            EventRef::Response(e) => {
-                if let Some(a) = state::adapter(adapter) {
-                    let m = a.host(e.meta.host);
-                    m.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    m.record(e.method, e.status, e.duration, e.body_size);
-                }
-            }
-            EventRef::Error(e) => {
-                if let Some(a) = state::adapter(adapter) {
-                    let m = a.host(e.meta.host);
-                    // Errors raised before a request went on the wire (open
-                    // breaker, limiter rejection) never incremented in-flight.
-                    if !matches!(
-                        e.error_type,
-                        ErrorType::CircuitOpen | ErrorType::RateLimited
-                    ) {
-                        m.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    }
-                    let status = ERROR_STATUS_BASE + error_index(e.error_type) as u16;
-                    m.requests.add(e.method, status);
-                    m.duration_for(e.method).observe_duration(e.duration);
-                }
-            }
-            EventRef::Retry(e) => {
-                if let Some(h) = facade::adapter(adapter) {
-                    h.host(e.meta.host).retry(e.reason);
-                }
-            }
-            EventRef::Backoff(e) => {
-                if let Some(h) = facade::adapter(adapter) {
-                    h.host(e.meta.host).backoff(e.source, e.delay);
-                }
-            }
-            EventRef::RateLimit(e) => {
-                if let Some(h) = facade::adapter(adapter) {
-                    h.host(e.meta.host)
-                        .rate_limit(e.wait, e.queue_depth, e.saturation);
-                }
-            }
-            EventRef::BreakerTransition(e) => {
-                if let Some(h) = facade::adapter(adapter) {
-                    h.host(e.meta.host).breaker(e.from, e.to);
-                }
-            }
-            EventRef::Fallback(e) => {
-                if let Some(h) = facade::adapter(adapter) {
-                    h.fallback(e.source, e.outcome);
-                }
-            }
-            EventRef::Custom(e) => {
-                if let Some(a) = state::adapter(adapter) {
-                    a.count_custom(e.event);
-                }
-            }
+            let status = ERROR_STATUS_BASE + error_index(e.error_type) as u16;
+            m.requests.add(e.method, status);
+            m.duration_for(e.method).observe_duration(e.duration);
+        }
+    }
+    fn on_retry(&self, e: &RetryEvent) {
+        if let Some(h) = facade::adapter(e.meta.adapter) {
+            h.host(e.meta.host).retry(e.reason);
+        }
+    }
+    fn on_backoff(&self, e: &BackoffEvent) {
+        if let Some(h) = facade::adapter(e.meta.adapter) {
+            h.host(e.meta.host).backoff(e.source, e.delay);
+        }
+    }
+    fn on_rate_limit(&self, e: &RateLimitEvent) {
+        if let Some(h) = facade::adapter(e.meta.adapter) {
+            h.host(e.meta.host)
+                .rate_limit(e.wait, e.queue_depth, e.saturation);
+        }
+    }
+    fn on_breaker_transition(&self, e: &BreakerTransitionEvent) {
+        if let Some(h) = facade::adapter(e.meta.adapter) {
+            h.host(e.meta.host).breaker(e.from, e.to);
+        }
+    }
+    fn on_fallback(&self, e: &FallbackEvent) {
+        if let Some(h) = facade::adapter(e.meta.adapter) {
+            h.fallback(e.source, e.outcome);
+        }
+    }
+    fn on_custom(&self, e: &CustomEventRecord<'_>) {
+        if let Some(a) = state::adapter(e.meta.adapter) {
+            a.count_custom(e.event);
         }
     }
 }
@@ -251,6 +262,7 @@ pub fn custom_event_counts(
 /// Hot-path metrics of `host` of `adapter` (created on first use), for
 /// benchmarks. Not public API.
 #[doc(hidden)]
+#[inline]
 pub fn host_metrics(
     adapter: &'static AdapterTelemetry,
     host: LabelValue,

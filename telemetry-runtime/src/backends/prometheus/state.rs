@@ -327,15 +327,18 @@ impl AdapterMetrics {
 /// The state of `adapter`, created on first use: one indexed load.
 #[inline]
 pub(crate) fn adapter(adapter: AdapterRef) -> Option<&'static AdapterMetrics> {
-    let id = adapter.id();
-    if !id.is_exported() {
-        // A refused duplicate or an adapter past the limit: not exported,
-        // so nothing is recorded for it.
-        return None;
+    match ADAPTERS.get(adapter.id()) {
+        Some(m) => Some(m),
+        None => create(adapter.id()),
     }
-    if let Some(m) = ADAPTERS.get(id) {
-        return Some(m);
-    }
+}
+
+#[cold]
+#[inline(never)]
+fn create(id: AdapterId) -> Option<&'static AdapterMetrics> {
+    // A refused duplicate or an adapter past the limit (the unexported id)
+    // is not in the registry: nothing is recorded for it, and its slot
+    // stays empty.
     let telemetry = crate::core::adapter::adapter_by_id(id)?;
     Some(ADAPTERS.get_or_init(id, || AdapterMetrics::new(telemetry)))
 }
