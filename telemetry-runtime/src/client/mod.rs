@@ -54,17 +54,17 @@
 mod breaker;
 mod error;
 mod fallback;
+mod hosts;
+mod inner;
 mod limiter;
 mod request;
 pub mod retry;
 mod span;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderName, HeaderValue, RETRY_AFTER};
@@ -84,11 +84,11 @@ use crate::core::events::{
 };
 pub use crate::core::events::{BreakerState, CorrelationId};
 use crate::core::id::AdapterRef;
-use crate::core::labels::hash::FastHashBuilder;
 use crate::core::labels::LabelValue;
 use crate::core::redact::Redactor;
 use breaker::{Admission, HostBreaker, Transition};
-use limiter::HostLimiter;
+use hosts::{ActiveGuard, HostState, HostTable};
+use inner::ClientInner;
 use retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
 use span::{AttemptSpan, RequestSpan, SpanFields};
 
@@ -101,76 +101,13 @@ pub struct AdapterClient {
     inner: Arc<ClientInner>,
 }
 
-struct ClientInner {
-    http: reqwest::Client,
-    telemetry: &'static AdapterTelemetry,
-    /// The handle events carry (manifest and id), resolved once at build.
-    adapter: AdapterRef,
-    retry: RetryPolicy,
-    budget: Option<RetryBudget>,
-    rate_limit: Option<RateLimit>,
-    host_limits: Vec<(String, Option<RateLimit>)>,
-    breaker: Option<BreakerPolicy>,
-    idle_ttl: Duration,
-    correlation_header: Option<HeaderName>,
-    redactor: Redactor,
-    epoch: Instant,
-    /// Wall-clock time of `epoch`, nanoseconds since the Unix epoch: event
-    /// timestamps are derived from the monotonic instants the client reads
-    /// anyway, instead of one `SystemTime::now` per event.
-    epoch_unix_nanos: u64,
-    /// Per-host state. Read-locked once per logical request (one atomic
-    /// read-modify-write each way, uncontended: about a fifth of the
-    /// instructions of an `ArcSwap` load, measured with callgrind);
-    /// write-locked only when a host is added or evicted, which is rare.
-    hosts: RwLock<HostTable>,
-    last_sweep_ms: AtomicU64,
-}
-
-/// Host name → per-port states.
-/// The hasher is the runtime's one fast seeded hash (`labels::hash`):
-/// several times cheaper than SipHash on short host names, and the random
-/// seed keeps collisions unpredictable to whoever chooses the URLs.
-type HostTable = HashMap<Box<str>, Vec<Arc<HostState>>, FastHashBuilder>;
-
-struct HostState {
-    host: Box<str>,
-    port: u16,
-    label: LabelValue,
-    limiter: Option<HostLimiter>,
-    breaker: Option<HostBreaker>,
-    /// Milliseconds since the client's epoch of the last use.
-    last_used_ms: AtomicU64,
-    /// Logical requests using this state now.
-    active: AtomicU32,
-}
-
-impl HostState {
-    fn display(&self) -> String {
-        self.label.as_str().to_owned()
-    }
-}
-
-/// Marks a host state in use for the life of a logical request. The
-/// state's `last_used_ms` is stamped when the request starts and after every
-/// wire attempt (from instants read anyway), so the guard reads no clock.
-struct ActiveGuard<'a> {
-    state: &'a HostState,
-}
-
-impl Drop for ActiveGuard<'_> {
-    fn drop(&mut self) {
-        self.state.active.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 impl fmt::Debug for AdapterClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdapterClient")
             .field("adapter", &self.inner.telemetry.manifest().name)
             .field("retry", &self.inner.retry)
-            .field("rate_limit", &self.inner.rate_limit)
-            .field("breaker", &self.inner.breaker)
+            .field("rate_limit", &self.inner.hosts.rate_limit)
+            .field("breaker", &self.inner.hosts.breaker)
             .field("tracked_hosts", &self.tracked_hosts())
             .finish_non_exhaustive()
     }
@@ -287,16 +224,7 @@ impl AdapterClient {
 
     /// One snapshot per host that has a rate limiter, sorted by host.
     pub fn limiter_snapshot(&self) -> Vec<LimiterSnapshot> {
-        let now = Instant::now();
-        let mut out: Vec<LimiterSnapshot> = self
-            .inner
-            .hosts_read()
-            .values()
-            .flatten()
-            .filter_map(|s| s.limiter.as_ref().map(|l| l.snapshot(s.display(), now)))
-            .collect();
-        out.sort_by(|a, b| a.host.cmp(&b.host));
-        out
+        self.inner.hosts.limiter_snapshots(Instant::now())
     }
 
     /// The rate limiter snapshot of one host (`host` or `host:port` as the
@@ -307,26 +235,18 @@ impl AdapterClient {
 
     /// The breaker state of every tracked host, sorted by host.
     pub fn breaker_states(&self) -> Vec<(String, BreakerState)> {
-        let mut out: Vec<_> = self
-            .inner
-            .hosts_read()
-            .values()
-            .flatten()
-            .filter_map(|s| s.breaker.as_ref().map(|b| (s.display(), b.state())))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        self.inner.hosts.breaker_states()
     }
 
     /// Hosts with per-host state (limiter, breaker) held now.
     pub fn tracked_hosts(&self) -> usize {
-        self.inner.hosts_read().values().map(Vec::len).sum()
+        self.inner.hosts.len()
     }
 
     /// Drops the state of hosts idle for longer than the idle TTL (this also
     /// happens by itself when new hosts arrive); returns how many went.
     pub fn evict_idle(&self) -> usize {
-        self.inner.sweep(true)
+        self.inner.hosts.sweep(true)
     }
 
     /// The logical request's future (not an `async fn`, which would store
@@ -473,16 +393,18 @@ impl AdapterClientBuilder {
                 adapter: self.telemetry.handle(),
                 retry: self.retry,
                 budget: self.budget,
-                rate_limit: self.rate_limit,
-                host_limits: self.host_limits,
-                breaker: self.breaker,
-                idle_ttl: self.idle_ttl,
                 correlation_header,
                 redactor: self.redactor,
                 epoch,
                 epoch_unix_nanos,
-                hosts: RwLock::new(HashMap::with_hasher(FastHashBuilder::new())),
-                last_sweep_ms: AtomicU64::new(0),
+                hosts: HostTable::new(
+                    self.telemetry,
+                    self.rate_limit,
+                    self.host_limits,
+                    self.breaker,
+                    self.idle_ttl,
+                    epoch,
+                ),
             }),
         })
     }
@@ -621,118 +543,6 @@ impl ClientInner {
         }
     }
 
-    fn now_ms(&self) -> u64 {
-        self.ms_at(Instant::now())
-    }
-
-    /// Milliseconds from the epoch to `t`.
-    fn ms_at(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
-    }
-
-    fn limit_for(&self, host: &str, port: u16) -> Option<RateLimit> {
-        let with_port = format!("{host}:{port}");
-        if let Some((_, l)) = self.host_limits.iter().rev().find(|(h, _)| *h == with_port) {
-            return l.clone();
-        }
-        if let Some((_, l)) = self.host_limits.iter().rev().find(|(h, _)| h == host) {
-            return l.clone();
-        }
-        self.rate_limit.clone()
-    }
-
-    /// The host table, read-locked. A panic while it was write-locked
-    /// cannot leave it half-changed (writers only insert and `retain`), so
-    /// a poisoned lock is used as it is.
-    fn hosts_read(&self) -> std::sync::RwLockReadGuard<'_, HostTable> {
-        self.hosts.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The host table, write-locked (see [`hosts_read`](Self::hosts_read)).
-    fn hosts_write(&self) -> std::sync::RwLockWriteGuard<'_, HostTable> {
-        self.hosts.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The state of `host:port`, created on first use.
-    fn host_state(&self, host: &str, port: u16, scheme: &str) -> Arc<HostState> {
-        if let Some(s) = self
-            .hosts_read()
-            .get(host)
-            .and_then(|v| v.iter().find(|s| s.port == port))
-        {
-            return s.clone();
-        }
-        self.add_host(host, port, scheme)
-    }
-
-    #[cold]
-    fn add_host(&self, host: &str, port: u16, scheme: &str) -> Arc<HostState> {
-        let mut table = self.hosts_write();
-        if let Some(s) = table
-            .get(host)
-            .and_then(|v| v.iter().find(|s| s.port == port))
-        {
-            return s.clone();
-        }
-        let default_port = match scheme {
-            "https" => 443,
-            "http" => 80,
-            _ => 0,
-        };
-        let label = self.telemetry.hosts().intern_host_port(
-            host,
-            (port != default_port).then_some(port),
-            scheme,
-        );
-        let state = Arc::new(HostState {
-            host: host.into(),
-            port,
-            label,
-            limiter: self.limit_for(host, port).map(HostLimiter::new),
-            breaker: self.breaker.clone().map(HostBreaker::new),
-            last_used_ms: AtomicU64::new(self.now_ms()),
-            active: AtomicU32::new(0),
-        });
-        self.evict_from(&mut table);
-        table.entry(host.into()).or_default().push(state.clone());
-        state
-    }
-
-    /// Removes idle entries from `table`; returns how many.
-    fn evict_from(&self, table: &mut HostTable) -> usize {
-        let now = self.now_ms();
-        let ttl = u64::try_from(self.idle_ttl.as_millis()).unwrap_or(u64::MAX);
-        self.last_sweep_ms.store(now, Ordering::Relaxed);
-        let mut evicted = 0;
-        table.retain(|_, states| {
-            states.retain(|s| {
-                let idle = now.saturating_sub(s.last_used_ms.load(Ordering::Relaxed));
-                let keep = s.active.load(Ordering::Acquire) > 0 || idle < ttl;
-                if !keep {
-                    evicted += 1;
-                }
-                keep
-            });
-            !states.is_empty()
-        });
-        evicted
-    }
-
-    /// Evicts idle hosts; unless `force`, only when half a TTL has passed
-    /// since the last sweep.
-    fn sweep(&self, force: bool) -> usize {
-        self.sweep_at(self.now_ms(), force)
-    }
-
-    /// [`sweep`](Self::sweep) with the time already read.
-    fn sweep_at(&self, now: u64, force: bool) -> usize {
-        let half_ttl = u64::try_from(self.idle_ttl.as_millis() / 2).unwrap_or(u64::MAX);
-        if !force && now.saturating_sub(self.last_sweep_ms.load(Ordering::Relaxed)) < half_ttl {
-            return 0;
-        }
-        self.evict_from(&mut self.hosts_write())
-    }
-
     /// One logical request. A plain `fn` returning an `async move` block,
     /// not an `async fn`: an `async fn` copies each argument into a second
     /// slot of its future, and a `reqwest::Request` is 264 bytes; the block
@@ -755,13 +565,14 @@ impl ClientInner {
             let url = first.url();
             let port = url.port_or_known_default().unwrap_or(0);
             // The URL parser already lowercases domain names of http(s) URLs.
-            let state = self.host_state(url.host_str().unwrap_or_default(), port, url.scheme());
+            let state = self
+                .hosts
+                .state(url.host_str().unwrap_or_default(), port, url.scheme());
             let method = HttpMethod::parse(first.method().as_str());
-            state.active.fetch_add(1, Ordering::AcqRel);
-            let _active = ActiveGuard { state: &state };
-            let now_ms = self.now_ms();
-            state.last_used_ms.store(now_ms, Ordering::Relaxed);
-            self.sweep_at(now_ms, false);
+            let _active = ActiveGuard::enter(&state);
+            let now_ms = self.hosts.now_ms();
+            state.mark_used(now_ms);
+            self.hosts.sweep_at(now_ms, false);
 
             let emitter = Emitter {
                 telemetry: self.telemetry,
@@ -1008,9 +819,7 @@ impl ClientInner {
             method,
         } = wire;
         let elapsed = ended.saturating_duration_since(started);
-        state
-            .last_used_ms
-            .store(self.ms_at(ended), Ordering::Relaxed);
+        state.mark_used(self.hosts.ms_at(ended));
         let outcome = match result {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -1192,26 +1001,8 @@ fn e_attempts(e: &ClientError) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::hosts::tests::TEST_TELEMETRY;
     use super::*;
-
-    #[test]
-    fn limit_overrides_prefer_host_port_then_host() {
-        let inner = AdapterClient::builder_for(&TEST_TELEMETRY)
-            .rate_limit(RateLimit::per_second(1.0))
-            .host_rate_limit("a.test", RateLimit::per_second(2.0))
-            .host_rate_limit("a.test:8080", RateLimit::per_second(4.0))
-            .host_unlimited("b.test")
-            .build();
-        let Ok(client) = inner else {
-            panic!("client builds")
-        };
-        let i = &client.inner;
-        let every = |h: &str, p: u16| i.limit_for(h, p).map(|l| l.refill_interval());
-        assert_eq!(every("a.test", 8080), Some(Duration::from_millis(250)));
-        assert_eq!(every("a.test", 80), Some(Duration::from_millis(500)));
-        assert_eq!(every("b.test", 80), None);
-        assert_eq!(every("c.test", 80), Some(Duration::from_secs(1)));
-    }
 
     #[test]
     fn redacted_url_fast_path_matches_the_redactor() {
@@ -1236,44 +1027,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn host_hasher_spreads_similar_names() {
-        use std::hash::BuildHasher;
-        let b = FastHashBuilder::new();
-        let hashes: std::collections::HashSet<u64> = (0..1000)
-            .map(|i| b.hash_one(format!("h{i}.test").as_str()))
-            .collect();
-        assert_eq!(hashes.len(), 1000);
-        // Same input, same builder, same hash; another seed, another hash.
-        assert_eq!(b.hash_one("a.test"), b.hash_one("a.test"));
-        assert_ne!(
-            b.hash_one("a.test"),
-            FastHashBuilder::new().hash_one("a.test")
-        );
-    }
-
-    #[test]
-    fn idle_hosts_are_evicted_but_active_ones_kept() {
-        let Ok(client) = AdapterClient::builder_for(&TEST_TELEMETRY)
-            .idle_host_ttl(Duration::ZERO)
-            .build()
-        else {
-            panic!("client builds")
-        };
-        let a = client.inner.host_state("a.test", 80, "http");
-        a.active.fetch_add(1, Ordering::AcqRel);
-        for i in 0..50 {
-            client.inner.host_state(&format!("h{i}.test"), 80, "http");
-        }
-        // Each insertion swept the previous idle ones (TTL zero).
-        assert!(client.tracked_hosts() <= 2, "{}", client.tracked_hosts());
-        client.evict_idle();
-        assert_eq!(client.tracked_hosts(), 1, "the active host stays");
-        a.active.fetch_sub(1, Ordering::AcqRel);
-        assert_eq!(client.evict_idle(), 1);
-        assert_eq!(client.tracked_hosts(), 0);
-    }
-
     /// The future of `send()` stays as small as the tuning left it (see
     /// "The client's request future is kept small" in
     /// `docs/architecture.md`): a regression here costs every request.
@@ -1284,24 +1037,14 @@ mod tests {
         };
         let size = std::mem::size_of_val(&client.get("http://a.test/").send());
         println!("send() future: {size} bytes");
-        assert!(size <= SEND_FUTURE_BYTES, "send() future grew to {size} bytes");
+        assert!(
+            size <= SEND_FUTURE_BYTES,
+            "send() future grew to {size} bytes"
+        );
     }
 
     /// Measured in the test profile (rustc 1.95, x86_64, default and all
     /// features alike) before the client was split into files; the release
     /// figure in `docs/architecture.md` is the benchmark's.
     const SEND_FUTURE_BYTES: usize = 1512;
-
-    static TEST_MANIFEST: crate::core::manifest::AdapterManifest =
-        crate::core::manifest::AdapterManifest {
-            name: "client_unit",
-            type_name: "ClientUnit",
-            naming: crate::core::manifest::Naming::Prometheus,
-            host_cap: 8,
-            labels: &[],
-            events: &[],
-            slo: None,
-            cardinality_budget: 0,
-        };
-    static TEST_TELEMETRY: AdapterTelemetry = AdapterTelemetry::new(&TEST_MANIFEST);
 }

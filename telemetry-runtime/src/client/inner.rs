@@ -1,0 +1,31 @@
+//! The state every clone of an `AdapterClient` shares.
+
+use std::time::Instant;
+
+use reqwest::header::HeaderName;
+
+use super::hosts::HostTable;
+use super::retry::{RetryBudget, RetryPolicy};
+use crate::core::adapter::AdapterTelemetry;
+use crate::core::id::AdapterRef;
+use crate::core::redact::Redactor;
+
+/// The client behind the `Arc`: the reqwest client, the policies, the host
+/// table, and what events need from the client.
+pub(super) struct ClientInner {
+    pub(super) http: reqwest::Client,
+    pub(super) telemetry: &'static AdapterTelemetry,
+    /// The handle events carry (manifest and id), resolved once at build.
+    pub(super) adapter: AdapterRef,
+    pub(super) retry: RetryPolicy,
+    pub(super) budget: Option<RetryBudget>,
+    pub(super) correlation_header: Option<HeaderName>,
+    pub(super) redactor: Redactor,
+    pub(super) epoch: Instant,
+    /// Wall-clock time of `epoch`, nanoseconds since the Unix epoch: event
+    /// timestamps are derived from the monotonic instants the client reads
+    /// anyway, instead of one `SystemTime::now` per event.
+    pub(super) epoch_unix_nanos: u64,
+    /// Per-host state (limiters, breakers).
+    pub(super) hosts: HostTable,
+}
