@@ -122,7 +122,7 @@ impl HostTable {
 
     /// The rate limit of `host:port`: an override for `host:port`, else one
     /// for `host`, else the default.
-    fn limit_for(&self, host: &str, port: u16) -> Option<RateLimit> {
+    pub(super) fn limit_for(&self, host: &str, port: u16) -> Option<RateLimit> {
         let with_port = format!("{host}:{port}");
         if let Some((_, l)) = self.host_limits.iter().rev().find(|(h, _)| *h == with_port) {
             return l.clone();
@@ -273,24 +273,6 @@ pub(super) mod tests {
             idle_ttl,
             Instant::now(),
         )
-    }
-
-    #[test]
-    fn limit_overrides_prefer_host_port_then_host() {
-        let t = table(
-            Some(RateLimit::per_second(1.0)),
-            vec![
-                ("a.test".into(), Some(RateLimit::per_second(2.0))),
-                ("a.test:8080".into(), Some(RateLimit::per_second(4.0))),
-                ("b.test".into(), None),
-            ],
-            Duration::from_secs(300),
-        );
-        let every = |h: &str, p: u16| t.limit_for(h, p).map(|l| l.refill_interval());
-        assert_eq!(every("a.test", 8080), Some(Duration::from_millis(250)));
-        assert_eq!(every("a.test", 80), Some(Duration::from_millis(500)));
-        assert_eq!(every("b.test", 80), None);
-        assert_eq!(every("c.test", 80), Some(Duration::from_secs(1)));
     }
 
     #[test]

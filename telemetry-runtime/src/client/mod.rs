@@ -52,6 +52,7 @@
 //! ```
 
 mod breaker;
+mod builder;
 mod error;
 mod fallback;
 mod hosts;
@@ -63,13 +64,13 @@ mod span;
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderValue, RETRY_AFTER};
 
 pub use breaker::BreakerPolicy;
+pub use builder::AdapterClientBuilder;
 pub use error::{ClientError, RateLimitRejection};
 pub use fallback::{Fallback, FallbackHit};
 pub use limiter::{LimiterSnapshot, RateLimit};
@@ -85,9 +86,8 @@ use crate::core::events::{
 pub use crate::core::events::{BreakerState, CorrelationId};
 use crate::core::id::AdapterRef;
 use crate::core::labels::LabelValue;
-use crate::core::redact::Redactor;
 use breaker::{Admission, HostBreaker, Transition};
-use hosts::{ActiveGuard, HostState, HostTable};
+use hosts::{ActiveGuard, HostState};
 use inner::ClientInner;
 use retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
 use span::{AttemptSpan, RequestSpan, SpanFields};
@@ -113,37 +113,6 @@ impl fmt::Debug for AdapterClient {
     }
 }
 
-/// Configures an [`AdapterClient`].
-///
-/// Defaults: reqwest's defaults (rustls, connection pool) with a 30 s
-/// timeout per attempt; [`RetryPolicy::default`]; no retry budget; no rate
-/// limit; [`BreakerPolicy::default`]; idle per-host state evicted after
-/// 5 minutes; no correlation header; the built-in redaction lists.
-#[must_use]
-pub struct AdapterClientBuilder {
-    telemetry: &'static AdapterTelemetry,
-    http: reqwest::ClientBuilder,
-    retry: RetryPolicy,
-    budget: Option<RetryBudget>,
-    rate_limit: Option<RateLimit>,
-    host_limits: Vec<(String, Option<RateLimit>)>,
-    breaker: Option<BreakerPolicy>,
-    idle_ttl: Duration,
-    correlation_header: Option<String>,
-    redactor: Redactor,
-}
-
-impl fmt::Debug for AdapterClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdapterClientBuilder")
-            .field("adapter", &self.telemetry.manifest().name)
-            .field("retry", &self.retry)
-            .field("rate_limit", &self.rate_limit)
-            .field("breaker", &self.breaker)
-            .finish_non_exhaustive()
-    }
-}
-
 impl AdapterClient {
     /// A builder whose telemetry is `T`'s (the adapter's labels, sinks and
     /// metric handles).
@@ -153,18 +122,7 @@ impl AdapterClient {
 
     /// A builder for an explicit telemetry static (what [`builder`](Self::builder) calls).
     pub fn builder_for(telemetry: &'static AdapterTelemetry) -> AdapterClientBuilder {
-        AdapterClientBuilder {
-            telemetry,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)),
-            retry: RetryPolicy::default(),
-            budget: None,
-            rate_limit: None,
-            host_limits: Vec::new(),
-            breaker: Some(BreakerPolicy::default()),
-            idle_ttl: Duration::from_secs(300),
-            correlation_header: None,
-            redactor: Redactor::new(),
-        }
+        AdapterClientBuilder::new(telemetry)
     }
 
     /// A GET request.
@@ -259,154 +217,6 @@ impl AdapterClient {
     ) -> impl Future<Output = Result<Response, ClientError>> + Send + '_ {
         self.inner
             .execute(Some(request), idempotent, correlation_id)
-    }
-}
-
-impl AdapterClientBuilder {
-    fn map_http(
-        mut self,
-        f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
-    ) -> Self {
-        self.http = f(self.http);
-        self
-    }
-
-    /// Timeout of each wire attempt (default 30 s).
-    pub fn timeout(self, d: Duration) -> Self {
-        self.map_http(|b| b.timeout(d))
-    }
-
-    /// Connect timeout.
-    pub fn connect_timeout(self, d: Duration) -> Self {
-        self.map_http(|b| b.connect_timeout(d))
-    }
-
-    /// How long idle pooled connections are kept.
-    pub fn pool_idle_timeout(self, d: Duration) -> Self {
-        self.map_http(|b| b.pool_idle_timeout(d))
-    }
-
-    /// Idle pooled connections kept per host.
-    pub fn pool_max_idle_per_host(self, n: usize) -> Self {
-        self.map_http(|b| b.pool_max_idle_per_host(n))
-    }
-
-    /// The `User-Agent` header.
-    pub fn user_agent(self, ua: &str) -> Self {
-        let ua = ua.to_owned();
-        self.map_http(|b| b.user_agent(ua))
-    }
-
-    /// Resolves `domain` to `addr` instead of asking DNS (the port of `addr`
-    /// is ignored when the URL names one): how many host names map onto one
-    /// local simulator.
-    pub fn resolve(self, domain: &str, addr: SocketAddr) -> Self {
-        let domain = domain.to_owned();
-        self.map_http(|b| b.resolve(&domain, addr))
-    }
-
-    /// Any other reqwest setting.
-    pub fn configure_reqwest(
-        self,
-        f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
-    ) -> Self {
-        self.map_http(f)
-    }
-
-    /// The retry policy.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// A retry budget shared by all this client's requests.
-    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
-        self.budget = Some(budget);
-        self
-    }
-
-    /// The rate limit of every host without an override.
-    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.rate_limit = Some(limit);
-        self
-    }
-
-    /// The rate limit of `host` (a host name, or `host:port`; the more
-    /// specific wins).
-    pub fn host_rate_limit(mut self, host: &str, limit: RateLimit) -> Self {
-        self.host_limits
-            .push((host.to_ascii_lowercase(), Some(limit)));
-        self
-    }
-
-    /// No rate limit for `host`, whatever the default.
-    pub fn host_unlimited(mut self, host: &str) -> Self {
-        self.host_limits.push((host.to_ascii_lowercase(), None));
-        self
-    }
-
-    /// The circuit breaker of every host.
-    pub fn breaker(mut self, policy: BreakerPolicy) -> Self {
-        self.breaker = Some(policy);
-        self
-    }
-
-    /// No circuit breaker.
-    pub fn no_breaker(mut self) -> Self {
-        self.breaker = None;
-        self
-    }
-
-    /// How long a host's state (limiter, breaker) is kept after its last use.
-    pub fn idle_host_ttl(mut self, ttl: Duration) -> Self {
-        self.idle_ttl = ttl;
-        self
-    }
-
-    /// Sends each logical request's correlation id in this header.
-    pub fn correlation_header(mut self, name: &str) -> Self {
-        self.correlation_header = Some(name.to_owned());
-        self
-    }
-
-    /// The redaction lists for URLs in events, spans and errors.
-    pub fn redactor(mut self, redactor: Redactor) -> Self {
-        self.redactor = redactor;
-        self
-    }
-
-    /// Builds the client.
-    pub fn build(self) -> Result<AdapterClient, ClientError> {
-        let correlation_header = match self.correlation_header {
-            Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
-                ClientError::InvalidConfig(format!("`{name}` is not a valid header name"))
-            })?),
-            None => None,
-        };
-        let http = self.http.build().map_err(ClientError::Request)?;
-        let epoch = Instant::now();
-        let epoch_unix_nanos = crate::core::events::now_unix_nanos();
-        Ok(AdapterClient {
-            inner: Arc::new(ClientInner {
-                http,
-                telemetry: self.telemetry,
-                adapter: self.telemetry.handle(),
-                retry: self.retry,
-                budget: self.budget,
-                correlation_header,
-                redactor: self.redactor,
-                epoch,
-                epoch_unix_nanos,
-                hosts: HostTable::new(
-                    self.telemetry,
-                    self.rate_limit,
-                    self.host_limits,
-                    self.breaker,
-                    self.idle_ttl,
-                    epoch,
-                ),
-            }),
-        })
     }
 }
 

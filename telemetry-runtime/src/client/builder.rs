@@ -1,0 +1,238 @@
+//! The client's builder: reqwest settings, policies, and `build`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderName;
+
+use super::breaker::BreakerPolicy;
+use super::error::ClientError;
+use super::hosts::HostTable;
+use super::inner::ClientInner;
+use super::limiter::RateLimit;
+use super::retry::{RetryBudget, RetryPolicy};
+use super::AdapterClient;
+use crate::core::adapter::AdapterTelemetry;
+use crate::core::redact::Redactor;
+
+/// Configures an [`AdapterClient`].
+///
+/// Defaults: reqwest's defaults (rustls, connection pool) with a 30 s
+/// timeout per attempt; [`RetryPolicy::default`]; no retry budget; no rate
+/// limit; [`BreakerPolicy::default`]; idle per-host state evicted after
+/// 5 minutes; no correlation header; the built-in redaction lists.
+#[must_use]
+pub struct AdapterClientBuilder {
+    telemetry: &'static AdapterTelemetry,
+    http: reqwest::ClientBuilder,
+    retry: RetryPolicy,
+    budget: Option<RetryBudget>,
+    rate_limit: Option<RateLimit>,
+    host_limits: Vec<(String, Option<RateLimit>)>,
+    breaker: Option<BreakerPolicy>,
+    idle_ttl: Duration,
+    correlation_header: Option<String>,
+    redactor: Redactor,
+}
+
+impl fmt::Debug for AdapterClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdapterClientBuilder")
+            .field("adapter", &self.telemetry.manifest().name)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("breaker", &self.breaker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdapterClientBuilder {
+    /// The defaults listed on the type.
+    pub(super) fn new(telemetry: &'static AdapterTelemetry) -> Self {
+        AdapterClientBuilder {
+            telemetry,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)),
+            retry: RetryPolicy::default(),
+            budget: None,
+            rate_limit: None,
+            host_limits: Vec::new(),
+            breaker: Some(BreakerPolicy::default()),
+            idle_ttl: Duration::from_secs(300),
+            correlation_header: None,
+            redactor: Redactor::new(),
+        }
+    }
+
+    fn map_http(
+        mut self,
+        f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Self {
+        self.http = f(self.http);
+        self
+    }
+
+    /// Timeout of each wire attempt (default 30 s).
+    pub fn timeout(self, d: Duration) -> Self {
+        self.map_http(|b| b.timeout(d))
+    }
+
+    /// Connect timeout.
+    pub fn connect_timeout(self, d: Duration) -> Self {
+        self.map_http(|b| b.connect_timeout(d))
+    }
+
+    /// How long idle pooled connections are kept.
+    pub fn pool_idle_timeout(self, d: Duration) -> Self {
+        self.map_http(|b| b.pool_idle_timeout(d))
+    }
+
+    /// Idle pooled connections kept per host.
+    pub fn pool_max_idle_per_host(self, n: usize) -> Self {
+        self.map_http(|b| b.pool_max_idle_per_host(n))
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(self, ua: &str) -> Self {
+        let ua = ua.to_owned();
+        self.map_http(|b| b.user_agent(ua))
+    }
+
+    /// Resolves `domain` to `addr` instead of asking DNS (the port of `addr`
+    /// is ignored when the URL names one): how many host names map onto one
+    /// local simulator.
+    pub fn resolve(self, domain: &str, addr: SocketAddr) -> Self {
+        let domain = domain.to_owned();
+        self.map_http(|b| b.resolve(&domain, addr))
+    }
+
+    /// Any other reqwest setting.
+    pub fn configure_reqwest(
+        self,
+        f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Self {
+        self.map_http(f)
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// A retry budget shared by all this client's requests.
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The rate limit of every host without an override.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// The rate limit of `host` (a host name, or `host:port`; the more
+    /// specific wins).
+    pub fn host_rate_limit(mut self, host: &str, limit: RateLimit) -> Self {
+        self.host_limits
+            .push((host.to_ascii_lowercase(), Some(limit)));
+        self
+    }
+
+    /// No rate limit for `host`, whatever the default.
+    pub fn host_unlimited(mut self, host: &str) -> Self {
+        self.host_limits.push((host.to_ascii_lowercase(), None));
+        self
+    }
+
+    /// The circuit breaker of every host.
+    pub fn breaker(mut self, policy: BreakerPolicy) -> Self {
+        self.breaker = Some(policy);
+        self
+    }
+
+    /// No circuit breaker.
+    pub fn no_breaker(mut self) -> Self {
+        self.breaker = None;
+        self
+    }
+
+    /// How long a host's state (limiter, breaker) is kept after its last use.
+    pub fn idle_host_ttl(mut self, ttl: Duration) -> Self {
+        self.idle_ttl = ttl;
+        self
+    }
+
+    /// Sends each logical request's correlation id in this header.
+    pub fn correlation_header(mut self, name: &str) -> Self {
+        self.correlation_header = Some(name.to_owned());
+        self
+    }
+
+    /// The redaction lists for URLs in events, spans and errors.
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<AdapterClient, ClientError> {
+        let correlation_header = match self.correlation_header {
+            Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
+                ClientError::InvalidConfig(format!("`{name}` is not a valid header name"))
+            })?),
+            None => None,
+        };
+        let http = self.http.build().map_err(ClientError::Request)?;
+        let epoch = Instant::now();
+        let epoch_unix_nanos = crate::core::events::now_unix_nanos();
+        Ok(AdapterClient {
+            inner: Arc::new(ClientInner {
+                http,
+                telemetry: self.telemetry,
+                adapter: self.telemetry.handle(),
+                retry: self.retry,
+                budget: self.budget,
+                correlation_header,
+                redactor: self.redactor,
+                epoch,
+                epoch_unix_nanos,
+                hosts: HostTable::new(
+                    self.telemetry,
+                    self.rate_limit,
+                    self.host_limits,
+                    self.breaker,
+                    self.idle_ttl,
+                    epoch,
+                ),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hosts::tests::TEST_TELEMETRY;
+    use super::*;
+
+    #[test]
+    fn limit_overrides_prefer_host_port_then_host() {
+        let inner = AdapterClient::builder_for(&TEST_TELEMETRY)
+            .rate_limit(RateLimit::per_second(1.0))
+            .host_rate_limit("A.test", RateLimit::per_second(2.0))
+            .host_rate_limit("a.test:8080", RateLimit::per_second(4.0))
+            .host_unlimited("b.test")
+            .build();
+        let Ok(client) = inner else {
+            panic!("client builds")
+        };
+        let i = &client.inner.hosts;
+        let every = |h: &str, p: u16| i.limit_for(h, p).map(|l| l.refill_interval());
+        assert_eq!(every("a.test", 8080), Some(Duration::from_millis(250)));
+        assert_eq!(every("a.test", 80), Some(Duration::from_millis(500)));
+        assert_eq!(every("b.test", 80), None);
+        assert_eq!(every("c.test", 80), Some(Duration::from_secs(1)));
+    }
+}
