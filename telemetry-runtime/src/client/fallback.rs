@@ -5,8 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
+use super::emit::Emitter;
 use super::{AdapterClient, ClientError, Response};
-use crate::core::events::{CorrelationId, EventMeta, EventRef, FallbackEvent, FallbackOutcome};
+use crate::core::events::{CorrelationId, FallbackOutcome};
 
 type SourceFuture<'c> = Pin<Box<dyn Future<Output = Result<Response, ClientError>> + Send + 'c>>;
 type SourceFn<'c> = Box<dyn FnOnce(CorrelationId) -> SourceFuture<'c> + Send + 'c>;
@@ -127,18 +128,9 @@ impl<'c> Fallback<'c> {
                     (outcome, Some(e.error_type().as_str()), host)
                 }
             };
-            if telemetry.interested() {
-                let host = host.unwrap_or_else(|| telemetry.hosts().overflow());
-                let e = FallbackEvent {
-                    meta: EventMeta::new(telemetry, host, self.correlation_id, tier + 1),
-                    tier,
-                    source,
-                    outcome,
-                    reason,
-                    elapsed,
-                };
-                telemetry.emit(EventRef::Fallback(&e));
-            }
+            let event_host = host.unwrap_or_else(|| telemetry.hosts().overflow());
+            Emitter::new(&self.client.inner, event_host, self.correlation_id)
+                .fallback(tier, source, outcome, reason, elapsed);
             match result {
                 Ok(response) if outcome == FallbackOutcome::Success => {
                     return Ok(FallbackHit {

@@ -53,6 +53,7 @@
 
 mod breaker;
 mod builder;
+mod emit;
 mod error;
 mod fallback;
 mod hosts;
@@ -78,15 +79,10 @@ pub use request::{RequestBuilder, Response};
 pub use retry::{RetryBudget, RetryPolicy};
 
 use crate::core::adapter::{AdapterTelemetry, InstrumentedAdapter};
-use crate::core::events::{
-    BackoffEvent, BreakerTransitionEvent, DelaySource, ErrorEvent, ErrorType, EventMeta, EventRef,
-    HttpMethod, RateLimitEvent, RateLimitOutcome, RequestEvent, ResponseEvent, RetryEvent,
-    RetryReason,
-};
 pub use crate::core::events::{BreakerState, CorrelationId};
-use crate::core::id::AdapterRef;
-use crate::core::labels::LabelValue;
-use breaker::{Admission, HostBreaker, Transition};
+use crate::core::events::{DelaySource, ErrorType, HttpMethod, RateLimitOutcome, RetryReason};
+use breaker::{Admission, HostBreaker};
+use emit::Emitter;
 use hosts::{ActiveGuard, HostState};
 use inner::ClientInner;
 use retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
@@ -250,92 +246,6 @@ enum AttemptOutcome {
     Failed(reqwest::Error, ErrorType),
 }
 
-/// Context shared by the events of one logical request.
-struct Emitter {
-    telemetry: &'static AdapterTelemetry,
-    adapter: AdapterRef,
-    host: LabelValue,
-    correlation_id: CorrelationId,
-    /// The client's epoch and its wall-clock time (see `meta_at`).
-    epoch: Instant,
-    epoch_unix_nanos: u64,
-}
-
-impl Emitter {
-    /// Whether this adapter has a sink (its own or the global one): events
-    /// are built only then.
-    #[inline]
-    fn on(&self) -> bool {
-        self.telemetry.interested()
-    }
-
-    /// Meta of an event that happened at `at` (an instant the client read
-    /// for its own bookkeeping): wall time = the client's epoch in wall time
-    /// + the monotonic time since, so no extra clock read per event.
-    #[inline]
-    fn meta_at(&self, attempt: u32, at: Instant) -> EventMeta {
-        let since =
-            u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
-        EventMeta {
-            adapter: self.adapter,
-            host: self.host,
-            correlation_id: self.correlation_id,
-            attempt,
-            time_unix_nano: self.epoch_unix_nanos.saturating_add(since),
-        }
-    }
-
-    /// Meta of an event happening now (rare paths: breaker transitions,
-    /// errors, retries).
-    fn meta(&self, attempt: u32) -> EventMeta {
-        self.meta_at(attempt, Instant::now())
-    }
-
-    fn transition(&self, attempt: u32, t: Transition) {
-        if self.on() {
-            let e = BreakerTransitionEvent {
-                meta: self.meta(attempt),
-                from: t.from,
-                to: t.to,
-                reason: t.reason,
-            };
-            self.telemetry.emit(EventRef::BreakerTransition(&e));
-        }
-    }
-
-    fn error(
-        &self,
-        attempt: u32,
-        method: HttpMethod,
-        kind: ErrorType,
-        message: String,
-        d: Duration,
-    ) {
-        self.error_at(attempt, Instant::now(), method, kind, message, d);
-    }
-
-    fn error_at(
-        &self,
-        attempt: u32,
-        at: Instant,
-        method: HttpMethod,
-        kind: ErrorType,
-        message: String,
-        d: Duration,
-    ) {
-        if self.on() {
-            let e = ErrorEvent {
-                meta: self.meta_at(attempt, at),
-                method,
-                error_type: kind,
-                message,
-                duration: d,
-            };
-            self.telemetry.emit(EventRef::Error(&e));
-        }
-    }
-}
-
 impl ClientInner {
     /// `url` as events, spans and errors show it. `Redactor::url` rewrites
     /// only the userinfo, the query and the fragment, so a URL with none of
@@ -384,14 +294,7 @@ impl ClientInner {
             state.mark_used(now_ms);
             self.hosts.sweep_at(now_ms, false);
 
-            let emitter = Emitter {
-                telemetry: self.telemetry,
-                adapter: self.adapter,
-                host: state.label,
-                correlation_id,
-                epoch: self.epoch,
-                epoch_unix_nanos: self.epoch_unix_nanos,
-            };
+            let emitter = Emitter::new(self, state.label, correlation_id);
             let want_url = emitter.on() || RequestSpan::enabled();
             let url_full = if want_url {
                 self.redacted_url(first.url())
@@ -464,10 +367,11 @@ impl ClientInner {
                         Admission::Rejected => {
                             emitter.error(
                                 attempt,
+                                None,
                                 method,
                                 ErrorType::CircuitOpen,
-                                format!("circuit breaker for {} is open", state.label),
                                 Duration::ZERO,
+                                || format!("circuit breaker for {} is open", state.label),
                             );
                             return Err(ClientError::CircuitOpen {
                                 host: state.display(),
@@ -482,16 +386,8 @@ impl ClientInner {
 
                 // 2. Limiter.
                 if let Some(limiter) = &state.limiter {
-                    let on_wait = |first: Duration| {
-                        if emitter.on() {
-                            let e = BackoffEvent {
-                                meta: emitter.meta(attempt),
-                                delay: first,
-                                source: DelaySource::Limiter,
-                            };
-                            emitter.telemetry.emit(EventRef::Backoff(&e));
-                        }
-                    };
+                    let on_wait =
+                        |first: Duration| emitter.backoff(attempt, first, DelaySource::Limiter);
                     // Waiting is the rare path: its future (timer included) is
                     // boxed so it does not enlarge every request's future.
                     let acquired = match limiter.try_acquire() {
@@ -501,45 +397,35 @@ impl ClientInner {
                         }
                     };
                     match acquired {
-                        Ok(got) => {
-                            if emitter.on() {
-                                // A token taken at once was taken at `t0`.
-                                let at = if got.wait.is_zero() {
-                                    t0
-                                } else {
-                                    Instant::now()
-                                };
-                                let e = RateLimitEvent {
-                                    meta: emitter.meta_at(attempt, at),
-                                    outcome: got.outcome,
-                                    wait: got.wait,
-                                    queue_depth: got.depth_on_arrival,
-                                    saturation: limiter.saturation(at),
-                                };
-                                emitter.telemetry.emit(EventRef::RateLimit(&e));
-                            }
-                        }
+                        // A token taken at once was taken at `t0`.
+                        Ok(got) => emitter.rate_limit(
+                            attempt,
+                            got.wait.is_zero().then_some(t0),
+                            got.outcome,
+                            got.wait,
+                            got.depth_on_arrival,
+                            limiter,
+                        ),
                         Err(rejected) => {
-                            if emitter.on() {
-                                let e = RateLimitEvent {
-                                    meta: emitter.meta(attempt),
-                                    outcome: RateLimitOutcome::Rejected,
-                                    wait: Duration::ZERO,
-                                    queue_depth: rejected.depth_on_arrival,
-                                    saturation: limiter.saturation(Instant::now()),
-                                };
-                                emitter.telemetry.emit(EventRef::RateLimit(&e));
-                            }
+                            emitter.rate_limit(
+                                attempt,
+                                None,
+                                RateLimitOutcome::Rejected,
+                                Duration::ZERO,
+                                rejected.depth_on_arrival,
+                                limiter,
+                            );
                             let err = ClientError::RateLimited {
                                 host: state.display(),
                                 reason: rejected.reason,
                             };
                             emitter.error(
                                 attempt,
+                                None,
                                 method,
                                 ErrorType::RateLimited,
-                                err.to_string(),
                                 Duration::ZERO,
+                                || err.to_string(),
                             );
                             return Err(err);
                         }
@@ -549,15 +435,7 @@ impl ClientInner {
                 // 3. The wire attempt.
                 let attempt_span = RequestSpan::attempt(fields, attempt);
                 let started = Instant::now();
-                if emitter.on() {
-                    let e = RequestEvent {
-                        meta: emitter.meta_at(attempt, started),
-                        method,
-                        url: url_full.to_owned(),
-                        port: fields.port,
-                    };
-                    emitter.telemetry.emit(EventRef::Request(&e));
-                }
+                emitter.request(attempt, started, method, url_full, fields.port);
                 // The request goes on the wire; `slot` keeps a copy for the
                 // next attempt, only when there can be one (`settle` checks
                 // the same two conditions first). In a block, so the moved
@@ -634,32 +512,23 @@ impl ClientInner {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 attempt_span.status(status);
-                if emitter.on() {
-                    let e = ResponseEvent {
-                        meta: emitter.meta_at(attempt, ended),
-                        method,
-                        status,
-                        duration: elapsed,
-                        body_size: resp.content_length(),
-                    };
-                    emitter.telemetry.emit(EventRef::Response(&e));
-                }
+                emitter.response(
+                    attempt,
+                    ended,
+                    method,
+                    status,
+                    elapsed,
+                    resp.content_length(),
+                );
                 AttemptOutcome::Response(resp)
             }
             Err(err) => {
                 let kind = error::classify(&err);
                 attempt_span.error(kind);
                 let err = err.without_url();
-                if emitter.on() {
-                    emitter.error_at(
-                        attempt,
-                        ended,
-                        method,
-                        kind,
-                        error::error_chain(&err),
-                        elapsed,
-                    );
-                }
+                emitter.error(attempt, Some(ended), method, kind, elapsed, || {
+                    error::error_chain(&err)
+                });
                 AttemptOutcome::Failed(err, kind)
             }
         };
@@ -731,22 +600,8 @@ impl ClientInner {
                 return Step::Done(finish(outcome, attempt, state, emitter));
             }
         }
-        if emitter.on() {
-            let e = RetryEvent {
-                meta: emitter.meta(attempt),
-                reason,
-                status,
-                delay,
-                delay_source: source,
-            };
-            emitter.telemetry.emit(EventRef::Retry(&e));
-            let e = BackoffEvent {
-                meta: emitter.meta(attempt),
-                delay,
-                source,
-            };
-            emitter.telemetry.emit(EventRef::Backoff(&e));
-        }
+        emitter.retry(attempt, reason, status, delay, source);
+        emitter.backoff(attempt, delay, source);
         Step::Retry { delay, next }
     }
 }
@@ -782,7 +637,7 @@ fn finish(
         AttemptOutcome::Response(inner) => Ok(Response {
             inner,
             attempts: attempt,
-            correlation_id: emitter.correlation_id,
+            correlation_id: emitter.correlation_id(),
         }),
         AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
             host: state.display(),

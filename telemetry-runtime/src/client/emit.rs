@@ -1,0 +1,244 @@
+//! The client's events: one method per kind it emits, each building its
+//! event only when the adapter has a sink.
+
+use std::time::{Duration, Instant};
+
+use super::breaker::Transition;
+use super::inner::ClientInner;
+use super::limiter::HostLimiter;
+use crate::core::adapter::AdapterTelemetry;
+use crate::core::events::{
+    BackoffEvent, BreakerTransitionEvent, CorrelationId, DelaySource, ErrorEvent, ErrorType,
+    EventMeta, EventRef, FallbackEvent, FallbackOutcome, HttpMethod, RateLimitEvent,
+    RateLimitOutcome, RequestEvent, ResponseEvent, RetryEvent, RetryReason,
+};
+use crate::core::id::AdapterRef;
+use crate::core::labels::LabelValue;
+
+/// Context shared by the events of one logical request (or one source of a
+/// fallback chain): adapter, host, correlation id, clock.
+pub(super) struct Emitter {
+    telemetry: &'static AdapterTelemetry,
+    adapter: AdapterRef,
+    host: LabelValue,
+    correlation_id: CorrelationId,
+    /// The client's epoch and its wall-clock time (see `meta_at`).
+    epoch: Instant,
+    epoch_unix_nanos: u64,
+}
+
+impl Emitter {
+    /// The events of `client` about `host`, under `correlation_id`.
+    #[inline]
+    pub(super) fn new(
+        client: &ClientInner,
+        host: LabelValue,
+        correlation_id: CorrelationId,
+    ) -> Self {
+        Emitter {
+            telemetry: client.telemetry,
+            adapter: client.adapter,
+            host,
+            correlation_id,
+            epoch: client.epoch,
+            epoch_unix_nanos: client.epoch_unix_nanos,
+        }
+    }
+
+    /// Whether this adapter has a sink (its own or the global one): events
+    /// are built only then.
+    #[inline]
+    pub(super) fn on(&self) -> bool {
+        self.telemetry.interested()
+    }
+
+    /// The logical request's correlation id.
+    pub(super) fn correlation_id(&self) -> CorrelationId {
+        self.correlation_id
+    }
+
+    /// Meta of an event that happened at `at` (an instant the client read
+    /// for its own bookkeeping): wall time = the client's epoch in wall time
+    /// + the monotonic time since, so no extra clock read per event.
+    #[inline]
+    fn meta_at(&self, attempt: u32, at: Instant) -> EventMeta {
+        let since =
+            u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        EventMeta {
+            adapter: self.adapter,
+            host: self.host,
+            correlation_id: self.correlation_id,
+            attempt,
+            time_unix_nano: self.epoch_unix_nanos.saturating_add(since),
+        }
+    }
+
+    /// Meta of an event happening now (rare paths: breaker transitions,
+    /// errors, retries).
+    fn meta(&self, attempt: u32) -> EventMeta {
+        self.meta_at(attempt, Instant::now())
+    }
+
+    /// `RequestEvent`: attempt `attempt` goes on the wire at `at`.
+    #[inline]
+    pub(super) fn request(
+        &self,
+        attempt: u32,
+        at: Instant,
+        method: HttpMethod,
+        url: &str,
+        port: u16,
+    ) {
+        if self.on() {
+            let e = RequestEvent {
+                meta: self.meta_at(attempt, at),
+                method,
+                url: url.to_owned(),
+                port,
+            };
+            self.telemetry.emit(EventRef::Request(&e));
+        }
+    }
+
+    /// `ResponseEvent`: attempt `attempt` got `status` at `at`, `duration`
+    /// after it was sent.
+    #[inline]
+    pub(super) fn response(
+        &self,
+        attempt: u32,
+        at: Instant,
+        method: HttpMethod,
+        status: u16,
+        duration: Duration,
+        body_size: Option<u64>,
+    ) {
+        if self.on() {
+            let e = ResponseEvent {
+                meta: self.meta_at(attempt, at),
+                method,
+                status,
+                duration,
+                body_size,
+            };
+            self.telemetry.emit(EventRef::Response(&e));
+        }
+    }
+
+    /// `ErrorEvent`: attempt `attempt` failed with `kind` at `at` (`None`:
+    /// now), `duration` after it started. `message` is only called when the
+    /// event is built.
+    pub(super) fn error(
+        &self,
+        attempt: u32,
+        at: Option<Instant>,
+        method: HttpMethod,
+        kind: ErrorType,
+        duration: Duration,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.on() {
+            let e = ErrorEvent {
+                meta: self.meta_at(attempt, at.unwrap_or_else(Instant::now)),
+                method,
+                error_type: kind,
+                message: message(),
+                duration,
+            };
+            self.telemetry.emit(EventRef::Error(&e));
+        }
+    }
+
+    /// `RetryEvent`: attempt `attempt` is retried after `delay`.
+    pub(super) fn retry(
+        &self,
+        attempt: u32,
+        reason: RetryReason,
+        status: Option<u16>,
+        delay: Duration,
+        delay_source: DelaySource,
+    ) {
+        if self.on() {
+            let e = RetryEvent {
+                meta: self.meta(attempt),
+                reason,
+                status,
+                delay,
+                delay_source,
+            };
+            self.telemetry.emit(EventRef::Retry(&e));
+        }
+    }
+
+    /// `BackoffEvent`: a wait of `delay` starts (a retry's back-off, or a
+    /// place in the limiter's queue).
+    pub(super) fn backoff(&self, attempt: u32, delay: Duration, source: DelaySource) {
+        if self.on() {
+            let e = BackoffEvent {
+                meta: self.meta(attempt),
+                delay,
+                source,
+            };
+            self.telemetry.emit(EventRef::Backoff(&e));
+        }
+    }
+
+    /// `RateLimitEvent`: the limiter decided at `at` (`None`: now), with the
+    /// saturation `limiter` reports then.
+    pub(super) fn rate_limit(
+        &self,
+        attempt: u32,
+        at: Option<Instant>,
+        outcome: RateLimitOutcome,
+        wait: Duration,
+        queue_depth: u32,
+        limiter: &HostLimiter,
+    ) {
+        if self.on() {
+            let at = at.unwrap_or_else(Instant::now);
+            let e = RateLimitEvent {
+                meta: self.meta_at(attempt, at),
+                outcome,
+                wait,
+                queue_depth,
+                saturation: limiter.saturation(at),
+            };
+            self.telemetry.emit(EventRef::RateLimit(&e));
+        }
+    }
+
+    /// `BreakerTransitionEvent`: the host's breaker changed state.
+    pub(super) fn transition(&self, attempt: u32, t: Transition) {
+        if self.on() {
+            let e = BreakerTransitionEvent {
+                meta: self.meta(attempt),
+                from: t.from,
+                to: t.to,
+                reason: t.reason,
+            };
+            self.telemetry.emit(EventRef::BreakerTransition(&e));
+        }
+    }
+
+    /// `FallbackEvent`: source `source`, tier `tier` of a fallback chain,
+    /// ended with `outcome` after `elapsed`.
+    pub(super) fn fallback(
+        &self,
+        tier: u32,
+        source: &'static str,
+        outcome: FallbackOutcome,
+        reason: Option<&'static str>,
+        elapsed: Duration,
+    ) {
+        if self.on() {
+            let e = FallbackEvent {
+                meta: self.meta(tier.saturating_add(1)),
+                tier,
+                source,
+                outcome,
+                reason,
+                elapsed,
+            };
+            self.telemetry.emit(EventRef::Fallback(&e));
+        }
+    }
+}
