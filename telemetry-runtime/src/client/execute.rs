@@ -1,0 +1,505 @@
+//! One logical request: `execute` sets it up, the attempt loop makes the
+//! wire attempts (breaker, limiter, exchange, back-off) and the synchronous
+//! `settle` decides after each one what comes next.
+//!
+//! The shape of these futures is tuned ("The client's request future is kept
+//! small" in `docs/architecture.md`): plain `fn`s returning `async move`
+//! blocks, one request slot, the rare paths boxed, everything between two
+//! awaits in synchronous code.
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{HeaderValue, RETRY_AFTER};
+
+use super::breaker::{Admission, HostBreaker};
+use super::emit::Emitter;
+use super::error::{self, ClientError};
+use super::hosts::{ActiveGuard, HostState};
+use super::inner::ClientInner;
+use super::limiter::{HostLimiter, Rejected};
+use super::request::Response;
+use super::retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
+use super::span::{AttemptSpan, RequestSpan, SpanFields};
+use crate::core::events::{
+    BreakerState, CorrelationId, DelaySource, ErrorType, HttpMethod, RateLimitOutcome, RetryReason,
+};
+use crate::core::redact::Redactor;
+
+/// What every attempt of one logical request shares. It lives in
+/// `execute`'s future and the attempt loop borrows it, so the loop's future
+/// holds one reference to it rather than a copy of each part.
+struct Call<'a> {
+    client: &'a ClientInner,
+    state: &'a HostState,
+    emitter: Emitter,
+    /// The spans' fields; also the method, port and redacted URL of the
+    /// events.
+    fields: SpanFields<'a>,
+    /// Whether the method (or the caller) allows a retry.
+    retry_method: bool,
+}
+
+/// What the retry loop does after a wire attempt.
+enum Step {
+    /// The logical request is over.
+    Done(Result<Response, ClientError>),
+    /// Sleep `delay`, then send `next`.
+    Retry {
+        delay: Duration,
+        next: reqwest::Request,
+    },
+}
+
+/// Facts of one wire attempt, for [`Call::settle`].
+#[derive(Clone, Copy)]
+struct Wire {
+    attempt: u32,
+    started: Instant,
+    ended: Instant,
+    /// Whether it was the breaker's half-open probe.
+    probe: bool,
+}
+
+/// How one wire attempt ended, for the retry decision.
+enum AttemptOutcome {
+    Response(reqwest::Response),
+    Failed(reqwest::Error, ErrorType),
+}
+
+impl ClientInner {
+    /// One logical request. A plain `fn` returning an `async move` block,
+    /// not an `async fn`: an `async fn` copies each argument into a second
+    /// slot of its future, and a `reqwest::Request` is 264 bytes; the block
+    /// uses its captures in place. `request` is `Some`: the retry loop
+    /// borrows this one slot for the request to send and, while an attempt
+    /// is on the wire, for its copy (so the 264-byte request is stored
+    /// once, not once per future layer).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn execute(
+        &self,
+        mut request: Option<reqwest::Request>,
+        idempotent: Option<bool>,
+        correlation_id: Option<CorrelationId>,
+    ) -> impl Future<Output = Result<Response, ClientError>> + Send + '_ {
+        async move {
+            let Some(first) = request.as_mut() else {
+                return Err(request_missing());
+            };
+            let correlation_id = correlation_id.unwrap_or_else(CorrelationId::next);
+            let url = first.url();
+            let port = url.port_or_known_default().unwrap_or(0);
+            // The URL parser already lowercases domain names of http(s) URLs.
+            let state = self
+                .hosts
+                .state(url.host_str().unwrap_or_default(), port, url.scheme());
+            let method = HttpMethod::parse(first.method().as_str());
+            let _active = ActiveGuard::enter(&state);
+            let now_ms = self.hosts.now_ms();
+            state.mark_used(now_ms);
+            self.hosts.sweep_at(now_ms, false);
+
+            let emitter = Emitter::new(self, state.label, correlation_id);
+            let want_url = emitter.on() || RequestSpan::enabled();
+            let url_full = if want_url {
+                redacted_url(&self.redactor, first.url())
+            } else {
+                String::new()
+            };
+            if let Some(name) = &self.correlation_header {
+                if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
+                    first.headers_mut().insert(name.clone(), v);
+                }
+            }
+            let call = Call {
+                client: self,
+                state: &state,
+                emitter,
+                fields: SpanFields {
+                    method,
+                    host: &state.host,
+                    port,
+                    url_full: &url_full,
+                    correlation_id,
+                },
+                retry_method: idempotent.unwrap_or_else(|| method.is_idempotent()),
+            };
+            let span = RequestSpan::new(&call.fields);
+            if let Some(b) = &self.budget {
+                b.deposit();
+            }
+            let run = call.attempts(&mut request);
+            // The span moves into the wrapper (no clone of it); the pinned
+            // wrapper still lends it to `finish`.
+            let mut run = std::pin::pin!(span.instrument(run));
+            let result = run.as_mut().await;
+            let run = run.as_ref().get_ref();
+            match &result {
+                Ok(r) => RequestSpan::finish(run, r.attempts, Some(r.status_code()), None),
+                Err(e) => RequestSpan::finish(run, e_attempts(e), None, Some(e.error_type())),
+            }
+            result
+        }
+    }
+}
+
+impl<'a> Call<'a> {
+    /// The attempts of one logical request (see `execute` for why not an
+    /// `async fn`).
+    #[allow(clippy::manual_async_fn)]
+    fn attempts(
+        &'a self,
+        slot: &'a mut Option<reqwest::Request>,
+    ) -> impl Future<Output = Result<Response, ClientError>> + 'a {
+        async move {
+            let mut attempt: u32 = 1;
+            loop {
+                // One clock read for the breaker, the limiter and the rate-limit
+                // event of this attempt.
+                let t0 = Instant::now();
+
+                // 1. Breaker.
+                let probe = match &self.state.breaker {
+                    Some(b) => match b.admit(t0, |t| self.emitter.transition(attempt, t)) {
+                        Admission::Allowed { probe } => probe,
+                        Admission::Rejected => return Err(self.circuit_open(attempt)),
+                    },
+                    None => false,
+                };
+                let probe_guard = ProbeGuard {
+                    breaker: if probe {
+                        self.state.breaker.as_ref()
+                    } else {
+                        None
+                    },
+                };
+
+                // 2. Limiter.
+                if let Some(limiter) = &self.state.limiter {
+                    let on_wait = |first: Duration| {
+                        self.emitter.backoff(attempt, first, DelaySource::Limiter);
+                    };
+                    // Waiting is the rare path: its future (timer included) is
+                    // boxed so it does not enlarge every request's future.
+                    let acquired = match limiter.try_acquire() {
+                        Ok(got) => Ok(got),
+                        Err(queued) => {
+                            Box::pin(limiter.wait_in_queue(&self.state.host, queued, on_wait)).await
+                        }
+                    };
+                    match acquired {
+                        // A token taken at once was taken at `t0`.
+                        Ok(got) => self.emitter.rate_limit(
+                            attempt,
+                            got.wait.is_zero().then_some(t0),
+                            got.outcome,
+                            got.wait,
+                            got.depth_on_arrival,
+                            limiter,
+                        ),
+                        Err(rejected) => return Err(self.rate_limited(attempt, limiter, &rejected)),
+                    }
+                }
+
+                // 3. The wire attempt.
+                let attempt_span = RequestSpan::attempt(&self.fields, attempt);
+                let started = Instant::now();
+                let f = &self.fields;
+                self.emitter
+                    .request(attempt, started, f.method, f.url_full, f.port);
+                // The request goes on the wire; `slot` keeps a copy for the
+                // next attempt, only when there can be one (`settle` checks
+                // the same two conditions first). In a block, so the moved
+                // request takes no room in this future while it waits.
+                let wire = {
+                    let Some(this) = slot.take() else {
+                        return Err(request_missing());
+                    };
+                    if self.retry_method && attempt < self.client.retry.attempts() {
+                        *slot = this.try_clone();
+                    }
+                    attempt_span.instrument(self.client.http.execute(this))
+                };
+                let result = wire.await;
+                let ended = Instant::now();
+                // Everything up to the back-off is synchronous (`settle`), so
+                // the response, the error and the retry bookkeeping take no
+                // room in this future while it sleeps.
+                let wire = Wire {
+                    attempt,
+                    started,
+                    ended,
+                    probe,
+                };
+                let delay = match self.settle(result, wire, &attempt_span, slot.take(), probe_guard)
+                {
+                    Step::Done(r) => return r,
+                    Step::Retry { delay, next } => {
+                        *slot = Some(next);
+                        delay
+                    }
+                };
+                // Boxed: the back-off timer is only needed on this rare path.
+                Box::pin(tokio::time::sleep(delay)).await;
+                attempt += 1;
+            }
+        }
+    }
+
+    /// The breaker turned attempt `attempt` away: its error, and the event.
+    fn circuit_open(&self, attempt: u32) -> ClientError {
+        let label = self.state.label;
+        self.emitter.error(
+            attempt,
+            None,
+            self.fields.method,
+            ErrorType::CircuitOpen,
+            Duration::ZERO,
+            || format!("circuit breaker for {label} is open"),
+        );
+        ClientError::CircuitOpen {
+            host: self.state.display(),
+        }
+    }
+
+    /// The limiter turned attempt `attempt` away: its error, and the events.
+    fn rate_limited(
+        &self,
+        attempt: u32,
+        limiter: &HostLimiter,
+        rejected: &Rejected,
+    ) -> ClientError {
+        self.emitter.rate_limit(
+            attempt,
+            None,
+            RateLimitOutcome::Rejected,
+            Duration::ZERO,
+            rejected.depth_on_arrival,
+            limiter,
+        );
+        let err = ClientError::RateLimited {
+            host: self.state.display(),
+            reason: rejected.reason,
+        };
+        self.emitter.error(
+            attempt,
+            None,
+            self.fields.method,
+            ErrorType::RateLimited,
+            Duration::ZERO,
+            || err.to_string(),
+        );
+        err
+    }
+
+    /// What follows a wire attempt, up to the back-off: events, the span,
+    /// the breaker, the retry decision and the retry events.
+    fn settle(
+        &self,
+        result: Result<reqwest::Response, reqwest::Error>,
+        wire: Wire,
+        attempt_span: &AttemptSpan,
+        next: Option<reqwest::Request>,
+        probe_guard: ProbeGuard<'_>,
+    ) -> Step {
+        let Wire {
+            attempt,
+            started,
+            ended,
+            probe,
+        } = wire;
+        let (state, emitter, method) = (self.state, &self.emitter, self.fields.method);
+        let retry = &self.client.retry;
+        let elapsed = ended.saturating_duration_since(started);
+        state.mark_used(self.client.hosts.ms_at(ended));
+        let outcome = match result {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                attempt_span.status(status);
+                emitter.response(
+                    attempt,
+                    ended,
+                    method,
+                    status,
+                    elapsed,
+                    resp.content_length(),
+                );
+                AttemptOutcome::Response(resp)
+            }
+            Err(err) => {
+                let kind = error::classify(&err);
+                attempt_span.error(kind);
+                let err = err.without_url();
+                emitter.error(attempt, Some(ended), method, kind, elapsed, || {
+                    error::error_chain(&err)
+                });
+                AttemptOutcome::Failed(err, kind)
+            }
+        };
+
+        // 4. Breaker bookkeeping.
+        let failed = match &outcome {
+            AttemptOutcome::Response(r) => {
+                let s = r.status().as_u16();
+                s >= 500 || s == 408
+            }
+            AttemptOutcome::Failed(_, kind) => is_retryable_error(*kind),
+        };
+        probe_guard.disarm();
+        if let Some(b) = &state.breaker {
+            b.record(ended, probe, failed, |t| emitter.transition(attempt, t));
+        }
+
+        // 5. Retry?
+        let (reason, status) = match &outcome {
+            AttemptOutcome::Response(r) if is_retryable_status(r.status().as_u16()) => {
+                (RetryReason::Status, Some(r.status().as_u16()))
+            }
+            AttemptOutcome::Failed(_, kind) if is_retryable_error(*kind) => (
+                match kind {
+                    ErrorType::Timeout => RetryReason::Timeout,
+                    ErrorType::Connect => RetryReason::Connect,
+                    _ => RetryReason::ConnectionReset,
+                },
+                None,
+            ),
+            _ => return Step::Done(self.finish(outcome, attempt)),
+        };
+        let breaker_open = state
+            .breaker
+            .as_ref()
+            .is_some_and(|b| b.state() == BreakerState::Open);
+        if attempt >= retry.attempts() || !self.retry_method || breaker_open {
+            return Step::Done(self.finish(outcome, attempt));
+        }
+        // A streamed body cannot be sent twice.
+        let Some(next) = next else {
+            return Step::Done(self.finish(outcome, attempt));
+        };
+        let retry_after = match &outcome {
+            AttemptOutcome::Response(r) => r
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
+            AttemptOutcome::Failed(..) => None,
+        };
+        let (delay, source) = match retry_after {
+            Some(RetryAfter::Delay(d)) if d > retry.cap() => {
+                return Step::Done(Err(ClientError::RetryAfterTooLong {
+                    host: state.display(),
+                    status: status.unwrap_or(0),
+                    retry_after: d,
+                    cap: retry.cap(),
+                    attempts: attempt,
+                }));
+            }
+            Some(RetryAfter::Delay(d)) => (d, DelaySource::RetryAfter),
+            Some(RetryAfter::Past) | None => (retry.policy_delay(attempt), DelaySource::Policy),
+        };
+        if let Some(budget) = &self.client.budget {
+            if !budget.try_withdraw() {
+                return Step::Done(self.finish(outcome, attempt));
+            }
+        }
+        emitter.retry(attempt, reason, status, delay, source);
+        emitter.backoff(attempt, delay, source);
+        Step::Retry { delay, next }
+    }
+
+    /// The logical request's result, after `attempt` attempts.
+    fn finish(&self, outcome: AttemptOutcome, attempt: u32) -> Result<Response, ClientError> {
+        match outcome {
+            AttemptOutcome::Response(inner) => Ok(Response {
+                inner,
+                attempts: attempt,
+                correlation_id: self.emitter.correlation_id(),
+            }),
+            AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
+                host: self.state.display(),
+                kind,
+                attempts: attempt,
+                source,
+            }),
+        }
+    }
+}
+
+/// Gives a half-open probe slot back if the attempt never completes (the
+/// limiter rejected it, or the caller dropped the future).
+struct ProbeGuard<'a> {
+    breaker: Option<&'a HostBreaker>,
+}
+
+impl ProbeGuard<'_> {
+    /// The attempt completed: its outcome settles the probe.
+    fn disarm(mut self) {
+        self.breaker = None;
+    }
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.breaker {
+            b.release_probe();
+        }
+    }
+}
+
+/// `url` as events, spans and errors show it. `Redactor::url` rewrites
+/// only the userinfo, the query and the fragment, so a URL with none of
+/// them is copied as it is, without the scan (the parsed URL knows where
+/// its parts are).
+fn redacted_url(redactor: &Redactor, url: &reqwest::Url) -> String {
+    if url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+    {
+        url.as_str().to_owned()
+    } else {
+        redactor.url(url.as_str())
+    }
+}
+
+/// The error of a request slot found empty, which the client never lets
+/// happen (the slot is filled before every attempt); an error rather than a
+/// panic all the same.
+#[cold]
+fn request_missing() -> ClientError {
+    ClientError::InvalidConfig("internal error: no request to send".into())
+}
+
+/// Wire attempts made before the logical request ended in `e`.
+fn e_attempts(e: &ClientError) -> u32 {
+    match e {
+        ClientError::Transport { attempts, .. }
+        | ClientError::RetryAfterTooLong { attempts, .. } => *attempts,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_url_fast_path_matches_the_redactor() {
+        let redactor = Redactor::new();
+        for raw in [
+            "https://api.test/works/10.1000/182",
+            "http://api.test:8080/a/b",
+            "https://user:secret@api.test/x",
+            "https://user@api.test/x",
+            "https://api.test/x?api_key=secret&q=1",
+            "https://api.test/x#access_token=secret",
+        ] {
+            let Ok(url) = reqwest::Url::parse(raw) else {
+                panic!("{raw} parses")
+            };
+            let got = redacted_url(&redactor, &url);
+            assert_eq!(got, redactor.url(url.as_str()), "{raw}");
+            assert!(!got.contains("secret"), "{got}");
+        }
+    }
+}
