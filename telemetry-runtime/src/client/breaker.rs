@@ -151,6 +151,25 @@ impl HostBreaker {
         self.lock().state
     }
 
+    /// The state as a call at `now` would find it, without changing it: an
+    /// open breaker whose open interval has run out reports half-open (the
+    /// next call is a probe; [`admit`](Self::admit) makes the transition).
+    pub(crate) fn state_at(&self, now: Instant) -> BreakerState {
+        let g = self.lock();
+        match g.state {
+            BreakerState::Open if self.open_timeout_elapsed(&g, now) => BreakerState::HalfOpen,
+            state => state,
+        }
+    }
+
+    /// Whether an open breaker may let a probe through at `now`.
+    fn open_timeout_elapsed(&self, g: &Inner, now: Instant) -> bool {
+        let elapsed = g
+            .opened_at
+            .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
+        elapsed >= self.policy.open_timeout
+    }
+
     /// Asks to send an attempt at `now`; a transition to half-open is
     /// reported through `on_transition`.
     pub(crate) fn admit(&self, now: Instant, on_transition: impl FnOnce(Transition)) -> Admission {
@@ -158,10 +177,7 @@ impl HostBreaker {
         match g.state {
             BreakerState::Closed => Admission::Allowed { probe: false },
             BreakerState::Open => {
-                let elapsed = g
-                    .opened_at
-                    .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
-                if elapsed < self.policy.open_timeout {
+                if !self.open_timeout_elapsed(&g, now) {
                     return Admission::Rejected;
                 }
                 g.state = BreakerState::HalfOpen;
@@ -384,6 +400,24 @@ mod tests {
         let mut reason = None;
         b.record(t0, false, true, |t| reason = Some(t.reason));
         assert_eq!(reason, Some("failure_ratio"));
+    }
+
+    #[test]
+    fn state_at_reports_half_open_once_the_open_interval_ran_out() {
+        let b = HostBreaker::new(
+            BreakerPolicy::default()
+                .consecutive_failures(1)
+                .open_timeout(Duration::from_secs(10)),
+        );
+        let t0 = Instant::now();
+        assert_eq!(b.state_at(t0), BreakerState::Closed);
+        b.record(t0, false, true, |_| {});
+        assert_eq!(b.state_at(t0 + Duration::from_secs(9)), BreakerState::Open);
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(b.state_at(later), BreakerState::HalfOpen);
+        // Reading changed nothing: the breaker is still open until a call.
+        assert_eq!(b.state(), BreakerState::Open);
+        assert_eq!(b.admit(later, |_| {}), Admission::Allowed { probe: true });
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderName;
@@ -15,6 +15,7 @@ use super::limiter::RateLimit;
 use super::retry::{RetryBudget, RetryPolicy};
 use super::AdapterClient;
 use crate::core::adapter::AdapterTelemetry;
+use crate::core::live::{self, HostStateSource};
 use crate::core::redact::Redactor;
 
 /// Configures an [`AdapterClient`].
@@ -177,7 +178,8 @@ impl AdapterClientBuilder {
         self
     }
 
-    /// Builds the client.
+    /// Builds the client, and registers its per-host state as the adapter's
+    /// live host state (held weakly: dropping the client unregisters it).
     pub fn build(self) -> Result<AdapterClient, ClientError> {
         let correlation_header = match self.correlation_header {
             Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
@@ -188,27 +190,30 @@ impl AdapterClientBuilder {
         let http = self.http.build().map_err(ClientError::Request)?;
         let epoch = Instant::now();
         let epoch_unix_nanos = crate::core::events::now_unix_nanos();
-        Ok(AdapterClient {
-            inner: Arc::new(ClientInner {
-                http,
-                telemetry: self.telemetry,
-                adapter: self.telemetry.handle(),
-                retry: self.retry,
-                budget: self.budget,
-                correlation_header,
-                redactor: self.redactor,
+        let inner = Arc::new(ClientInner {
+            http,
+            telemetry: self.telemetry,
+            adapter: self.telemetry.handle(),
+            retry: self.retry,
+            budget: self.budget,
+            correlation_header,
+            redactor: self.redactor,
+            epoch,
+            epoch_unix_nanos,
+            hosts: HostTable::new(
+                self.telemetry,
+                self.rate_limit,
+                self.host_limits,
+                self.breaker,
+                self.idle_ttl,
                 epoch,
-                epoch_unix_nanos,
-                hosts: HostTable::new(
-                    self.telemetry,
-                    self.rate_limit,
-                    self.host_limits,
-                    self.breaker,
-                    self.idle_ttl,
-                    epoch,
-                ),
-            }),
-        })
+            ),
+        });
+        live::add_source(
+            self.telemetry.id(),
+            Arc::downgrade(&inner) as Weak<dyn HostStateSource>,
+        );
+        Ok(AdapterClient { inner })
     }
 }
 
@@ -235,4 +240,51 @@ mod tests {
         assert_eq!(every("b.test", 80), None);
         assert_eq!(every("c.test", 80), Some(Duration::from_secs(1)));
     }
+
+    #[test]
+    fn a_built_client_is_its_adapters_live_host_state_until_dropped() {
+        let Ok(client) = AdapterClient::builder_for(&LIVE_TELEMETRY)
+            .rate_limit(RateLimit::per_second(5.0))
+            .breaker(BreakerPolicy::default().consecutive_failures(1))
+            .build()
+        else {
+            panic!("client builds")
+        };
+        let state = client.inner.hosts.state("live.test", 8080, "http");
+        if let Some(b) = &state.breaker {
+            b.record(Instant::now(), false, true, |_| {});
+        }
+        let ours = || {
+            live::host_states(LIVE_TELEMETRY.id())
+                .unwrap_or_default()
+                .into_iter()
+                .find(|s| s.host == "live.test:8080")
+        };
+        assert_eq!(
+            ours(),
+            Some(live::LiveHostState {
+                host: "live.test:8080".into(),
+                breaker: Some(crate::core::events::BreakerState::Open),
+                limiter_queue_depth: Some(0),
+                limiter_saturation: Some(0.0),
+            })
+        );
+        drop(state);
+        drop(client);
+        assert_eq!(ours(), None, "a dropped client reports nothing");
+    }
+
+    // An adapter of its own, so that no other test's hosts or clients show.
+    static LIVE_MANIFEST: crate::core::manifest::AdapterManifest =
+        crate::core::manifest::AdapterManifest {
+            name: "client_unit_live",
+            type_name: "ClientUnitLive",
+            naming: crate::core::manifest::Naming::Prometheus,
+            host_cap: 8,
+            labels: &[],
+            events: &[],
+            slo: None,
+            cardinality_budget: 0,
+        };
+    static LIVE_TELEMETRY: AdapterTelemetry = AdapterTelemetry::new(&LIVE_MANIFEST);
 }

@@ -12,6 +12,7 @@ use crate::core::adapter::AdapterTelemetry;
 use crate::core::events::BreakerState;
 use crate::core::labels::hash::FastHashBuilder;
 use crate::core::labels::LabelValue;
+use crate::core::live::LiveHostState;
 
 /// Host name → per-port states.
 /// The hasher is the runtime's one fast seeded hash (`labels::hash`):
@@ -253,6 +254,25 @@ impl HostTable {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
+
+    /// Every host's breaker and limiter as of `now`, sorted by host: what
+    /// health reports instead of the last event about them. An open breaker
+    /// whose open interval ran out shows as half-open.
+    pub(super) fn live_states(&self, now: Instant) -> Vec<LiveHostState> {
+        let mut out: Vec<LiveHostState> = self
+            .read()
+            .values()
+            .flatten()
+            .map(|s| LiveHostState {
+                host: s.display(),
+                breaker: s.breaker.as_ref().map(|b| b.state_at(now)),
+                limiter_queue_depth: s.limiter.as_ref().map(HostLimiter::depth),
+                limiter_saturation: s.limiter.as_ref().map(|l| l.saturation(now)),
+            })
+            .collect();
+        out.sort_by(|a, b| a.host.cmp(&b.host));
+        out
+    }
 }
 
 #[cfg(test)]
@@ -306,6 +326,47 @@ pub(super) mod tests {
         drop(active);
         assert_eq!(t.sweep(true), 1);
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn live_states_read_breaker_and_limiter_now() {
+        let t = HostTable::new(
+            &TEST_TELEMETRY,
+            Some(RateLimit::per_second(5.0)),
+            Vec::new(),
+            Some(
+                BreakerPolicy::default()
+                    .consecutive_failures(1)
+                    .open_timeout(Duration::from_secs(10)),
+            ),
+            Duration::from_secs(300),
+            Instant::now(),
+        );
+        let a = t.state("live-a.test", 80, "http");
+        let t0 = Instant::now();
+        if let Some(b) = &a.breaker {
+            b.record(t0, false, true, |_| {});
+        }
+        let seen = |now: Instant| {
+            t.live_states(now)
+                .into_iter()
+                .find(|s| s.host == a.display())
+        };
+        let open = LiveHostState {
+            host: a.display(),
+            breaker: Some(BreakerState::Open),
+            limiter_queue_depth: Some(0),
+            limiter_saturation: Some(0.0),
+        };
+        assert_eq!(seen(t0), Some(open.clone()));
+        // Once the open interval ran out the next call would probe; reading
+        // does not make the transition.
+        let half_open = LiveHostState {
+            breaker: Some(BreakerState::HalfOpen),
+            ..open.clone()
+        };
+        assert_eq!(seen(t0 + Duration::from_secs(10)), Some(half_open));
+        assert_eq!(seen(t0), Some(open));
     }
 
     static TEST_MANIFEST: crate::core::manifest::AdapterManifest =

@@ -8,6 +8,7 @@ use super::hosts::HostTable;
 use super::retry::{RetryBudget, RetryPolicy};
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::id::AdapterRef;
+use crate::core::live::{HostStateSource, LiveHostState};
 use crate::core::redact::Redactor;
 
 /// The client behind the `Arc`: the reqwest client, the policies, the host
@@ -28,4 +29,12 @@ pub(super) struct ClientInner {
     pub(super) epoch_unix_nanos: u64,
     /// Per-host state (limiters, breakers).
     pub(super) hosts: HostTable,
+}
+
+/// Health reads the client's breakers and limiters as they are now, not as
+/// the last event left them (`build` registers every client).
+impl HostStateSource for ClientInner {
+    fn host_states(&self) -> Vec<LiveHostState> {
+        self.hosts.live_states(Instant::now())
+    }
 }
