@@ -5,7 +5,7 @@
 //!
 //! - **Hot path** (`http_requests_total`, `http_request_duration_seconds`,
 //!   `http_response_size_bytes`, `http_in_flight_requests`): lock-free atomic
-//!   [`crate::instruments`] per bounded host, a few nanoseconds per request,
+//!   instruments (`state.rs`) per bounded host, a few nanoseconds per request,
 //!   rendered by this module straight into the output buffer.
 //! - **Everything else** (retries, back-off, limiter, breaker, fallback): the
 //!   `metrics` facade with handles registered once per bounded label value and
@@ -61,7 +61,7 @@ pub use text::{escape_label, status_label};
 
 pub use crate::core::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
 pub use options::{default_buckets, PrometheusError, PrometheusOptions};
-pub use state::{request_buckets, set_request_buckets};
+pub use state::{request_buckets, set_request_buckets, CustomEventSeries};
 
 use crate::core::adapter::{registered_adapters, AdapterTelemetry};
 use crate::core::catalog::Family;
@@ -253,9 +253,7 @@ pub fn naming_of(adapter: &'static AdapterTelemetry) -> Naming {
 /// `(event name, label values, count)` of every custom-event series of
 /// `adapter` with a non-zero count (what `telemetry_adapter_events_total`
 /// exports), as counted by [`PrometheusSink`].
-pub fn custom_event_counts(
-    adapter: &'static AdapterTelemetry,
-) -> Vec<(&'static str, Vec<(&'static str, LabelValue)>, u64)> {
+pub fn custom_event_counts(adapter: &'static AdapterTelemetry) -> Vec<CustomEventSeries> {
     state::find(adapter.id()).map_or_else(Vec::new, |a| a.custom_event_counts())
 }
 

@@ -215,7 +215,7 @@ pub(crate) struct AdapterMetrics {
 static ADAPTERS: PerAdapter<AdapterMetrics> = PerAdapter::new();
 
 /// One custom-event series: event name, its label values, its count.
-pub(crate) type CustomEventSeries = (&'static str, Vec<(&'static str, LabelValue)>, u64);
+pub type CustomEventSeries = (&'static str, Vec<(&'static str, LabelValue)>, u64);
 
 impl AdapterMetrics {
     fn new(adapter: &'static AdapterTelemetry) -> Self {

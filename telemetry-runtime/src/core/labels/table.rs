@@ -61,8 +61,6 @@ fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
         .all(|(x, y)| x == y)
 }
 
-/// A fast seeded hash of a short string (label values are at most a few
-
 impl BoundedLabel {
     /// A label named `name` admitting at most `cap` distinct values
     /// (`cap` is clamped to `1..=MAX_CAP`).
