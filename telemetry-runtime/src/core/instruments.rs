@@ -32,12 +32,6 @@ impl Buckets {
     /// Bounds given in the exported unit (`seconds`, `bytes`), stored in base
     /// units of `1 / scale` (so `scale = 1e9` for seconds as nanoseconds).
     /// Bounds are sorted, deduplicated, and non-finite or negative ones dropped.
-    ///
-    /// ```
-    /// use telemetry_runtime::core::instruments::Buckets;
-    /// let b = Buckets::new(&[0.1, 0.5, f64::NAN, 0.1], 1e9);
-    /// assert_eq!(b.bounds(), &[0.1, 0.5]);
-    /// ```
     pub fn new(exported: &[f64], scale: f64) -> Self {
         let mut v: Vec<f64> = exported
             .iter()
@@ -130,4 +124,21 @@ pub struct HistogramSnapshot {
     pub sum: f64,
     /// Number of observations.
     pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_sorted_deduplicated_and_finite() {
+        let b = Buckets::new(&[0.5, 0.1, f64::NAN, 0.1, -1.0], 1e9);
+        assert_eq!(b.bounds(), &[0.1, 0.5]);
+        let h = Histogram::new(Box::leak(Box::new(b)));
+        h.observe_duration(Duration::from_millis(200));
+        let s = h.snapshot();
+        assert_eq!(s.cumulative, vec![0, 1, 1]);
+        assert_eq!(s.count, 1);
+        assert!((s.sum - 0.2).abs() < 1e-9);
+    }
 }
