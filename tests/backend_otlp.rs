@@ -3,16 +3,8 @@
 //! request and attempt spans and the metrics recorded from its events arrive
 //! with the expected names, attributes and values.
 
-#[path = "backend_support.rs"]
-mod support;
-
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
-use axum::Router;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -21,6 +13,7 @@ use opentelemetry_proto::tonic::trace::v1::{span, Span};
 use prost::Message as _;
 use telemetry_runtime::backends::otlp::{OtlpConfig, OtlpPipeline};
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+use telemetry_tests::support::{self, otlp_receiver, OtlpRequest};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 #[derive(Default)]
@@ -30,42 +23,27 @@ struct Received {
     content_types: Vec<String>,
 }
 
-type Shared = Arc<Mutex<Received>>;
-
-async fn traces(State(s): State<Shared>, headers: axum::http::HeaderMap, body: Bytes) -> Vec<u8> {
-    let req = ExportTraceServiceRequest::decode(body).expect("valid ExportTraceServiceRequest");
-    let mut r = s.lock().expect("lock");
-    r.traces.push(req);
-    r.content_types.push(
-        headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned(),
-    );
-    Vec::new() // an empty Export*ServiceResponse
-}
-
-async fn metrics(State(s): State<Shared>, body: Bytes) -> Vec<u8> {
-    let req = ExportMetricsServiceRequest::decode(body).expect("valid ExportMetricsServiceRequest");
-    s.lock().expect("lock").metrics.push(req);
-    Vec::new()
-}
-
-async fn receiver() -> (String, Shared) {
-    let shared: Shared = Arc::default();
-    let app = Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/v1/metrics", post(metrics))
-        .with_state(Arc::clone(&shared));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), shared)
+/// The receiver's requests, decoded; the content types are the trace
+/// requests'.
+fn decode(requests: Vec<OtlpRequest>) -> Received {
+    let mut r = Received::default();
+    for req in requests {
+        match req.path.as_str() {
+            "/v1/traces" => {
+                r.traces.push(
+                    ExportTraceServiceRequest::decode(&req.body[..])
+                        .expect("valid ExportTraceServiceRequest"),
+                );
+                r.content_types.push(req.content_type);
+            }
+            "/v1/metrics" => r.metrics.push(
+                ExportMetricsServiceRequest::decode(&req.body[..])
+                    .expect("valid ExportMetricsServiceRequest"),
+            ),
+            other => panic!("unexpected OTLP path {other}"),
+        }
+    }
+    r
 }
 
 fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
@@ -96,7 +74,7 @@ struct Exported {}
 
 #[tokio::test(flavor = "current_thread")]
 async fn spans_and_metrics_reach_an_otlp_receiver() {
-    let (endpoint, received) = receiver().await;
+    let (endpoint, received) = otlp_receiver().await;
     let mut config = OtlpConfig::new(endpoint, "otlp-test-service");
     // Only the explicit flush exports metrics in this test.
     config.metrics_interval = Duration::from_secs(3600);
@@ -120,7 +98,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         .expect("join")
         .expect("flush exports");
 
-    let r = std::mem::take(&mut *received.lock().expect("lock"));
+    let r = decode(std::mem::take(&mut *received.lock().expect("lock")));
     assert!(
         r.content_types
             .iter()

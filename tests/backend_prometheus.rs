@@ -2,14 +2,11 @@
 //! modes, one HELP/TYPE per family, bounded series, and `promtool check
 //! metrics` on the real exposition.
 
-#[path = "backend_support.rs"]
-mod support;
-
 use std::collections::HashSet;
 
-use support::{drive, families, promtool_check_metrics, require_tool, sample};
 use telemetry_runtime::backends::prometheus::{render, PrometheusSink};
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+use telemetry_tests::support::{drive, families, promtool_check_metrics, require_tool, sample};
 
 #[instrumented_adapter(name = "prom_catalogue", hosts(cap = 8), labels(tenant(cap = 2)), events(resolved(tenant, doi: String)))]
 struct Catalogue {}

@@ -3,17 +3,14 @@
 //! render, and the gauges are set only on a change. What a render shows must
 //! be exactly what recording every answer at once would show.
 
-#[path = "backend_support.rs"]
-mod support;
-
 use std::time::Duration;
 
-use support::sample;
 use telemetry_runtime::backends::prometheus::{host_state, render, PrometheusSink};
 use telemetry_runtime::client::RateLimit;
 use telemetry_runtime::events::*;
 use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::{Route, Script, Simulator, Step};
+use telemetry_tests::support::sample;
 
 #[instrumented_adapter(name = "prom_limiter", hosts(cap = 8))]
 struct Limited {}

@@ -5,18 +5,15 @@
 //! Skips with a loud message when the binary is missing, unless `CI` is set,
 //! where a missing binary is a failure (`bash scripts/install-prometheus.sh`).
 
-#[path = "backend_support.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{drive, require_tool};
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+use telemetry_tests::support::{drive, free_port, require_tool};
 
 #[instrumented_adapter(
     name = "real_prom",
@@ -37,13 +34,6 @@ impl Drop for Running {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 async fn api(client: &reqwest::Client, base: &str, path: &str) -> Option<serde_json::Value> {

@@ -4,18 +4,8 @@
 //! them) and through every backend and sink; none of the exposition, the
 //! logs, the spans, the OTLP payloads or the events contains them.
 
-#[path = "backend_support.rs"]
-mod support;
-
-use support::Captured;
-
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
-use axum::Router;
 use telemetry_runtime::backends::otlp::{OtlpConfig, OtlpPipeline};
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::backends::tracing::{json_layer, TracingSink};
@@ -24,6 +14,7 @@ use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::sink::{FanoutSink, JsonLogSink, RecordedEvent, RecordingSink};
 use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::{Route, Script, Simulator, Step};
+use telemetry_tests::support::{free_port, otlp_receiver, Captured};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Every planted secret contains this marker; the assertion looks for it
@@ -34,37 +25,6 @@ const QUERY_SIG: &str = "PlantedSecret-sig-91c2";
 const AMZ_SIGNATURE: &str = "PlantedSecret-amz-44d0";
 const AUTHORIZATION: &str = "Bearer PlantedSecret-bearer-c0de";
 const API_KEY: &str = "PlantedSecret-apikey-beef";
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-}
-
-/// Raw OTLP request bodies, as received.
-type Bodies = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
-async fn otlp_receiver() -> (String, Bodies) {
-    async fn keep(State(b): State<Bodies>, uri: axum::http::Uri, body: Bytes) -> Vec<u8> {
-        b.lock()
-            .expect("lock")
-            .push((uri.path().to_owned(), body.to_vec()));
-        Vec::new()
-    }
-    let bodies: Bodies = Arc::default();
-    let app = Router::new()
-        .route("/v1/traces", post(keep))
-        .route("/v1/metrics", post(keep))
-        .with_state(Arc::clone(&bodies));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), bodies)
-}
 
 /// The userinfo as reqwest sends it: `Basic base64(user:password)`.
 const USERINFO_BASIC: &str = "dXNlcjpQbGFudGVkU2VjcmV0LXVzZXJpbmZvLTdmM2E";
@@ -122,10 +82,7 @@ async fn no_secret_reaches_any_backend_or_sink() {
         Route::host("redact.test"),
         Script::sequence([Step::status(503), Step::ok()]),
     );
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port();
+    let closed_port = free_port();
     let client = AdapterClient::builder::<Guarded>()
         .resolve("redact.test", sim.addr())
         .resolve("dead.test", ([127, 0, 0, 1], closed_port).into())
@@ -247,15 +204,15 @@ async fn no_secret_reaches_any_backend_or_sink() {
         .expect("flush");
     let bodies = otlp_bodies.lock().expect("lock").clone();
     assert!(
-        bodies.iter().any(|(p, _)| p == "/v1/traces"),
+        bodies.iter().any(|r| r.path == "/v1/traces"),
         "spans were exported"
     );
     assert!(
-        bodies.iter().any(|(p, _)| p == "/v1/metrics"),
+        bodies.iter().any(|r| r.path == "/v1/metrics"),
         "metrics were exported"
     );
-    for (path, body) in &bodies {
-        assert_clean(path, &String::from_utf8_lossy(body));
+    for r in &bodies {
+        assert_clean(&r.path, &String::from_utf8_lossy(&r.body));
     }
 
     let o = otlp.clone();

@@ -3,16 +3,13 @@
 //! staying quiet on good ones, in both naming modes; the dashboards use the
 //! adapter's metric names.
 
-#[path = "backend_support.rs"]
-mod support;
-
 use std::process::Command;
 
 use serde_json::json;
-use support::require_tool;
 use telemetry_runtime::backends::prometheus::dashboard::{grafana_dashboard, queries};
 use telemetry_runtime::backends::prometheus::rules::alert_rules;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+use telemetry_tests::support::{require_tool, temp_dir};
 
 #[instrumented_adapter(name = "rules_slo", slo(success = 99.5, latency_p99 = "500ms"))]
 struct WithSlo {}
@@ -25,12 +22,6 @@ struct OtelNamed {}
 
 #[instrumented_adapter(name = "rules_plain")]
 struct NoSlo {}
-
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("telemetry-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn run(promtool: &std::path::Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(promtool)

@@ -1,18 +1,15 @@
 //! The server: /metrics, liveness, readiness by criteria, the detailed
 //! health document, basic auth with bcrypt, TLS, and TOML configuration.
 
-#[path = "backend_support.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use support::drive;
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::config::{ServerConfig, TlsConfig};
 use telemetry_runtime::events::*;
 use telemetry_runtime::server::{serve, HEALTH_CONTENT_TYPE, METRICS_CONTENT_TYPE};
 use telemetry_runtime::{instrumented_adapter, AdapterTelemetry, InstrumentedAdapter};
+use telemetry_tests::support::{drive, temp_dir};
 
 #[instrumented_adapter(name = "srv_health", hosts(cap = 8))]
 struct Health {}
@@ -267,8 +264,7 @@ async fn basic_auth_guards_every_endpoint() {
 async fn tls_from_certificate_and_key_files() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
         .expect("self-signed certificate");
-    let dir = std::env::temp_dir().join(format!("telemetry-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = temp_dir("tls");
     let cert_file = dir.join("server.crt");
     let key_file = dir.join("server.key");
     std::fs::write(&cert_file, cert.cert.pem()).expect("write cert");
@@ -328,8 +324,7 @@ fn configuration_errors_are_clear() {
         "points at the line: {err}"
     );
 
-    let dir = std::env::temp_dir().join(format!("telemetry-cfg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = temp_dir("cfg");
     let file = dir.join("server.toml");
     std::fs::write(&file, "listen = \"127.0.0.1:0\"\n[health]\nwindow = \"2m\"\nmax_p99_latency = \"750ms\"\n[prometheus]\nnaming = \"opentelemetry\"\n[prometheus.buckets]\n\"http.client.backoff.duration\" = [0.5, 5.0]\n").expect("write");
     let c = ServerConfig::from_file(&file).expect("valid file");

@@ -2,24 +2,9 @@
 //! correlation id, and `TracingSink` logs every lifecycle event of a real
 //! client request as a structured event with the OpenTelemetry field names.
 
-#[path = "backend_support.rs"]
-mod support;
-
-use support::Captured;
-
 use telemetry_runtime::backends::tracing::{json_subscriber, TracingSink, EVENT_TARGET};
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
-
-impl Captured {
-    fn lines(&self) -> Vec<serde_json::Value> {
-        let bytes = self.0.lock().expect("lock").clone();
-        String::from_utf8(bytes)
-            .expect("utf-8")
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
-}
+use telemetry_tests::support::{self, Captured};
 
 #[instrumented_adapter(name = "tracing_adapter", hosts(cap = 8))]
 struct Traced {}

@@ -3,16 +3,14 @@
 //! date, too long), retries exhausted, a POST not retried, resets; plus
 //! redaction and the correlation header.
 
-mod client_common;
-
 use std::time::Duration;
 
-use client_common::{assert_one_request, describe_all, of};
 use telemetry_runtime::client::{ClientError, RetryPolicy};
 use telemetry_runtime::events::{DelaySource, ErrorType, EventRef};
 use telemetry_runtime::sink::{RecordedEvent, RecordingSink};
 use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::{RetryAfter, Route, Script, Simulator, Step};
+use telemetry_tests::support::{assert_one_request, describe_all, of, record};
 
 fn fast_retries(attempts: u32) -> RetryPolicy {
     RetryPolicy::default()
@@ -32,8 +30,7 @@ async fn setup<T: InstrumentedAdapter>(
         .await
         .expect("simulator starts on 127.0.0.1");
     sim.route(Route::host(host), script);
-    let rec = RecordingSink::new();
-    T::telemetry().set_sink(Some(Box::new(rec.clone())));
+    let rec = record::<T>();
     let client = AdapterClient::builder::<T>()
         .resolve(host, sim.addr())
         .retry(retry)

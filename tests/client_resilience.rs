@@ -1,25 +1,17 @@
 //! Circuit breaker, rate limiter (queueing, host isolation, snapshots), idle
 //! host eviction and fallback, with exact event sequences.
 
-mod client_common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use client_common::{assert_one_request, describe_all, of};
 use telemetry_runtime::client::{
     BreakerPolicy, BreakerState, ClientError, RateLimit, RateLimitRejection, RetryPolicy,
 };
 use telemetry_runtime::events::RateLimitOutcome;
-use telemetry_runtime::sink::{RecordedEvent, RecordingSink};
-use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
+use telemetry_runtime::sink::RecordedEvent;
+use telemetry_runtime::{instrumented_adapter, AdapterClient};
 use telemetry_sim::{Route, Script, Simulator, Step};
-
-fn record<T: InstrumentedAdapter>() -> RecordingSink {
-    let rec = RecordingSink::new();
-    T::telemetry().set_sink(Some(Box::new(rec.clone())));
-    rec
-}
+use telemetry_tests::support::{assert_one_request, describe_all, of, record};
 
 #[instrumented_adapter(name = "client_breaker", hosts(cap = 8))]
 struct BreakerAdapter {}

@@ -1,1 +1,4 @@
-//! Shared fixtures of the workspace integration tests.
+//! Shared fixtures of the workspace integration tests, linked by every test
+//! binary of this crate.
+
+pub mod support;

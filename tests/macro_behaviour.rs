@@ -5,7 +5,6 @@
 //! test uses its own adapter type and installs its sink on that adapter only
 //! (`T::telemetry().set_sink(...)`), never the global sink.
 
-use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -13,13 +12,7 @@ use serde_json::json;
 use telemetry_runtime::events::{CustomEvent, EventRef};
 use telemetry_runtime::sink::{EventSink, JsonLogSink, RecordedEvent, RecordingSink};
 use telemetry_runtime::{dispatch, emit, instrumented_adapter, InstrumentedAdapter};
-
-/// Installs a fresh recorder as `T`'s own sink and returns it.
-fn record<T: InstrumentedAdapter>() -> RecordingSink {
-    let rec = RecordingSink::new();
-    T::telemetry().set_sink(Some(Box::new(rec.clone())));
-    rec
-}
+use telemetry_tests::support::{record, Captured};
 
 /// `(name, labels, payload)` of a recorded custom event; panics on any
 /// other kind, which would itself be a wrong sequence.
@@ -340,35 +333,17 @@ fn sinks_can_downcast_to_the_generated_enum() {
     assert_eq!(format!("{:?}", got[0]), r#"Resolved { doi: "10.1/x" }"#);
 }
 
-/// A `Write` into shared memory, for reading back what `JsonLogSink` wrote.
-#[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[instrumented_adapter(name = "logged", labels(tenant(cap = 2)), events(resolved(tenant, ms: u64)))]
 struct Logged {}
 
 #[test]
 fn custom_events_log_as_one_json_object_each() {
-    let buf = SharedBuf::default();
+    let buf = Captured::default();
     Logged::telemetry().set_sink(Some(Box::new(JsonLogSink::to_writer(buf.clone()))));
     Logged {}.emit().resolved("acme", 12);
     Logged::telemetry().set_sink(None);
 
-    let text = String::from_utf8(buf.0.lock().unwrap_or_else(|e| e.into_inner()).clone())
-        .unwrap_or_default();
+    let text = buf.text();
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_default())

@@ -1,9 +1,18 @@
-//! Helpers shared by the `client_*` tests: compact event descriptions and a
-//! simulator with a client wired to it.
-#![allow(dead_code)]
+//! Recording an adapter's events, and compact descriptions of what was
+//! recorded for asserting exact sequences.
 
 use telemetry_runtime::events::CorrelationId;
-use telemetry_runtime::sink::RecordedEvent;
+use telemetry_runtime::sink::{RecordedEvent, RecordingSink};
+use telemetry_runtime::InstrumentedAdapter;
+
+/// Installs a fresh recorder as `T`'s own sink and returns it. Sinks are
+/// per adapter, so tests on parallel threads never see each other's events
+/// as long as each uses its own adapter type.
+pub fn record<T: InstrumentedAdapter>() -> RecordingSink {
+    let rec = RecordingSink::new();
+    T::telemetry().set_sink(Some(Box::new(rec.clone())));
+    rec
+}
 
 /// One line per event: kind, attempt and the fields that matter for the
 /// sequence (delays are random or clock-bound, so they are checked apart).
@@ -22,6 +31,7 @@ pub fn describe(e: &RecordedEvent) -> String {
     }
 }
 
+/// [`describe`] of every event.
 pub fn describe_all(events: &[RecordedEvent]) -> Vec<String> {
     events.iter().map(describe).collect()
 }
