@@ -1,6 +1,6 @@
 //! Bucket bounds of the hot-path histograms come from the exporter's options.
-//! Its own test binary: the buckets are fixed once an adapter records, so
-//! nothing may record before `configure` here.
+//! Alone in its own process: the buckets are fixed, process-wide, once any
+//! adapter records, so nothing may record before `configure` here.
 
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ fn bucket_bounds(exposition: &str, family: &str) -> Vec<String> {
 
 #[test]
 fn hot_path_histograms_use_the_configured_buckets() {
+    telemetry_tests::run_alone!(hot_path_histograms_use_the_configured_buckets);
     configure(
         PrometheusOptions::default()
             .with_buckets("http_request_duration_seconds", vec![0.05, 0.2, 1.0])

@@ -78,9 +78,12 @@ async fn get(url: &str) -> (u16, String, String) {
 }
 
 /// One test walks the readiness states in order: the judgement covers every
-/// adapter of the process, so it must not race other traffic.
+/// adapter of the process, so it must not race other traffic, nor see the
+/// adapters other tests of the binary left with open breakers and errors:
+/// it runs alone in its own process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_health_endpoints() {
+    telemetry_tests::run_alone!(metrics_and_health_endpoints);
     Metrics::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
     Health::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
     drive(Metrics::telemetry(), "m.example.com");

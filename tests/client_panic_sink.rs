@@ -9,6 +9,7 @@ use telemetry_runtime::events::EventRef;
 use telemetry_runtime::sink::EventSink;
 use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::{Route, Script, Simulator, Step};
+use telemetry_tests::support::quiet_panics;
 
 #[instrumented_adapter(name = "client_panicky", hosts(cap = 8))]
 struct PanickyAdapter {}
@@ -26,8 +27,9 @@ impl EventSink for PanicOnEverything {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_sink_never_fails_a_request() {
-    // 2,000 expected panics would flood the test output.
-    std::panic::set_hook(Box::new(|_| {}));
+    // 2,000 expected panics would flood the test output; the hook is
+    // process-wide, so only this sink's panics are silenced.
+    let quiet = quiet_panics("sink failure on");
     let sim = Simulator::start().await.expect("simulator");
     sim.route(Route::host("sturdy.test"), Script::always(Step::ok()));
     PanickyAdapter::telemetry().set_sink(Some(Box::new(PanicOnEverything)));
@@ -56,7 +58,7 @@ async fn a_panicking_sink_never_fails_a_request() {
     while let Some(done) = tasks.join_next().await {
         total += done.expect("no task panicked");
     }
-    let _ = std::panic::take_hook();
+    drop(quiet);
     assert_eq!(total, 1_000);
     assert_eq!(sim.hits("sturdy.test", None), 1_000);
     let caught = sink_panics()

@@ -5,7 +5,6 @@
 //! test uses its own adapter type and installs its sink on that adapter only
 //! (`T::telemetry().set_sink(...)`), never the global sink.
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
@@ -378,26 +377,7 @@ struct Lazy {}
 /// on parallel threads, so this test re-runs itself alone in a child process.
 #[test]
 fn emit_macro_does_not_evaluate_arguments_without_a_sink() {
-    const CHILD: &str = "TELEMETRY_TESTS_LAZY_CHILD";
-    const NAME: &str = "emit_macro_does_not_evaluate_arguments_without_a_sink";
-    if std::env::var_os(CHILD).is_none() {
-        let exe = std::env::current_exe().unwrap_or_default();
-        let out = Command::new(exe)
-            .args(["--exact", NAME, "--test-threads=1"])
-            .env(CHILD, "1")
-            .output();
-        let out = match out {
-            Ok(out) => out,
-            Err(e) => panic!("cannot re-run the test binary: {e}"),
-        };
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "child run failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
-    }
+    telemetry_tests::run_alone!(emit_macro_does_not_evaluate_arguments_without_a_sink);
 
     // Alone in this process: no sink anywhere.
     assert!(!dispatch::interested());

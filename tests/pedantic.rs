@@ -7,7 +7,7 @@ use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 
 /// Every argument of the grammar.
 #[instrumented_adapter(
-    name = "crossref",
+    name = "crossref_pedantic",
     hosts(cap = 16),
     labels(tenant(cap = 8), region(cap = 4)),
     events(
@@ -52,7 +52,7 @@ fn annotated_adapters_expose_their_manifests() {
     let b = Borrowing { items: &[1_u8] };
     b.emit().seen(1);
     let _ = Bare::default().emit();
-    assert_eq!(Crossref::MANIFEST.name, "crossref");
+    assert_eq!(Crossref::MANIFEST.name, "crossref_pedantic");
     assert_eq!(<Borrowing<'_, u8>>::MANIFEST.name, "borrowing");
     assert_eq!(Bare::MANIFEST.events.len(), 0);
     assert_eq!(b.items.len(), 1);
