@@ -1,0 +1,27 @@
+//! The backends: Prometheus (catalogue, limiter families, configured
+//! buckets, rules and dashboards, a real Prometheus scraping), tracing,
+//! OTLP, the server, and redaction across all of them.
+//!
+//! One binary, one process, tests on parallel threads. What they share and
+//! how each copes:
+//! - the Prometheus exposition (`render`, `/metrics`) holds every adapter of
+//!   the process: adapter names are unique in the binary and each test reads
+//!   its own adapter's series; whole-exposition checks (`promtool`, the real
+//!   Prometheus scrape, one HELP/TYPE per family) hold for all of them;
+//! - sinks are installed per adapter type, never globally;
+//! - tracing subscribers are thread-local (`set_default` / `with_default`
+//!   on a current-thread runtime), never the global default;
+//! - each OTLP pipeline has its own receiver and is shut down by its test;
+//! - the configured buckets (fixed at the first recording in the process)
+//!   and the server's readiness walk (judges every adapter of the process)
+//!   run alone in a child process (`telemetry_tests::run_alone!`).
+
+mod buckets;
+mod otlp;
+mod prometheus;
+mod prometheus_limiter;
+mod real_prometheus;
+mod redaction;
+mod rules;
+mod server;
+mod tracing;
