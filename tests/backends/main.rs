@@ -12,9 +12,12 @@
 //! - tracing subscribers are thread-local (`set_default` / `with_default`
 //!   on a current-thread runtime), never the global default;
 //! - each OTLP pipeline has its own receiver and is shut down by its test;
-//! - the configured buckets (fixed at the first recording in the process)
-//!   and the server's readiness walk (judges every adapter of the process)
-//!   run alone in a child process (`telemetry_tests::run_alone!`).
+//! - alone in a child process (`telemetry_tests::run_alone!`, reasons in
+//!   `support::process`): the configured buckets (fixed at the first
+//!   recording in the process), the server's readiness walk (judges every
+//!   adapter of the process), and the tests asserting on what a tracing
+//!   subscriber saw of the runtime's callsites (OTLP spans, JSON logs,
+//!   redaction), whose interest `tracing-core` caches process-wide.
 
 mod buckets;
 mod otlp;

@@ -74,6 +74,9 @@ struct Exported {}
 
 #[tokio::test(flavor = "current_thread")]
 async fn spans_and_metrics_reach_an_otlp_receiver() {
+    // Asserts on what its thread-local subscriber saw of the runtime's
+    // callsites: alone in its process (see `support::process`).
+    telemetry_tests::run_alone!(spans_and_metrics_reach_an_otlp_receiver);
     let (endpoint, received) = otlp_receiver().await;
     let mut config = OtlpConfig::new(endpoint, "otlp-test-service");
     // Only the explicit flush exports metrics in this test.

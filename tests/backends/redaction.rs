@@ -46,6 +46,9 @@ struct Guarded {}
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_reaches_any_backend_or_sink() {
+    // Asserts on what its thread-local subscriber saw of the runtime's
+    // callsites: alone in its process (see `support::process`).
+    telemetry_tests::run_alone!(no_secret_reaches_any_backend_or_sink);
     // Every backend and sink at once.
     let (otlp_endpoint, otlp_bodies) = otlp_receiver().await;
     let mut otlp_config = OtlpConfig::new(otlp_endpoint, "redaction-test");

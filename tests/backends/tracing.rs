@@ -11,6 +11,9 @@ struct Traced {}
 
 #[tokio::test(flavor = "current_thread")]
 async fn json_logs_carry_the_correlation_id_and_every_event() {
+    // Asserts on what its thread-local subscriber saw of the runtime's
+    // callsites: alone in its process (see `support::process`).
+    telemetry_tests::run_alone!(json_logs_carry_the_correlation_id_and_every_event);
     let out = Captured::default();
     let writer = out.clone();
     let subscriber = json_subscriber("info,telemetry_runtime::events=debug", move || {

@@ -1,9 +1,23 @@
 //! Process-global state. The tests of one binary share a process and run on
-//! parallel threads, so a test that needs the whole process to itself (a
-//! one-shot, process-wide configuration, or a judgement over every adapter
-//! of the process) runs again alone in a child process ([`run_alone!`]), and
-//! a test that must change a process-wide hook changes it only for what it
-//! owns ([`quiet_panics`]).
+//! parallel threads, so a test that needs the whole process to itself runs
+//! again alone in a child process ([`run_alone!`]), and a test that must
+//! change a process-wide hook changes it only for what it owns
+//! ([`quiet_panics`]).
+//!
+//! What needs the process to itself:
+//! - a one-shot, process-wide configuration (the Prometheus buckets, fixed at
+//!   the first recording of any adapter);
+//! - a judgement over every adapter of the process (the server's readiness),
+//!   or a check that no sink is installed anywhere (`dispatch::interested`);
+//! - an assertion on what a thread-local tracing subscriber (`set_default`)
+//!   saw of the runtime's spans and events. `tracing-core` caches each
+//!   callsite's interest process-wide, and while exactly one dispatcher is
+//!   registered it computes that interest from the default of whichever
+//!   thread hits the callsite first: a test on another thread, with no
+//!   subscriber, caches "never" and the subscriber misses the spans
+//!   (tokio-rs/tracing#3611, #2874). Seen here: the OTLP test lost its
+//!   attempt spans in 7 of 20 runs of the merged binary at 8 threads. A test
+//!   whose subscriber sees only callsites of its own code is not affected.
 //!
 //! [`run_alone!`]: crate::run_alone
 
