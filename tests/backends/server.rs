@@ -17,6 +17,78 @@ struct Health {}
 #[instrumented_adapter(name = "srv_metrics", hosts(cap = 8))]
 struct Metrics {}
 
+#[instrumented_adapter(name = "srv_no_prometheus", hosts(cap = 8))]
+struct NoPrometheus {}
+
+/// Readiness judges the health backend's own state: with no Prometheus sink
+/// installed anywhere (this adapter has a recording sink, and nothing else
+/// has any), the breaker, the error ratio and the latency are still judged,
+/// and `/metrics` still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_without_the_prometheus_sink() {
+    telemetry_tests::run_alone!(readiness_without_the_prometheus_sink);
+    let rec = telemetry_runtime::sink::RecordingSink::new();
+    NoPrometheus::telemetry().set_sink(Some(Box::new(rec.clone())));
+    let mut config = loopback();
+    config.health.min_requests = 10;
+    config.health.max_error_ratio = Some(0.2);
+    config.health.max_p99_latency = Some(Duration::from_millis(500));
+    let server = serve(config).await.expect("serves");
+    let base = server.base_url();
+
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 200, "no traffic is not a failure: {body}");
+
+    for _ in 0..20 {
+        respond(
+            NoPrometheus::telemetry(),
+            "ok.example.com",
+            200,
+            Duration::from_millis(10),
+        );
+    }
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 200, "{body}");
+
+    // Slow attempts on another host: p99 over the limit.
+    for _ in 0..20 {
+        respond(
+            NoPrometheus::telemetry(),
+            "slow.example.com",
+            200,
+            Duration::from_millis(900),
+        );
+    }
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("srv_no_prometheus/slow.example.com: p99 latency"),
+        "{body}"
+    );
+    breaker(
+        NoPrometheus::telemetry(),
+        "ok.example.com",
+        BreakerState::Closed,
+        BreakerState::Open,
+    );
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("srv_no_prometheus/ok.example.com: circuit breaker open"),
+        "{body}"
+    );
+
+    // The user's sink saw every event; no Prometheus sink recorded any.
+    assert_eq!(rec.events().len(), 20 * 2 * 2 + 1);
+    let (code, _, metrics) = get(&format!("{base}/metrics")).await;
+    assert_eq!(code, 200);
+    assert!(
+        !metrics.contains(r#"http_requests_total{adapter="srv_no_prometheus""#),
+        "{metrics}"
+    );
+    server.shutdown().await.expect("shutdown");
+}
+
 fn loopback() -> ServerConfig {
     ServerConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -84,6 +156,10 @@ async fn get(url: &str) -> (u16, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_health_endpoints() {
     telemetry_tests::run_alone!(metrics_and_health_endpoints);
+    // The server installs the health state when it builds its router; events
+    // emitted before that (`drive` below) reach it only when it is installed
+    // first.
+    telemetry_runtime::backends::health::install();
     Metrics::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
     Health::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
     drive(Metrics::telemetry(), "m.example.com");
