@@ -370,9 +370,13 @@ pub(crate) struct AdapterHandles {
 impl AdapterHandles {
     /// Handles of `host`, registered on first use.
     pub(crate) fn host(&self, host: LabelValue) -> &HostHandles {
-        let i = host.index().min(self.hosts.len().saturating_sub(1));
-        // `hosts` has cap + 1 >= 1 slots, so `i` is in range.
-        self.hosts[i].get_or_init(|| HostHandles::new(self.adapter, host))
+        // `hosts` has cap + 1 >= 2 slots and a host's index is at most the
+        // cap: one bounds check, the overflow slot as the fallback.
+        let slot = match self.hosts.get(host.index()) {
+            Some(slot) => slot,
+            None => overflow_slot(&self.hosts),
+        };
+        slot.get_or_init(|| HostHandles::new(self.adapter, host))
     }
 
     /// Handles of `host` if any event for it was seen.
@@ -431,6 +435,11 @@ impl AdapterHandles {
 }
 
 static HANDLES: PerAdapter<AdapterHandles> = PerAdapter::new();
+
+#[cold]
+fn overflow_slot<T>(slots: &[T]) -> &T {
+    &slots[slots.len() - 1]
+}
 
 /// Handles of `adapter`, created on first use: one indexed load of the
 /// backend's table. `None` for an adapter whose metrics are not exported (a

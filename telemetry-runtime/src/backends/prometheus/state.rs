@@ -235,7 +235,13 @@ impl AdapterMetrics {
     /// Hot-path metric handles of `host`, created on first use.
     #[inline]
     pub(crate) fn host(&self, host: LabelValue) -> &HostMetrics {
-        let slot = &self.host_metrics[host.index().min(self.host_metrics.len() - 1)];
+        // A host's index is at most the cap, and the table has cap + 1 slots:
+        // one bounds check, with the overflow slot as the (unreachable)
+        // fallback instead of a clamp on every call.
+        let slot = match self.host_metrics.get(host.index()) {
+            Some(slot) => slot,
+            None => overflow_slot(&self.host_metrics),
+        };
         slot.get_or_init(|| Box::new(HostMetrics::new(self.duration_buckets, self.size_buckets)))
     }
 
@@ -322,6 +328,12 @@ impl AdapterMetrics {
         }
         out
     }
+}
+
+#[cold]
+fn overflow_slot<T>(slots: &[T]) -> &T {
+    // `slots` has cap + 1 >= 2 entries (the cap is at least 1).
+    &slots[slots.len() - 1]
 }
 
 /// The state of `adapter`, created on first use: one indexed load.
