@@ -15,7 +15,7 @@
 //!
 //! Names follow the adapter's naming mode. The output passes
 //! `promtool check rules`, and `promtool test rules` checks that the alerts
-//! fire and stay quiet when they should (`tests/backend_rules.rs`).
+//! fire and stay quiet when they should (`tests/backends/rules.rs`).
 //!
 //! ```
 //! use telemetry_runtime::backends::prometheus::rules::alert_rules;
