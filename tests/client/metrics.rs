@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use telemetry_runtime::backends::prometheus::{render, PrometheusSink};
-use telemetry_runtime::client::BreakerState;
+use telemetry_runtime::client::{BreakerPolicy, BreakerState, RateLimit, RetryPolicy};
 use telemetry_runtime::sink::FanoutSink;
-use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
+use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::scenario::{Scenario, SummarySink};
 use telemetry_sim::{Route, Script, Simulator, Step};
 
@@ -137,4 +137,105 @@ async fn the_catalogue_comes_out_of_a_real_request_cycle() {
         client.breaker_states()
     );
     sim.shutdown().await;
+}
+
+#[instrumented_adapter(name = "client_scrape_state", hosts(cap = 8))]
+struct ScrapeStateAdapter {}
+
+fn gauge(text: &str, family: &str, host: &str) -> Option<f64> {
+    telemetry_tests::support::sample(
+        text,
+        &format!(r#"{family}{{adapter="client_scrape_state",host="{host}"}}"#),
+    )
+}
+
+/// Gauges show the state at scrape time, not the value at the last event:
+/// after traffic stops the limiter's queue depth reads 0 and its saturation
+/// decays over its window, and an open breaker past its open interval reads
+/// half-open (ready to probe) without any new call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limiter_and_breaker_gauges_show_the_state_at_scrape_time() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(
+        Route::host("queued.test"),
+        Script::always(Step::ok().delay(Duration::from_millis(20))),
+    );
+    sim.route(
+        Route::host("broken.test"),
+        Script::always(Step::status(500)),
+    );
+    ScrapeStateAdapter::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
+    let client = AdapterClient::builder::<ScrapeStateAdapter>()
+        .resolve("queued.test", sim.addr())
+        .resolve("broken.test", sim.addr())
+        .retry(RetryPolicy::none())
+        .host_rate_limit(
+            "queued.test",
+            RateLimit::per_second(20.0)
+                .burst(1)
+                .max_queue_depth(2)
+                .max_wait(Duration::from_secs(5))
+                .saturation_window(Duration::from_millis(400)),
+        )
+        .breaker(
+            BreakerPolicy::default()
+                .consecutive_failures(1)
+                .open_timeout(Duration::from_millis(300)),
+        )
+        .build()
+        .expect("client");
+    let queued = format!("queued.test:{}", sim.port());
+    let broken = format!("broken.test:{}", sim.port());
+
+    // Six requests at once on a limiter that queues two: the queue fills.
+    let url = sim.url("queued.test", "/");
+    let calls: Vec<_> = (0..6).map(|_| client.get(&url).send()).collect();
+    let _ = futures_join_all(calls).await;
+    let _ = client.get(sim.url("broken.test", "/")).send().await;
+
+    let during = render();
+    assert_eq!(
+        gauge(&during, "http_circuit_breaker_state", &broken),
+        Some(1.0),
+        "open right after the failure:\n{during}"
+    );
+    assert!(
+        gauge(&during, "http_limiter_saturation_ratio", &queued).is_some_and(|s| s > 0.0),
+        "the queue was full for a while:\n{during}"
+    );
+
+    // No traffic for longer than the saturation window and the open interval.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let after = render();
+    assert_eq!(
+        gauge(&after, "http_limiter_queue_depth", &queued),
+        Some(0.0),
+        "{after}"
+    );
+    assert_eq!(
+        gauge(&after, "http_limiter_saturation_ratio", &queued),
+        Some(0.0),
+        "saturation decays once the window has passed:\n{after}"
+    );
+    assert_eq!(
+        gauge(&after, "http_circuit_breaker_state", &broken),
+        Some(2.0),
+        "past its open interval the breaker is ready to probe:\n{after}"
+    );
+    drop(client);
+}
+
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
 }

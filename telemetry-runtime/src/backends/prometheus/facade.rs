@@ -32,6 +32,7 @@ use crate::core::catalog::{Family, Kind, LabelNames};
 use crate::core::events::{BreakerState, DelaySource, FallbackOutcome, RetryReason};
 use crate::core::id::{AdapterId, AdapterRef};
 use crate::core::labels::LabelValue;
+use crate::core::live::LiveHostState;
 use crate::core::manifest::AdapterManifest;
 use crate::core::manifest::Naming;
 
@@ -307,6 +308,33 @@ impl HostHandles {
         limiter.saturation.set(self.saturation());
     }
 
+    /// Takes the owner's current limiter and breaker state as the last seen
+    /// values (the gauges are re-set from them by [`Self::flush`]).
+    fn apply_live(&self, now: &LiveHostState) {
+        if let Some(depth) = now.limiter_queue_depth {
+            self.last_queue_depth.store(depth, Ordering::Relaxed);
+        }
+        if let Some(s) = now.limiter_saturation {
+            let s = if s.is_finite() {
+                s.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            self.last_saturation.store(s.to_bits(), Ordering::Relaxed);
+        }
+        if let Some(state) = now.breaker {
+            if state != self.breaker_state() {
+                self.last_breaker
+                    .store(breaker_index(state) as u8, Ordering::Relaxed);
+            }
+            // The gauge exists once a transition was seen; a breaker that
+            // never moved stays out of the exposition, as before.
+            if let Some(g) = self.breaker_state.get() {
+                g.set(state.gauge_value());
+            }
+        }
+    }
+
     /// Records the pending zero waits into `http_limiter_wait_seconds` and
     /// re-sets the limiter gauges from the last seen values (which repairs a
     /// gauge left behind by two racing answers with different values).
@@ -480,8 +508,16 @@ pub(crate) fn find(id: AdapterId) -> Option<&'static AdapterHandles> {
 /// the exporter renders and before each upkeep; safe to run concurrently
 /// (each pending answer is taken once).
 pub(crate) fn flush() {
-    for (_, handles) in HANDLES.entries() {
+    for (id, handles) in HANDLES.entries() {
+        // The owner's state now (the client's limiters and breakers, where
+        // one is alive) replaces the last event's: after traffic stops the
+        // queue depth reads 0, saturation decays over its window, and an open
+        // breaker past its open interval reads half-open (ready to probe).
+        let live = crate::core::live::host_states(id).unwrap_or_default();
         for host in handles.hosts.iter().filter_map(OnceLock::get) {
+            if let Some(now) = live.iter().find(|l| l.host == host.host) {
+                host.apply_live(now);
+            }
             host.flush();
         }
     }
