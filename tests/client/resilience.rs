@@ -403,3 +403,61 @@ async fn fallback_moves_to_the_second_source() {
     }
     sim.shutdown().await;
 }
+
+#[instrumented_adapter(name = "client_limits_validated", hosts(cap = 4))]
+struct LimitsAdapter {}
+
+/// Every rate limit and breaker policy is either refused by `build` with a
+/// clear error, or works: no request can panic on what passed (a burst of
+/// 20 million at one token per 1000 s used to overflow inside a request).
+#[tokio::test]
+async fn rate_limits_and_breakers_that_pass_validation_never_panic() {
+    let refused = [
+        RateLimit::per_second(0.001).burst(20_000_000),
+        RateLimit::per_second(1e-300),
+        RateLimit::per_second(0.0001).max_queue_depth(u32::MAX),
+    ];
+    for limit in refused {
+        let err = AdapterClient::builder::<LimitsAdapter>()
+            .rate_limit(limit.clone())
+            .build()
+            .expect_err("refused at build");
+        assert!(
+            matches!(&err, ClientError::InvalidConfig(m) if m.contains("more than a year")),
+            "{limit:?}: {err}"
+        );
+    }
+    let nan = AdapterClient::builder::<LimitsAdapter>()
+        .breaker(BreakerPolicy::default().failure_ratio(f64::NAN, 5, Duration::from_secs(1)))
+        .build()
+        .expect_err("NaN ratio refused");
+    assert!(nan.to_string().contains("failure ratio"), "{nan}");
+
+    // Extreme values that pass: a nanosecond refill with the largest burst
+    // and queue, a year-long wait, a ratio of exactly 1.
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(Route::host("extreme.test"), Script::always(Step::ok()));
+    let client = AdapterClient::builder::<LimitsAdapter>()
+        .resolve("extreme.test", sim.addr())
+        .rate_limit(
+            RateLimit::per_second(1e9)
+                .burst(u32::MAX)
+                .max_queue_depth(u32::MAX)
+                .max_wait(Duration::MAX),
+        )
+        .breaker(
+            BreakerPolicy::default()
+                .failure_ratio(1.0, 1, Duration::from_nanos(1))
+                .open_timeout(Duration::MAX),
+        )
+        .build()
+        .expect("valid extremes build");
+    for _ in 0..3 {
+        let r = client
+            .get(sim.url("extreme.test", "/"))
+            .send()
+            .await
+            .expect("served");
+        assert_eq!(r.status(), 200);
+    }
+}

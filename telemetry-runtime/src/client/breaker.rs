@@ -63,6 +63,7 @@ impl BreakerPolicy {
     /// Also opens when, over the last `window`, at least `min_requests`
     /// attempts were made and the failed fraction is `ratio` or more.
     pub fn failure_ratio(mut self, ratio: f64, min_requests: u32, window: Duration) -> Self {
+        // NaN stays NaN through `clamp`: `validate` refuses it.
         self.failure_ratio = Some((ratio.clamp(0.0, 1.0), min_requests.max(1), window));
         self
     }
@@ -78,6 +79,30 @@ impl BreakerPolicy {
     pub fn half_open_probes(mut self, n: u32) -> Self {
         self.half_open_probes = n.max(1);
         self
+    }
+
+    /// Checks the policy: a failure ratio must be a number in `0.0..=1.0`
+    /// with a non-zero window. The client's `build` runs it.
+    ///
+    /// ```
+    /// use telemetry_runtime::client::BreakerPolicy;
+    /// use std::time::Duration;
+    /// assert!(BreakerPolicy::default().validate().is_ok());
+    /// let nan = BreakerPolicy::default().failure_ratio(f64::NAN, 10, Duration::from_secs(1));
+    /// assert!(nan.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some((ratio, _, window)) = self.failure_ratio {
+            if !(0.0..=1.0).contains(&ratio) {
+                return Err(format!(
+                    "a breaker's failure ratio must be between 0.0 and 1.0, got {ratio}"
+                ));
+            }
+            if window.is_zero() {
+                return Err("a breaker's failure-ratio window must be longer than zero".into());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -181,6 +181,17 @@ impl AdapterClientBuilder {
     /// Builds the client, and registers its per-host state as the adapter's
     /// live host state (held weakly: dropping the client unregisters it).
     pub fn build(self) -> Result<AdapterClient, ClientError> {
+        // Every value that passes is one no request can panic on.
+        let limits = self
+            .rate_limit
+            .iter()
+            .chain(self.host_limits.iter().filter_map(|(_, l)| l.as_ref()));
+        for limit in limits {
+            limit.validate().map_err(ClientError::InvalidConfig)?;
+        }
+        if let Some(b) = &self.breaker {
+            b.validate().map_err(ClientError::InvalidConfig)?;
+        }
         let correlation_header = match self.correlation_header {
             Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
                 ClientError::InvalidConfig(format!("`{name}` is not a valid header name"))

@@ -58,7 +58,12 @@ impl RateLimit {
         };
         RateLimit {
             capacity: (rate.ceil() as u32).max(1),
-            refill_interval: Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1)),
+            // A rate so small that its interval overflows a `Duration` keeps
+            // the largest one; `validate` (run by the client's `build`) then
+            // refuses it instead of a request panicking on it.
+            refill_interval: Duration::try_from_secs_f64(1.0 / rate)
+                .unwrap_or(Duration::MAX)
+                .max(Duration::from_nanos(1)),
             max_queue_depth: 64,
             max_wait: Duration::from_secs(5),
             warn_depth: Some(48),
@@ -107,6 +112,50 @@ impl RateLimit {
     /// Time between two refilled tokens.
     pub fn refill_interval(&self) -> Duration {
         self.refill_interval
+    }
+
+    /// Longest time any product of the policy may span: the token bucket
+    /// (governor) keeps `refill interval × burst` in nanoseconds, and a
+    /// queued request's wait is `refill interval × requests ahead`.
+    pub const MAX_SPAN: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    /// Checks that every product of the policy (refill interval × burst,
+    /// refill interval × queue depth) stays within [`RateLimit::MAX_SPAN`],
+    /// so no request can overflow on them. The client's `build` runs it.
+    ///
+    /// ```
+    /// use telemetry_runtime::client::RateLimit;
+    /// assert!(RateLimit::per_second(20.0).burst(5).validate().is_ok());
+    /// let err = RateLimit::per_second(0.001).burst(20_000_000).validate().unwrap_err();
+    /// assert!(err.contains("burst"), "{err}");
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        let span = |n: u32| {
+            self.refill_interval
+                .checked_mul(n)
+                .filter(|d| *d <= Self::MAX_SPAN)
+        };
+        if self.refill_interval > Self::MAX_SPAN {
+            return Err(format!(
+                "a rate limit refills one token every {:?}, more than a year: use a larger rate",
+                self.refill_interval
+            ));
+        }
+        if span(self.capacity).is_none() {
+            return Err(format!(
+                "a burst of {} tokens at one token every {:?} spans more than a year: lower the \
+                 burst or raise the rate",
+                self.capacity, self.refill_interval
+            ));
+        }
+        if span(self.max_queue_depth.saturating_add(1)).is_none() {
+            return Err(format!(
+                "a queue of {} requests at one token every {:?} spans more than a year: lower \
+                 `max_queue_depth` or raise the rate",
+                self.max_queue_depth, self.refill_interval
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -292,7 +341,14 @@ impl HostLimiter {
         } = queued;
         let max = self.policy.max_queue_depth;
         // Requests already queued each need a refill before this one.
-        let needed = first + self.policy.refill_interval * depth_on_arrival;
+        // Validated policies keep this product within a year; saturate all
+        // the same so no value can panic here.
+        let needed = self
+            .policy
+            .refill_interval
+            .checked_mul(depth_on_arrival)
+            .and_then(|d| d.checked_add(first))
+            .unwrap_or(Duration::MAX);
         if needed > self.policy.max_wait {
             return Err(self.reject(
                 RateLimitRejection::WaitTooLong {
