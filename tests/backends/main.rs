@@ -23,6 +23,7 @@ mod buckets;
 mod otlp;
 mod prometheus;
 mod prometheus_limiter;
+mod queue;
 mod real_prometheus;
 mod redaction;
 mod rules;

@@ -11,10 +11,14 @@
 //!
 //! Sinks run synchronously, on the thread that emits the event (for client
 //! events, the request's own task): a sink that blocks slows the request.
+//! [`queue::non_blocking`] moves any sink, a user's own included, off the
+//! request path with one call: a bounded queue, a writer thread, and a guard
+//! that drains it.
 
 mod fanout;
 mod filter;
 mod json_log;
+pub mod queue;
 mod recording;
 mod sample;
 
@@ -22,5 +26,6 @@ pub use crate::core::sink::{deliver, EventSink};
 pub use fanout::FanoutSink;
 pub use filter::HostFilterSink;
 pub use json_log::JsonLogSink;
+pub use queue::{non_blocking, QueueGuard, QueuedSink};
 pub use recording::{RecordedEvent, RecordingSink};
 pub use sample::SamplingSink;
