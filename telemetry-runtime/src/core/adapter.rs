@@ -182,7 +182,8 @@ pub fn adapter_by_id(id: AdapterId) -> Option<&'static AdapterTelemetry> {
 }
 
 /// `(adapter name, type name)` of every adapter type that was refused because
-/// another type already uses the same `name`. Their events still reach their
+/// another type already uses the same `name` (or because more than
+/// [`AdapterId::MAX_ADAPTERS`] types registered). Their events still reach their
 /// sinks, but their metric series are not exported: two adapters with one
 /// name would write identical series, and Prometheus rejects a whole scrape
 /// that repeats a series.
@@ -202,22 +203,35 @@ fn register(adapter: &'static AdapterTelemetry) -> AdapterId {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((name, adapter.manifest.type_name));
-        // Once per refused type (registration happens once per type).
-        eprintln!(
-            "telemetry-runtime: adapter name `{name}` is used by both `{first_type}` and `{}`; \
-             the metrics of `{}` are not exported (duplicate series would make Prometheus \
-             reject the whole scrape). Give one of them another `name = \"...\"`.",
-            adapter.manifest.type_name, adapter.manifest.type_name
+        // Once per refused type (registration happens once per type). The
+        // library never prints: it logs through tracing when that backend is
+        // compiled in, and `duplicate_adapters()` always lists the refusal.
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            target: "telemetry_runtime::registry",
+            adapter = name,
+            first_type,
+            refused_type = adapter.manifest.type_name,
+            "adapter name is used by two types; the second one's metrics are not exported \
+             (duplicate series would make Prometheus reject the whole scrape): give one of \
+             them another `name = \"...\"`"
         );
+        #[cfg(not(feature = "tracing"))]
+        let _ = first_type;
         return AdapterId::UNEXPORTED;
     }
     if registry.len() >= AdapterId::MAX_ADAPTERS {
         drop(registry);
-        eprintln!(
-            "telemetry-runtime: more than {} adapter types in one process; the metrics of `{}` \
-             are not exported",
-            AdapterId::MAX_ADAPTERS,
-            adapter.manifest.type_name
+        DUPLICATES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, adapter.manifest.type_name));
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            target: "telemetry_runtime::registry",
+            adapter = name,
+            limit = AdapterId::MAX_ADAPTERS,
+            "more adapter types than the registry exports; this one's metrics are not exported"
         );
         return AdapterId::UNEXPORTED;
     }
