@@ -461,3 +461,52 @@ async fn rate_limits_and_breakers_that_pass_validation_never_panic() {
         assert_eq!(r.status(), 200);
     }
 }
+
+#[instrumented_adapter(name = "client_error_ids", hosts(cap = 4))]
+struct ErrorIdsAdapter {}
+
+/// A `ClientError` names its logical request: the correlation id its events
+/// (and spans and logs) carry.
+#[tokio::test]
+async fn client_errors_carry_the_correlation_id_of_their_events() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(Route::host("fails.test"), Script::always(Step::status(500)));
+    let rec = record::<ErrorIdsAdapter>();
+    let client = AdapterClient::builder::<ErrorIdsAdapter>()
+        .resolve("fails.test", sim.addr())
+        .resolve("nowhere.test", "127.0.0.1:9".parse().expect("addr"))
+        .retry(RetryPolicy::none())
+        .breaker(BreakerPolicy::default().consecutive_failures(1))
+        .build()
+        .expect("client");
+    // A connection refused: a transport error.
+    let err = client
+        .get("http://nowhere.test:9/")
+        .send()
+        .await
+        .expect_err("nothing listens");
+    let id = err.correlation_id().expect("a request's error has an id");
+    let events = rec.take();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e.meta().correlation_id == id),
+        "{events:?}"
+    );
+
+    // The breaker opens on a 500; the next call is refused with its own id.
+    let _ = client.get(sim.url("fails.test", "/")).send().await;
+    rec.take();
+    let refused = client
+        .get(sim.url("fails.test", "/"))
+        .send()
+        .await
+        .expect_err("breaker open");
+    assert!(matches!(refused, ClientError::CircuitOpen { .. }));
+    let id = refused.correlation_id().expect("id");
+    let events = rec.take();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e.meta().correlation_id == id),
+        "{events:?}"
+    );
+}

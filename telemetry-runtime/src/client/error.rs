@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use crate::core::events::ErrorType;
+use crate::core::events::{CorrelationId, ErrorType};
 
 /// Why the rate limiter turned a request away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub enum ClientError {
     RateLimited {
         /// The host.
         host: String,
+        /// The logical request (the id its events, spans and logs carry).
+        correlation_id: CorrelationId,
         /// Why.
         reason: RateLimitRejection,
     },
@@ -49,12 +51,16 @@ pub enum ClientError {
     CircuitOpen {
         /// The host.
         host: String,
+        /// The logical request (the id its events, spans and logs carry).
+        correlation_id: CorrelationId,
     },
     /// The server asked to retry after longer than the retry policy's
     /// `retry_after_cap`; the client stopped instead of waiting.
     RetryAfterTooLong {
         /// The host.
         host: String,
+        /// The logical request (the id its events, spans and logs carry).
+        correlation_id: CorrelationId,
         /// The status that carried `Retry-After` (429 or 503, usually).
         status: u16,
         /// What the server asked for.
@@ -69,6 +75,8 @@ pub enum ClientError {
     Transport {
         /// The host.
         host: String,
+        /// The logical request (the id its events, spans and logs carry).
+        correlation_id: CorrelationId,
         /// `error.type` of the failure.
         kind: ErrorType,
         /// Wire attempts made.
@@ -83,6 +91,8 @@ pub enum ClientError {
     Status {
         /// The host.
         host: String,
+        /// The logical request (the id its events, spans and logs carry).
+        correlation_id: CorrelationId,
         /// The status.
         status: u16,
         /// Wire attempts made.
@@ -96,6 +106,23 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The logical request this error ends, as its events, spans and logs
+    /// carry it; `None` for errors raised before a request existed (a bad
+    /// URL, an invalid configuration) and for an exhausted fallback chain
+    /// (each of its entries has its own).
+    pub fn correlation_id(&self) -> Option<CorrelationId> {
+        match self {
+            ClientError::RateLimited { correlation_id, .. }
+            | ClientError::CircuitOpen { correlation_id, .. }
+            | ClientError::RetryAfterTooLong { correlation_id, .. }
+            | ClientError::Transport { correlation_id, .. }
+            | ClientError::Status { correlation_id, .. } => Some(*correlation_id),
+            ClientError::Request(_)
+            | ClientError::InvalidConfig(_)
+            | ClientError::FallbackExhausted(_) => None,
+        }
+    }
+
     /// The `error.type` this error is reported as.
     pub fn error_type(&self) -> ErrorType {
         match self {
@@ -126,6 +153,7 @@ impl fmt::Display for ClientError {
             ClientError::RateLimited {
                 host,
                 reason: RateLimitRejection::QueueFull { max_depth },
+                ..
             } => write!(
                 f,
                 "rate limited: the wait queue for {host} is full ({max_depth} requests)"
@@ -133,11 +161,12 @@ impl fmt::Display for ClientError {
             ClientError::RateLimited {
                 host,
                 reason: RateLimitRejection::WaitTooLong { needed, max_wait },
+                ..
             } => write!(
                 f,
                 "rate limited: a token for {host} needs {needed:?}, above the maximum wait of {max_wait:?}"
             ),
-            ClientError::CircuitOpen { host } => {
+            ClientError::CircuitOpen { host, .. } => {
                 write!(f, "circuit breaker for {host} is open; request not sent")
             }
             ClientError::RetryAfterTooLong {
@@ -146,6 +175,7 @@ impl fmt::Display for ClientError {
                 retry_after,
                 cap,
                 attempts,
+                ..
             } => write!(
                 f,
                 "{host} answered {status} with Retry-After {}s, above the cap of {}s; gave up after {attempts} attempt(s)",
@@ -157,6 +187,7 @@ impl fmt::Display for ClientError {
                 kind,
                 attempts,
                 source,
+                ..
             } => write!(
                 f,
                 "{kind} talking to {host} after {attempts} attempt(s): {}",
@@ -167,6 +198,7 @@ impl fmt::Display for ClientError {
                 host,
                 status,
                 attempts,
+                ..
             } => write!(f, "{host} answered {status} after {attempts} attempt(s)"),
             ClientError::InvalidConfig(why) => write!(f, "invalid client configuration: {why}"),
             ClientError::FallbackExhausted(all) => {

@@ -268,6 +268,7 @@ impl<'a> Call<'a> {
         );
         ClientError::CircuitOpen {
             host: self.state.display(),
+            correlation_id: self.emitter.correlation_id(),
         }
     }
 
@@ -288,6 +289,7 @@ impl<'a> Call<'a> {
         );
         let err = ClientError::RateLimited {
             host: self.state.display(),
+            correlation_id: self.emitter.correlation_id(),
             reason: rejected.reason,
         };
         self.emitter.error(
@@ -397,6 +399,7 @@ impl<'a> Call<'a> {
             Some(RetryAfter::Delay(d)) if d > retry.cap() => {
                 return Step::Done(Err(ClientError::RetryAfterTooLong {
                     host: state.display(),
+                    correlation_id: emitter.correlation_id(),
                     status: status.unwrap_or(0),
                     retry_after: d,
                     cap: retry.cap(),
@@ -426,6 +429,7 @@ impl<'a> Call<'a> {
             }),
             AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
                 host: self.state.display(),
+                correlation_id: self.emitter.correlation_id(),
                 kind,
                 attempts: attempt,
                 source,

@@ -143,6 +143,7 @@ impl<'c> Fallback<'c> {
                     source,
                     ClientError::Status {
                         host: host.map_or_else(String::new, |h| h.as_str().to_owned()),
+                        correlation_id: response.correlation_id(),
                         status: response.status_code(),
                         attempts: response.attempts(),
                     },
@@ -157,7 +158,7 @@ impl<'c> Fallback<'c> {
 fn error_host(e: &ClientError) -> Option<&str> {
     match e {
         ClientError::RateLimited { host, .. }
-        | ClientError::CircuitOpen { host }
+        | ClientError::CircuitOpen { host, .. }
         | ClientError::RetryAfterTooLong { host, .. }
         | ClientError::Transport { host, .. } => Some(host),
         _ => None,
