@@ -510,3 +510,77 @@ async fn client_errors_carry_the_correlation_id_of_their_events() {
         "{events:?}"
     );
 }
+
+#[instrumented_adapter(name = "client_redirects", hosts(cap = 8))]
+struct RedirectAdapter {}
+
+/// Redirects never carry a secret to another host: a cross-origin redirect
+/// is not followed (its 3xx is the response), a same-origin one is, and no
+/// `Referer` (which would carry the URL's secret query values) is ever sent.
+#[tokio::test]
+async fn redirects_never_carry_secrets_to_another_host() {
+    let sim = Simulator::start().await.expect("simulator");
+    let port = sim.port();
+    sim.route(
+        Route::host("origin.test").path("/away"),
+        Script::always(
+            Step::status(302).header("location", &format!("http://elsewhere.test:{port}/land")),
+        ),
+    );
+    sim.route(
+        Route::host("origin.test").path("/here"),
+        Script::always(Step::status(301).header("location", "/landed")),
+    );
+    sim.route(
+        Route::host("origin.test").path("/landed"),
+        Script::always(Step::ok()),
+    );
+    sim.route(Route::host("elsewhere.test"), Script::always(Step::ok()));
+    let client = AdapterClient::builder::<RedirectAdapter>()
+        .resolve("origin.test", sim.addr())
+        .resolve("elsewhere.test", sim.addr())
+        .build()
+        .expect("client");
+
+    let away = client
+        .get(format!("{}?sig=s3cret", sim.url("origin.test", "/away")))
+        .header("x-api-key", "k3y")
+        .header("authorization", "Bearer t0ken")
+        .send()
+        .await
+        .expect("the 3xx comes back");
+    assert_eq!(away.status(), 302);
+    assert_eq!(
+        sim.hits("elsewhere.test", None),
+        0,
+        "never followed to another host"
+    );
+
+    let here = client
+        .get(format!("{}?sig=s3cret", sim.url("origin.test", "/here")))
+        .header("x-api-key", "k3y")
+        .send()
+        .await
+        .expect("followed");
+    assert_eq!(here.status(), 200);
+    let landed: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/landed")
+        .collect();
+    assert_eq!(landed.len(), 1);
+    assert_eq!(landed[0].header("referer"), None, "no Referer, ever");
+
+    // 0 redirects: even a same-origin 3xx is returned.
+    let none = AdapterClient::builder::<RedirectAdapter>()
+        .resolve("origin.test", sim.addr())
+        .max_redirects(0)
+        .build()
+        .expect("client");
+    let r = none
+        .get(sim.url("origin.test", "/here"))
+        .send()
+        .await
+        .expect("3xx");
+    assert_eq!(r.status(), 301);
+}

@@ -54,7 +54,13 @@ impl AdapterClientBuilder {
     pub(super) fn new(telemetry: &'static AdapterTelemetry) -> Self {
         AdapterClientBuilder {
             telemetry,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)),
+            // No `Referer` ever (it would carry the previous URL's query,
+            // secrets included, to the next host), and only same-origin
+            // redirects followed (see `max_redirects`).
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .referer(false)
+                .redirect(same_origin_redirects(DEFAULT_REDIRECTS)),
             retry: RetryPolicy::default(),
             budget: None,
             rate_limit: None,
@@ -108,7 +114,20 @@ impl AdapterClientBuilder {
         self.map_http(|b| b.resolve(&domain, addr))
     }
 
-    /// Any other reqwest setting.
+    /// Follows at most `n` redirects (default 10; 0 returns every 3xx to the
+    /// caller). Only same-origin redirects (same scheme, host and port) are
+    /// followed: a redirect to another origin comes back as the 3xx
+    /// response itself, so no header of the request (an API key, a token)
+    /// and no URL secret reaches a host the caller did not name. No
+    /// `Referer` is ever sent.
+    pub fn max_redirects(self, n: usize) -> Self {
+        self.map_http(|b| b.redirect(same_origin_redirects(n)))
+    }
+
+    /// Any other reqwest setting (a `redirect` policy given here replaces
+    /// the same-origin one: then reqwest's own rules apply, which strip
+    /// `Authorization` and `Cookie` on a cross-host hop but not other secret
+    /// headers such as `X-Api-Key`).
     pub fn configure_reqwest(
         self,
         f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
@@ -298,4 +317,32 @@ mod tests {
             cardinality_budget: 0,
         };
     static LIVE_TELEMETRY: AdapterTelemetry = AdapterTelemetry::new(&LIVE_MANIFEST);
+}
+
+/// Redirects followed by default.
+const DEFAULT_REDIRECTS: usize = 10;
+
+/// Follows at most `max` redirects, and only to the same origin (scheme,
+/// host, port): a cross-origin redirect stops, and its 3xx is the response.
+fn same_origin_redirects(max: usize) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if max == 0 {
+            return attempt.stop();
+        }
+        // `previous` holds the original URL and every hop so far.
+        if attempt.previous().len() > max {
+            return attempt.error(format!("more than {max} redirects"));
+        }
+        let next = attempt.url();
+        let same_origin = attempt.previous().last().is_some_and(|prev| {
+            prev.scheme() == next.scheme()
+                && prev.host_str() == next.host_str()
+                && prev.port_or_known_default() == next.port_or_known_default()
+        });
+        if same_origin {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
