@@ -50,6 +50,14 @@ async fn readiness_without_the_prometheus_sink() {
     let (code, _, body) = get(&format!("{base}/health/ready")).await;
     assert_eq!(code, 200, "{body}");
 
+    // The client's own refusals (its limiter turning calls away) are not
+    // failed attempts: the error ratio stays 0 and readiness holds.
+    for _ in 0..30 {
+        refused(NoPrometheus::telemetry(), "ok.example.com");
+    }
+    let (code, _, body) = get(&format!("{base}/health/ready")).await;
+    assert_eq!(code, 200, "refusals are not failures: {body}");
+
     // Slow attempts on another host: p99 over the limit.
     for _ in 0..20 {
         respond(
@@ -79,7 +87,7 @@ async fn readiness_without_the_prometheus_sink() {
     );
 
     // The user's sink saw every event; no Prometheus sink recorded any.
-    assert_eq!(rec.events().len(), 20 * 2 * 2 + 1);
+    assert_eq!(rec.events().len(), 20 * 2 * 2 + 30 + 1);
     let (code, _, metrics) = get(&format!("{base}/metrics")).await;
     assert_eq!(code, 200);
     assert!(
@@ -111,6 +119,19 @@ fn respond(adapter: &'static AdapterTelemetry, host: &str, status: u16, latency:
         status,
         duration: latency,
         body_size: None,
+    }));
+}
+
+fn refused(adapter: &'static AdapterTelemetry, host: &str) {
+    let host = adapter.hosts().intern(host);
+    let meta = EventMeta::new(adapter, host, CorrelationId::next(), 1);
+    adapter.emit(EventRef::Error(&ErrorEvent {
+        meta,
+        method: HttpMethod::Get,
+        error_type: ErrorType::RateLimited,
+        message: "queue full".into(),
+        duration: Duration::ZERO,
+        reached_wire: false,
     }));
 }
 

@@ -268,10 +268,18 @@ async fn a_retry_after_above_the_cap_stops_with_a_clear_error() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(err.error_type(), ErrorType::RetryAfterTooLong);
+    // The second attempt is refused before the wire: a rejection event, not
+    // a request.
+    let events = rec.take();
     assert_eq!(
-        describe_all(&rec.take()),
-        ["request#1 GET", "response#1 429"]
+        describe_all(&events),
+        [
+            "request#1 GET",
+            "response#1 429",
+            "error#2 retry_after_too_long"
+        ]
     );
+    assert!(matches!(&events[2], RecordedEvent::Error(e) if !e.reached_wire));
     assert_eq!(sim.hits("slowdown.test", None), 1);
     sim.shutdown().await;
 }

@@ -66,9 +66,10 @@ async fn the_catalogue_comes_out_of_a_real_request_cycle() {
                 a("api-f.test")
             ),
         ),
+        // Refused before the wire: a rejection, not an attempt.
         (
-            "http_requests_total",
-            format!(r#"{},method="GET",status="circuit_open""#, a("api-e.test")),
+            "http_client_rejections_total",
+            format!(r#"{},reason="circuit_open""#, a("api-e.test")),
         ),
         (
             "http_request_duration_seconds_bucket",
@@ -238,4 +239,70 @@ where
         }
     }
     out
+}
+
+#[instrumented_adapter(name = "client_rejections", hosts(cap = 8))]
+struct RejectionsAdapter {}
+
+/// Calls refused before the wire are not attempts: an open breaker that
+/// rejects N calls leaves the request counter and the duration histogram at
+/// the real attempts, and the N refusals are in their own family.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_before_the_wire_are_not_attempts() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(Route::host("down.test"), Script::always(Step::status(503)));
+    RejectionsAdapter::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
+    let client = AdapterClient::builder::<RejectionsAdapter>()
+        .resolve("down.test", sim.addr())
+        .retry(RetryPolicy::none())
+        .breaker(
+            BreakerPolicy::default()
+                .consecutive_failures(2)
+                .open_timeout(Duration::from_secs(600)),
+        )
+        .build()
+        .expect("client");
+    let url = sim.url("down.test", "/");
+    for _ in 0..2 {
+        let r = client.get(&url).send().await.expect("503 comes back");
+        assert_eq!(r.status(), 503);
+    }
+    const REFUSED: usize = 7;
+    for _ in 0..REFUSED {
+        let err = client.get(&url).send().await.expect_err("breaker open");
+        assert!(err.to_string().contains("open"), "{err}");
+    }
+    assert_eq!(sim.hits("down.test", None), 2, "two wire attempts only");
+
+    let host = format!("down.test:{}", sim.port());
+    let text = render();
+    let series = |s: &str| telemetry_tests::support::sample(&text, s);
+    assert_eq!(
+        series(&format!(
+            r#"http_request_duration_seconds_count{{adapter="client_rejections",host="{host}",method="GET"}}"#
+        )),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        series(&format!(
+            r#"http_requests_total{{adapter="client_rejections",host="{host}",method="GET",status="503"}}"#
+        )),
+        Some(2.0)
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.contains(r#"adapter="client_rejections""#)
+                && l.contains("circuit_open")
+                && !l.starts_with("http_client_rejections_total")),
+        "no refusal is counted as a request:\n{text}"
+    );
+    assert_eq!(
+        series(&format!(
+            r#"http_client_rejections_total{{adapter="client_rejections",host="{host}",reason="circuit_open"}}"#
+        )),
+        Some(REFUSED as f64),
+        "{text}"
+    );
 }

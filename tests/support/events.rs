@@ -72,6 +72,7 @@ pub fn drive(adapter: &'static AdapterTelemetry, host: &str) {
         error_type: ErrorType::Timeout,
         message: "timed out".into(),
         duration: Duration::from_secs(3),
+        reached_wire: true,
     }));
     adapter.emit(EventRef::BreakerTransition(&BreakerTransitionEvent {
         meta: m3,

@@ -49,6 +49,8 @@ pub struct HostTotals {
     pub requests: u64,
     /// Attempts that failed: 5xx responses and errors without a response.
     pub errors: u64,
+    /// Requests the client refused before the wire (not attempts).
+    pub rejections: u64,
     /// Cumulative latency bucket counts of the attempts, one per bound of
     /// [`HostTotals::bounds`] plus `+Inf`.
     pub buckets: Vec<u64>,
@@ -75,6 +77,7 @@ pub struct HostState {
 #[derive(Debug)]
 struct HostCell {
     requests: AtomicU64,
+    rejections: AtomicU64,
     errors: AtomicU64,
     latency: Histogram,
     /// Whether any breaker or limiter event was seen.
@@ -110,6 +113,7 @@ fn cell(adapter: AdapterRef, host: LabelValue) -> Option<&'static HostCell> {
     let slot = cells.hosts.get(host.index().min(cells.hosts.len() - 1))?;
     Some(slot.get_or_init(|| HostCell {
         requests: AtomicU64::new(0),
+        rejections: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         latency: Histogram::new(latency_buckets()),
         state_seen: AtomicBool::new(false),
@@ -157,6 +161,12 @@ impl crate::core::sink::EventSink for HealthSink {
                     c.errors.fetch_add(1, Ordering::Relaxed);
                 }
                 c.latency.observe_duration(e.duration);
+            }),
+            // A refusal before the wire is no attempt: counted apart, so a
+            // client's own limiter or breaker does not fail the error ratio
+            // or lower the latency quantiles.
+            EventRef::Error(e) if !e.reached_wire => Self::with_cell(&e.meta, |c| {
+                c.rejections.fetch_add(1, Ordering::Relaxed);
             }),
             EventRef::Error(e) => Self::with_cell(&e.meta, |c| {
                 c.requests.fetch_add(1, Ordering::Relaxed);
@@ -232,6 +242,7 @@ pub fn hosts(adapter: &'static AdapterTelemetry) -> Vec<HostTotals> {
             host,
             requests: c.requests.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
+            rejections: c.rejections.load(Ordering::Relaxed),
             buckets: snap.cumulative,
             bounds: snap.bounds,
             state,

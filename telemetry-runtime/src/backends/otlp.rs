@@ -200,6 +200,7 @@ struct Instruments {
     duration: Histogram<f64>,
     body_size: Histogram<u64>,
     retries: Counter<u64>,
+    rejections: Counter<u64>,
     backoff: Histogram<f64>,
     queue_depth: Gauge<u64>,
     limiter_wait: Histogram<f64>,
@@ -237,6 +238,11 @@ impl Instruments {
                 .u64_counter(Family::Retries.otel_name())
                 .with_unit(Family::Retries.unit())
                 .with_description(Family::Retries.help())
+                .build(),
+            rejections: meter
+                .u64_counter(Family::Rejections.otel_name())
+                .with_unit(Family::Rejections.unit())
+                .with_description(Family::Rejections.help())
                 .build(),
             backoff: secs(Family::Backoff, catalog::BACKOFF_BUCKETS_SECONDS),
             queue_depth: meter
@@ -346,6 +352,13 @@ impl OtlpSink {
         }
     }
     fn record_error(&self, e: &ErrorEvent) {
+        if !e.reached_wire {
+            // A refusal before the wire: no attempt, no duration sample.
+            let mut attrs = base(&e.meta);
+            attrs.push(KeyValue::new("reason", e.error_type.as_str()));
+            self.instruments.rejections.add(1, &attrs);
+            return;
+        }
         let mut attrs = base(&e.meta);
         attrs.push(KeyValue::new("http.request.method", e.method.as_str()));
         attrs.push(KeyValue::new("error.type", e.error_type.as_str()));

@@ -165,7 +165,8 @@ impl TracingSink {
             server.address = e.meta.host.as_str(), correlation_id = %cid(&e.meta),
             attempt = e.meta.attempt, http.request.method = e.method.as_str(),
             error.type = e.error_type.as_str(), error.message = %e.message,
-            duration_seconds = e.duration.as_secs_f64(), "http error");
+            duration_seconds = e.duration.as_secs_f64(), reached_wire = e.reached_wire,
+            "http error");
     }
     fn log_retry(&self, e: &RetryEvent) {
         info!(target: EVENT_TARGET, event = RetryEvent::KIND, adapter = e.meta.adapter_name(),

@@ -143,6 +143,8 @@ impl Emitter {
                 error_type: kind,
                 message: message(),
                 duration,
+                // Refusals never touch the wire.
+                reached_wire: !kind.is_refusal(),
             };
             self.telemetry.emit(EventRef::Error(&e));
         }

@@ -397,6 +397,16 @@ impl<'a> Call<'a> {
         };
         let (delay, source) = match retry_after {
             Some(RetryAfter::Delay(d)) if d > retry.cap() => {
+                // The next attempt is refused before the wire: a rejection,
+                // not an attempt.
+                emitter.error(
+                    attempt + 1,
+                    Some(ended),
+                    self.fields.method,
+                    ErrorType::RetryAfterTooLong,
+                    Duration::ZERO,
+                    || format!("Retry-After of {d:?} is above the cap of {:?}", retry.cap()),
+                );
                 return Step::Done(Err(ClientError::RetryAfterTooLong {
                     host: state.display(),
                     correlation_id: emitter.correlation_id(),

@@ -85,6 +85,9 @@ families! {
     /// `http_response_size_bytes`.
     ResponseSize => "http_response_size_bytes", "http.client.response.body.size", "http_client_response_body_size_bytes", "By", Histogram,
         "Size of HTTP response bodies.";
+    /// `http_client_rejections_total`.
+    Rejections => "http_client_rejections_total", "http.client.rejections", "http_client_rejections_total", "{request}", Counter,
+        "Requests the client refused before the wire (circuit_open, rate_limited, retry_after_too_long): not wire attempts.";
     /// `http_in_flight_requests`.
     InFlight => "http_in_flight_requests", "http.client.active_requests", "http_client_active_requests", "{request}", Gauge,
         "HTTP wire attempts in flight.";

@@ -97,6 +97,11 @@ pub struct ReadinessCriteria {
     pub max_limiter_saturation: Option<f64>,
     /// Largest p99 attempt latency (default none).
     pub max_p99_latency: Option<Duration>,
+    /// Largest share of requests the client itself refused before the wire
+    /// (open breaker, limiter rejection, `Retry-After` above the cap), of
+    /// attempts plus refusals (default none: a client throttling itself is
+    /// doing its job, and the breaker check already covers an open breaker).
+    pub max_rejection_ratio: Option<f64>,
     /// Fraction of a limit beyond which a value is a warning (default 0.8).
     pub warn_fraction: f64,
 }
@@ -110,6 +115,7 @@ impl Default for ReadinessCriteria {
             fail_on_breaker_open: true,
             max_limiter_saturation: None,
             max_p99_latency: None,
+            max_rejection_ratio: None,
             warn_fraction: 0.8,
         }
     }
@@ -189,6 +195,7 @@ struct RawHealth {
     fail_on_breaker_open: Option<bool>,
     max_limiter_saturation: Option<f64>,
     max_p99_latency: Option<String>,
+    max_rejection_ratio: Option<f64>,
     warn_fraction: Option<f64>,
 }
 
@@ -294,6 +301,9 @@ impl ServerConfig {
         }
         if let Some(v) = h.max_limiter_saturation {
             c.health.max_limiter_saturation = Some(ratio_at("health.max_limiter_saturation", v)?);
+        }
+        if let Some(v) = h.max_rejection_ratio {
+            c.health.max_rejection_ratio = Some(ratio_at("health.max_rejection_ratio", v)?);
         }
         if let Some(v) = h.max_p99_latency {
             c.health.max_p99_latency = Some(duration_at("health.max_p99_latency", &v)?);

@@ -35,6 +35,8 @@ pub enum Status {
 struct Totals {
     requests: u64,
     errors: u64,
+    /// Refusals before the wire (not attempts).
+    rejections: u64,
     /// Cumulative duration bucket counts (all methods), one per bound plus +Inf.
     buckets: Vec<u64>,
 }
@@ -57,6 +59,7 @@ fn snapshot_now() -> Snapshot {
             let t = Totals {
                 requests: h.requests,
                 errors: h.errors,
+                rejections: h.rejections,
                 buckets: h.buckets,
             };
             hosts.insert((adapter_key(a), h.host.index()), t);
@@ -290,6 +293,21 @@ impl HealthMonitor {
                 ),
             });
         }
+        let rejections = cur.rejections.saturating_sub(base.rejections);
+        let asked = requests + rejections;
+        if let (Some(limit), true) = (c.max_rejection_ratio, asked >= c.min_requests.max(1)) {
+            let ratio = rejections as f64 / asked as f64;
+            let status = self.level(ratio, limit);
+            checks.push(Check {
+                check: "rejection_ratio",
+                status,
+                observed_value: ratio,
+                observed_unit: "ratio",
+                output: format!(
+                    "rejection ratio {ratio:.3} ({rejections} of {asked} requests refused before the wire in {secs}s), limit {limit}"
+                ),
+            });
+        }
         if let (Some(limit), true) = (c.max_p99_latency, enough) {
             if let Some(p99) = bounds.and_then(|b| quantile(0.99, cur, base, b)) {
                 let limit = limit.as_secs_f64();
@@ -426,6 +444,7 @@ mod tests {
         Totals {
             requests: *buckets.last().unwrap_or(&0),
             errors: 0,
+            rejections: 0,
             buckets: buckets.to_vec(),
         }
     }

@@ -29,7 +29,7 @@ use metrics_exporter_prometheus::{
 use super::options::{default_buckets, is_hot, is_text_rendered, PrometheusOptions};
 use crate::core::adapter::PerAdapter;
 use crate::core::catalog::{Family, Kind, LabelNames};
-use crate::core::events::{BreakerState, DelaySource, FallbackOutcome, RetryReason};
+use crate::core::events::{BreakerState, DelaySource, ErrorType, FallbackOutcome, RetryReason};
 use crate::core::id::{AdapterId, AdapterRef};
 use crate::core::labels::LabelValue;
 use crate::core::live::LiveHostState;
@@ -188,6 +188,8 @@ pub(crate) struct HostHandles {
     host: &'static str,
     naming: Naming,
     retries: Box<[OnceLock<Counter>]>,
+    /// `http_client_rejections_total` by refusal (`ErrorType` index).
+    rejections: Box<[OnceLock<Counter>]>,
     backoff: Box<[OnceLock<Histogram>]>,
     limiter: OnceLock<LimiterHandles>,
     breaker_state: OnceLock<Gauge>,
@@ -209,6 +211,7 @@ impl HostHandles {
             host: host.as_str(),
             naming: naming_of(adapter),
             retries: RetryReason::ALL.iter().map(|_| OnceLock::new()).collect(),
+            rejections: ErrorType::ALL.iter().map(|_| OnceLock::new()).collect(),
             backoff: DelaySource::ALL.iter().map(|_| OnceLock::new()).collect(),
             limiter: OnceLock::new(),
             breaker_state: OnceLock::new(),
@@ -238,6 +241,22 @@ impl HostHandles {
                 let mut l = self.base();
                 l.push(Label::new("reason", reason.as_str()));
                 exporter().counter(Family::Retries, self.naming, l)
+            })
+            .increment(1);
+        }
+    }
+
+    /// A request the client refused before the wire.
+    pub(crate) fn rejection(&self, reason: ErrorType) {
+        let i = ErrorType::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        if let Some(slot) = self.rejections.get(i) {
+            slot.get_or_init(|| {
+                let mut l = self.base();
+                l.push(Label::new("reason", reason.as_str()));
+                exporter().counter(Family::Rejections, self.naming, l)
             })
             .increment(1);
         }

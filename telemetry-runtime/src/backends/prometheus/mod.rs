@@ -173,16 +173,17 @@ impl EventSink for PrometheusSink {
         }
     }
     fn on_error(&self, e: &ErrorEvent) {
+        // A refusal before the wire is no attempt: its own family, never
+        // the request counter nor the duration histogram.
+        if !e.reached_wire {
+            if let Some(h) = facade::adapter(e.meta.adapter) {
+                h.host(e.meta.host).rejection(e.error_type);
+            }
+            return;
+        }
         if let Some(a) = state::adapter(e.meta.adapter) {
             let m = a.host(e.meta.host);
-            // Errors raised before a request went on the wire (open breaker,
-            // limiter rejection) never incremented in-flight.
-            if !matches!(
-                e.error_type,
-                ErrorType::CircuitOpen | ErrorType::RateLimited
-            ) {
-                m.in_flight.fetch_sub(1, Ordering::Relaxed);
-            }
+            m.in_flight.fetch_sub(1, Ordering::Relaxed);
             let status = ERROR_STATUS_BASE + error_index(e.error_type) as u16;
             m.requests.add(e.method, status);
             m.duration_for(e.method).observe_duration(e.duration);

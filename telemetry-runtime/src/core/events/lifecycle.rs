@@ -78,7 +78,8 @@ event_struct! {
 }
 
 event_struct! {
-    /// A wire attempt failed without a usable response.
+    /// A wire attempt failed without a usable response, or the client
+    /// refused the request before the wire (`reached_wire` is then false).
     ErrorEvent = "error" {
         /// `http.request.method`.
         method: HttpMethod => "http.request.method",
@@ -86,8 +87,14 @@ event_struct! {
         error_type: ErrorType => "error.type",
         /// Human-readable, redacted description.
         message: String => "error.message",
-        /// Time from send to failure.
+        /// Time from send to failure (zero for a refusal).
         duration: Duration => "duration_seconds" via secs,
+        /// Whether the request went on the wire. `false` for a refusal
+        /// before it (circuit open, rate-limit rejection, `Retry-After`
+        /// above the cap): not a wire attempt, so it is counted in
+        /// `http_client_rejections_total`, never in the request counter or
+        /// the duration histogram.
+        reached_wire: bool => "reached_wire",
     }
 }
 

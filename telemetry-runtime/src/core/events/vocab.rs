@@ -156,6 +156,24 @@ str_enum! {
     }
 }
 
+impl ErrorType {
+    /// Whether this error is the client's own refusal before the wire
+    /// (circuit open, rate limited, `Retry-After` above the cap): no wire
+    /// attempt, counted as a rejection.
+    ///
+    /// ```
+    /// use telemetry_runtime::events::ErrorType;
+    /// assert!(ErrorType::CircuitOpen.is_refusal());
+    /// assert!(!ErrorType::Timeout.is_refusal());
+    /// ```
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            ErrorType::CircuitOpen | ErrorType::RateLimited | ErrorType::RetryAfterTooLong
+        )
+    }
+}
+
 str_enum! {
     /// Why an attempt is retried.
     RetryReason {
