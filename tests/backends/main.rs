@@ -28,4 +28,5 @@ mod real_prometheus;
 mod redaction;
 mod rules;
 mod server;
+mod sinks;
 mod tracing;

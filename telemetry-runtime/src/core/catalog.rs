@@ -127,6 +127,12 @@ families! {
     /// `telemetry_events_dropped_total`.
     EventsDropped => "telemetry_events_dropped_total", "telemetry.events.dropped", "telemetry_events_dropped_total", "{event}", Counter,
         "Events dropped by sinks (full queues).";
+    /// `telemetry_events_sampled_out_total`.
+    EventsSampledOut => "telemetry_events_sampled_out_total", "telemetry.events.sampled_out", "telemetry_events_sampled_out_total", "{event}", Counter,
+        "Events a sampling sink kept out.";
+    /// `telemetry_events_suppressed_total`.
+    EventsSuppressed => "telemetry_events_suppressed_total", "telemetry.events.suppressed", "telemetry_events_suppressed_total", "{event}", Counter,
+        "Events a rate-limiting sink suppressed.";
 }
 
 impl Family {

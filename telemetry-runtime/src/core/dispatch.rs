@@ -186,22 +186,37 @@ pub fn guarded(sink: &dyn EventSink, f: impl FnOnce(&dyn EventSink)) {
     }
 }
 
-type SinkCounters = Mutex<Vec<(&'static str, AtomicU64)>>;
+/// Per-sink-name counters; each counter is leaked once (at most 256 names
+/// per table), so a sink can hold its own `&'static` handle and count on
+/// its hot path with one atomic add.
+type SinkCounters = Mutex<Vec<(&'static str, &'static AtomicU64)>>;
 static PANICS: SinkCounters = Mutex::new(Vec::new());
 static DROPPED: SinkCounters = Mutex::new(Vec::new());
+static SAMPLED_OUT: SinkCounters = Mutex::new(Vec::new());
+static SUPPRESSED: SinkCounters = Mutex::new(Vec::new());
+
+/// The counter of `sink` in `table`, created on first use.
+#[cold]
+fn counter(table: &SinkCounters, sink: &'static str) -> &'static AtomicU64 {
+    let mut t = table.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = t.iter().find(|(name, _)| *name == sink) {
+        return c;
+    }
+    if t.len() >= 256 {
+        // Sink names are code, not input; 256 is far above any real program
+        // and keeps the `sink` label bounded even if a name is computed.
+        if let Some((_, c)) = t.last() {
+            return c;
+        }
+    }
+    let c: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    t.push((sink, c));
+    c
+}
 
 #[cold]
 fn count(table: &SinkCounters, sink: &'static str, n: u64) {
-    let mut t = table.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, c)) = t.iter().find(|(name, _)| *name == sink) {
-        c.fetch_add(n, Ordering::Relaxed);
-    } else if t.len() < 256 {
-        // Sink names are code, not input; 256 is far above any real program
-        // and keeps the `sink` label bounded even if a name is computed.
-        t.push((sink, AtomicU64::new(n)));
-    } else if let Some((_, c)) = t.last() {
-        c.fetch_add(n, Ordering::Relaxed);
-    }
+    counter(table, sink).fetch_add(n, Ordering::Relaxed);
 }
 
 fn snapshot(table: &SinkCounters) -> Vec<(&'static str, u64)> {
@@ -209,6 +224,28 @@ fn snapshot(table: &SinkCounters) -> Vec<(&'static str, u64)> {
     t.iter()
         .map(|(n, c)| (*n, c.load(Ordering::Relaxed)))
         .collect()
+}
+
+/// The counter behind `telemetry_events_sampled_out_total{sink}`: a
+/// sampling sink holds it and adds what it keeps out.
+pub fn sampled_out_counter(sink: &'static str) -> &'static AtomicU64 {
+    counter(&SAMPLED_OUT, sink)
+}
+
+/// The counter behind `telemetry_events_suppressed_total{sink}`: a
+/// rate-limiting sink holds it and adds what it suppresses.
+pub fn suppressed_counter(sink: &'static str) -> &'static AtomicU64 {
+    counter(&SUPPRESSED, sink)
+}
+
+/// Events kept out by sampling, per sink name so far.
+pub fn events_sampled_out() -> Vec<(&'static str, u64)> {
+    snapshot(&SAMPLED_OUT)
+}
+
+/// Events suppressed by rate limiting, per sink name so far.
+pub fn events_suppressed() -> Vec<(&'static str, u64)> {
+    snapshot(&SUPPRESSED)
 }
 
 /// Records that `sink` dropped `n` events (a full queue, say):

@@ -3,7 +3,8 @@
 //! [`EventSink`] has one callback per event kind; each defaults to
 //! [`EventSink::on_event`], which defaults to doing nothing, so a sink
 //! implements exactly what it cares about. Built in: [`FanoutSink`] (composite),
-//! [`HostFilterSink`], [`SamplingSink`], [`JsonLogSink`] and [`RecordingSink`].
+//! [`HostFilterSink`], [`SamplingSink`], [`RateLimitSink`], [`JsonLogSink`],
+//! [`RecordingSink`] and the queue of [`queue::non_blocking`].
 //!
 //! Every call into a sink goes through [`crate::dispatch`], which catches
 //! panics: a panicking sink is counted in `telemetry_sink_panics_total` and the
@@ -19,6 +20,7 @@ mod fanout;
 mod filter;
 mod json_log;
 pub mod queue;
+mod rate_limit;
 mod recording;
 mod sample;
 
@@ -27,5 +29,6 @@ pub use fanout::FanoutSink;
 pub use filter::HostFilterSink;
 pub use json_log::JsonLogSink;
 pub use queue::{non_blocking, QueueGuard, QueuedSink};
+pub use rate_limit::RateLimitSink;
 pub use recording::{RecordedEvent, RecordingSink};
 pub use sample::SamplingSink;

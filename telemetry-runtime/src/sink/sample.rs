@@ -1,13 +1,17 @@
 //! Keeping a fraction of logical requests.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::core::dispatch::sampled_out_counter;
 use crate::core::events::{CorrelationId, EventRef};
 use crate::core::sink::{deliver, EventSink};
 
 /// Keeps a fraction of logical requests, deterministically by correlation id,
 /// so a kept request keeps all its events (request, retries, response).
-/// Breaker transitions are always kept: they are rare and matter.
+/// Breaker transitions are always kept: they are rare and matter. What it
+/// keeps out is counted in `telemetry_events_sampled_out_total{sink}` (the
+/// inner sink's name).
 ///
 /// ```
 /// use telemetry_runtime::sink::{SamplingSink, RecordingSink};
@@ -17,6 +21,8 @@ use crate::core::sink::{deliver, EventSink};
 pub struct SamplingSink<S> {
     threshold: u64,
     inner: S,
+    /// `telemetry_events_sampled_out_total{sink}` of the inner sink's name.
+    sampled_out: &'static AtomicU64,
 }
 
 impl<S: EventSink> fmt::Debug for SamplingSink<S> {
@@ -41,7 +47,12 @@ impl<S: EventSink> SamplingSink<S> {
         } else {
             (ratio * u64::MAX as f64) as u64
         };
-        SamplingSink { threshold, inner }
+        let sampled_out = sampled_out_counter(inner.name());
+        SamplingSink {
+            threshold,
+            inner,
+            sampled_out,
+        }
     }
 
     fn keeps(&self, id: CorrelationId) -> bool {
@@ -59,6 +70,8 @@ impl<S: EventSink> EventSink for SamplingSink<S> {
             || self.keeps(event.meta().correlation_id)
         {
             deliver(&self.inner, event);
+        } else {
+            self.sampled_out.fetch_add(1, Ordering::Relaxed);
         }
     }
     fn flush(&self) {

@@ -146,6 +146,11 @@ pub(crate) fn is_hot(f: Family) -> bool {
 pub(crate) fn is_text_rendered(f: Family) -> bool {
     matches!(
         f,
-        Family::AdapterEvents | Family::LabelOverflow | Family::SinkPanics | Family::EventsDropped
+        Family::AdapterEvents
+            | Family::LabelOverflow
+            | Family::SinkPanics
+            | Family::EventsDropped
+            | Family::EventsSampledOut
+            | Family::EventsSuppressed
     )
 }

@@ -1,0 +1,121 @@
+//! The sampling and rate-limiting sinks count what they keep out.
+
+use std::time::Duration;
+
+use telemetry_runtime::dispatch;
+use telemetry_runtime::events::*;
+use telemetry_runtime::sink::{EventSink, RateLimitSink, RecordingSink, SamplingSink};
+use telemetry_runtime::{instrumented_adapter, AdapterTelemetry, InstrumentedAdapter};
+
+#[instrumented_adapter(name = "sinks_sampled", hosts(cap = 4))]
+struct Sampled {}
+#[instrumented_adapter(name = "sinks_limited", hosts(cap = 4))]
+struct Limited {}
+
+/// A recording sink under its own name, so the counters are this test's.
+#[derive(Clone, Default)]
+struct Named(RecordingSink, &'static str);
+impl EventSink for Named {
+    fn name(&self) -> &'static str {
+        self.1
+    }
+    fn on_event(&self, event: EventRef<'_>) {
+        self.0.on_event(event)
+    }
+}
+
+fn error(adapter: &'static AdapterTelemetry, host: &str) {
+    let host = adapter.hosts().intern(host);
+    let meta = EventMeta::new(adapter, host, CorrelationId::next(), 1);
+    adapter.emit(EventRef::Error(&ErrorEvent {
+        meta,
+        method: HttpMethod::Get,
+        error_type: ErrorType::Timeout,
+        message: "timed out".into(),
+        duration: Duration::from_millis(5),
+        reached_wire: true,
+    }));
+}
+
+fn count(table: Vec<(&'static str, u64)>, sink: &str) -> u64 {
+    table
+        .into_iter()
+        .find(|(n, _)| *n == sink)
+        .map_or(0, |(_, c)| c)
+}
+
+#[test]
+fn sampling_counts_what_it_keeps_out() {
+    let rec = Named(RecordingSink::new(), "sinks_test_sampled");
+    Sampled::telemetry().set_sink(Some(Box::new(SamplingSink::new(0.25, rec.clone()))));
+    for _ in 0..2000 {
+        error(Sampled::telemetry(), "s.example.com");
+    }
+    Sampled::telemetry().set_sink(None);
+    let kept = rec.0.events().len() as u64;
+    let out = count(dispatch::events_sampled_out(), "sinks_test_sampled");
+    assert_eq!(kept + out, 2000, "every event is either kept or counted");
+    assert!((300..700).contains(&kept), "about a quarter kept: {kept}");
+}
+
+#[test]
+fn rate_limiting_passes_a_burst_per_kind_and_host_and_counts_the_rest() {
+    let rec = Named(RecordingSink::new(), "sinks_test_limited");
+    // One per 1000 s (none refilled during the test), bursts of 3.
+    let limited =
+        RateLimitSink::new(0.001, 3, rec.clone()).summary_every(Duration::from_secs(3600));
+    let limited = std::sync::Arc::new(limited);
+    struct Shared(std::sync::Arc<RateLimitSink<Named>>);
+    impl EventSink for Shared {
+        fn name(&self) -> &'static str {
+            self.0.name()
+        }
+        fn on_event(&self, event: EventRef<'_>) {
+            self.0.on_event(event)
+        }
+    }
+    Limited::telemetry().set_sink(Some(Box::new(Shared(limited.clone()))));
+    for _ in 0..50 {
+        error(Limited::telemetry(), "noisy.example.com");
+    }
+    for _ in 0..2 {
+        error(Limited::telemetry(), "quiet.example.com");
+    }
+    let host = Limited::telemetry().hosts().intern("noisy.example.com");
+    let meta = EventMeta::new(Limited::telemetry(), host, CorrelationId::next(), 1);
+    for _ in 0..5 {
+        Limited::telemetry().emit(EventRef::BreakerTransition(&BreakerTransitionEvent {
+            meta,
+            from: BreakerState::Closed,
+            to: BreakerState::Open,
+            reason: "test",
+        }));
+    }
+    Limited::telemetry().set_sink(None);
+    let events = rec.0.events();
+    let per_host = |h: &str| {
+        events
+            .iter()
+            .filter(|e| e.kind() == "error" && e.meta().host.as_str() == h)
+            .count()
+    };
+    assert_eq!(per_host("noisy.example.com"), 3, "the burst, then nothing");
+    assert_eq!(
+        per_host("quiet.example.com"),
+        2,
+        "hosts have their own budget"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind() == "breaker_transition")
+            .count(),
+        5,
+        "breaker transitions always pass"
+    );
+    assert_eq!(limited.suppressed(), 47);
+    assert_eq!(
+        count(dispatch::events_suppressed(), "sinks_test_limited"),
+        47
+    );
+}
