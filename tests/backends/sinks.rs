@@ -119,3 +119,25 @@ fn rate_limiting_passes_a_burst_per_kind_and_host_and_counts_the_rest() {
         47
     );
 }
+
+#[instrumented_adapter(name = "sinks_filtered", hosts(cap = 4))]
+struct Filtered {}
+
+#[test]
+fn the_host_filter_compares_normalised_hosts() {
+    use telemetry_runtime::sink::HostFilterSink;
+    let rec = RecordingSink::new();
+    Filtered::telemetry().set_sink(Some(Box::new(HostFilterSink::allow(
+        ["API.Example.com.:443"],
+        rec.clone(),
+    ))));
+    error(Filtered::telemetry(), "api.example.com");
+    error(Filtered::telemetry(), "other.example.com");
+    Filtered::telemetry().set_sink(None);
+    let hosts: Vec<String> = rec
+        .events()
+        .iter()
+        .map(|e| e.meta().host.as_str().to_owned())
+        .collect();
+    assert_eq!(hosts, ["api.example.com"]);
+}

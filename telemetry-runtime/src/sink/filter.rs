@@ -4,9 +4,15 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::core::events::EventRef;
+use crate::core::labels::normalized_host;
 use crate::core::sink::{deliver, EventSink};
 
 /// Passes on only events whose host label is (or is not) in a set.
+///
+/// The hosts given are normalised as host labels are (`API.Example.com:443`
+/// is `api.example.com`), so any spelling matches. A host past its adapter's
+/// cap is folded into `_OTHER` before events are built: its events carry
+/// `_OTHER`, which only an explicit `_OTHER` entry matches.
 ///
 /// ```
 /// use telemetry_runtime::sink::{HostFilterSink, RecordingSink};
@@ -31,11 +37,10 @@ impl<S: EventSink> fmt::Debug for HostFilterSink<S> {
 }
 
 impl<S: EventSink> HostFilterSink<S> {
-    /// Passes events of these hosts only (compared with the normalised label,
-    /// so give hosts lowercase, without default ports).
+    /// Passes events of these hosts only.
     pub fn allow<I: IntoIterator<Item = H>, H: Into<String>>(hosts: I, inner: S) -> Self {
         HostFilterSink {
-            hosts: hosts.into_iter().map(Into::into).collect(),
+            hosts: normalize_all(hosts),
             allow: true,
             inner,
         }
@@ -43,11 +48,21 @@ impl<S: EventSink> HostFilterSink<S> {
     /// Passes every event except those of these hosts.
     pub fn deny<I: IntoIterator<Item = H>, H: Into<String>>(hosts: I, inner: S) -> Self {
         HostFilterSink {
-            hosts: hosts.into_iter().map(Into::into).collect(),
+            hosts: normalize_all(hosts),
             allow: false,
             inner,
         }
     }
+}
+
+/// Each host as its label would be; an entry that cannot be a host is kept
+/// as written (it then matches nothing but itself, `_OTHER` included).
+fn normalize_all<I: IntoIterator<Item = H>, H: Into<String>>(hosts: I) -> HashSet<String> {
+    hosts
+        .into_iter()
+        .map(Into::into)
+        .map(|h| normalized_host(&h, None).unwrap_or(h))
+        .collect()
 }
 
 impl<S: EventSink> EventSink for HostFilterSink<S> {

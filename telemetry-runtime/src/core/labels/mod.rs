@@ -19,10 +19,12 @@
 
 pub mod hash;
 mod host;
+mod normal;
 mod table;
 mod value;
 
 pub use host::MAX_HOST_LEN;
+pub use normal::normalized_host;
 pub use table::BoundedLabel;
 pub use value::{LabelEntry, LabelValue, MAX_CAP, MAX_VALUE_LEN, OVERFLOW_VALUE};
 
