@@ -441,3 +441,31 @@ async fn a_body_that_cannot_be_cloned_is_not_retried() {
     assert_eq!(resp.attempts(), 3);
     sim.shutdown().await;
 }
+
+#[instrumented_adapter(name = "client_verbs", hosts(cap = 4))]
+struct VerbsAdapter {}
+
+#[tokio::test]
+async fn head_and_patch_are_observed_with_their_methods() {
+    let (sim, rec, client) = setup::<VerbsAdapter>(
+        "verbs.test",
+        Script::always(Step::ok()),
+        RetryPolicy::none(),
+    )
+    .await;
+    let url = sim.url("verbs.test", "/");
+    assert_eq!(client.head(&url).send().await.expect("head").status(), 200);
+    assert_eq!(
+        client.patch(&url).send().await.expect("patch").status(),
+        200
+    );
+    assert_eq!(
+        describe_all(&rec.take()),
+        [
+            "request#1 HEAD",
+            "response#1 200",
+            "request#1 PATCH",
+            "response#1 200"
+        ]
+    );
+}

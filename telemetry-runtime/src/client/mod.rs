@@ -134,6 +134,17 @@ impl AdapterClient {
         self.request(reqwest::Method::DELETE, url)
     }
 
+    /// A HEAD request (idempotent: retried like a GET).
+    pub fn head(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(reqwest::Method::HEAD, url)
+    }
+
+    /// A PATCH request (not idempotent: not retried unless
+    /// `.idempotent(true)`).
+    pub fn patch(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(reqwest::Method::PATCH, url)
+    }
+
     /// A request with any method.
     pub fn request(&self, method: reqwest::Method, url: impl reqwest::IntoUrl) -> RequestBuilder {
         RequestBuilder {
