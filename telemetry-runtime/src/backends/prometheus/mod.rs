@@ -57,22 +57,21 @@ mod text;
 
 use std::sync::atomic::Ordering;
 
-pub use text::{escape_label, status_label};
+pub use text::{error_label, escape_label, status_label, OTHER_CODE_STATUS, OTHER_ERROR_STATUS};
 
 pub use crate::core::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
 pub use options::{default_buckets, PrometheusError, PrometheusOptions};
-pub use state::{request_buckets, set_request_buckets, CustomEventSeries};
+pub use state::{request_buckets, set_request_buckets, CustomEventSeries, StatusKey};
 
 use crate::core::adapter::{registered_adapters, AdapterTelemetry};
 use crate::core::catalog::Family;
 use crate::core::events::{
-    BackoffEvent, BreakerState, BreakerTransitionEvent, CustomEventRecord, ErrorEvent, ErrorType,
-    EventRef, FallbackEvent, RateLimitEvent, RequestEvent, ResponseEvent, RetryEvent,
+    BackoffEvent, BreakerState, BreakerTransitionEvent, CustomEventRecord, ErrorEvent, EventRef,
+    FallbackEvent, RateLimitEvent, RequestEvent, ResponseEvent, RetryEvent,
 };
 use crate::core::labels::LabelValue;
 use crate::core::manifest::Naming;
 use crate::core::sink::EventSink;
-use state::ERROR_STATUS_BASE;
 
 /// Configures the exporter: call once at start-up, before any event. Events
 /// that arrive first configure it with the defaults.
@@ -134,10 +133,6 @@ impl PrometheusSink {
     }
 }
 
-fn error_index(t: ErrorType) -> usize {
-    ErrorType::ALL.iter().position(|x| *x == t).unwrap_or(0)
-}
-
 impl EventSink for PrometheusSink {
     fn name(&self) -> &'static str {
         "prometheus"
@@ -184,8 +179,7 @@ impl EventSink for PrometheusSink {
         if let Some(a) = state::adapter(e.meta.adapter) {
             let m = a.host(e.meta.host);
             m.in_flight.fetch_sub(1, Ordering::Relaxed);
-            let status = ERROR_STATUS_BASE + error_index(e.error_type) as u16;
-            m.requests.add(e.method, status);
+            m.requests.add_error(e.method, e.error_type);
             m.duration_for(e.method).observe_duration(e.duration);
         }
     }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::core::adapter::{AdapterTelemetry, PerAdapter};
-use crate::core::events::{CustomEvent, HttpMethod};
+use crate::core::events::{CustomEvent, ErrorType, HttpMethod};
 use crate::core::id::{AdapterId, AdapterRef};
 use crate::core::instruments::{Buckets, Histogram, DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
 use crate::core::labels::{BoundedLabel, LabelValue, MAX_CAP};
@@ -61,15 +61,46 @@ pub fn set_request_buckets(duration_seconds: Option<&[f64]>, size_bytes: Option<
     chosen
 }
 
-/// Status label values beyond HTTP codes: codes `600 + ErrorType index`.
-pub const ERROR_STATUS_BASE: u16 = 600;
+/// What a `http_requests_total` series counts besides its method: the status
+/// code of a response, or the error type of an attempt that got no response.
+/// The two live in disjoint halves of the key space, so no code, however
+/// odd, can be taken for an error type (#10: a real 600 used to be counted
+/// as `timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusKey {
+    /// A response with this status code (any `u16`, as the server sent it).
+    Code(u16),
+    /// An attempt without a response, and why.
+    Error(ErrorType),
+}
 
 /// Distinct `(method, status)` pairs tracked per host before folding into
 /// `(_OTHER, _OTHER)`: bounds `http_requests_total` at `hosts × 32`.
 pub const STATUS_SLOTS: usize = telemetry_vocab::STATUS_SLOTS;
 
+// The key of a `(method, status)` pair, before the +1 that keeps 0 free:
+// bits 0..16 the status code or the error type's index, bit 16 the tag
+// (set for error types), bits 17.. the method. A code is any u16, so the
+// tag bit, not a numeric base, is what keeps codes and error types apart.
+const ERROR_TAG: u32 = 1 << 16;
+const METHOD_SHIFT: u32 = 17;
+
 /// Per-host `http_requests_total` series keyed by `(method, status)`, in a
 /// fixed open-addressing table claimed with compare-and-swap.
+///
+/// ```
+/// use telemetry_runtime::backends::prometheus::state::{StatusKey, StatusTable};
+/// use telemetry_runtime::events::{ErrorType, HttpMethod};
+/// let t = StatusTable::default();
+/// t.add(HttpMethod::Get, 600);
+/// t.add_error(HttpMethod::Get, ErrorType::Timeout);
+/// let (series, folded) = t.snapshot();
+/// assert_eq!(series, vec![
+///     (HttpMethod::Get, StatusKey::Code(600), 1),
+///     (HttpMethod::Get, StatusKey::Error(ErrorType::Timeout), 1),
+/// ]);
+/// assert_eq!(folded, 0);
+/// ```
 #[derive(Debug)]
 pub struct StatusTable {
     keys: [AtomicU32; STATUS_SLOTS],
@@ -89,15 +120,33 @@ impl Default for StatusTable {
 
 impl StatusTable {
     #[inline(always)]
-    fn key(method: HttpMethod, status: u16) -> u32 {
-        // +1 so that 0 means "free slot".
-        ((method as u32) << 16 | u32::from(status)) + 1
+    fn code_key(method: HttpMethod, status: u16) -> u32 {
+        // +1 so that 0 means "free slot". A shift and an or, as before the
+        // tag bit existed: the common path gained no instruction.
+        ((method as u32) << METHOD_SHIFT | u32::from(status)) + 1
     }
 
-    /// Counts one request.
+    #[inline(always)]
+    fn error_key(method: HttpMethod, error: ErrorType) -> u32 {
+        // `ErrorType` is a fieldless enum whose discriminants are its index
+        // in `ErrorType::ALL` (a test below checks): no search.
+        ((method as u32) << METHOD_SHIFT | ERROR_TAG | error as u32) + 1
+    }
+
+    /// Counts one response with status code `status`.
     #[inline(always)]
     pub fn add(&self, method: HttpMethod, status: u16) {
-        let key = Self::key(method, status);
+        self.add_key(Self::code_key(method, status));
+    }
+
+    /// Counts one attempt that got no response, failed with `error`.
+    #[inline]
+    pub fn add_error(&self, method: HttpMethod, error: ErrorType) {
+        self.add_key(Self::error_key(method, error));
+    }
+
+    #[inline(always)]
+    fn add_key(&self, key: u32) {
         let start = (key.wrapping_mul(0x9E37_79B9) >> 27) as usize % STATUS_SLOTS;
         for probe in 0..STATUS_SLOTS {
             let i = (start + probe) % STATUS_SLOTS;
@@ -123,26 +172,45 @@ impl StatusTable {
         self.overflow.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `(method, status, count)` for every claimed slot, plus the folded count.
-    pub fn snapshot(&self) -> (Vec<(HttpMethod, u16, u64)>, u64) {
+    fn decode(key: u32) -> (HttpMethod, StatusKey) {
+        let k = key - 1;
+        let method = HttpMethod::ALL
+            .get((k >> METHOD_SHIFT) as usize)
+            .copied()
+            .unwrap_or(HttpMethod::Other);
+        let value = (k & 0xFFFF) as u16;
+        let status = if k & ERROR_TAG == 0 {
+            StatusKey::Code(value)
+        } else {
+            StatusKey::Error(
+                ErrorType::ALL
+                    .get(usize::from(value))
+                    .copied()
+                    .unwrap_or(ErrorType::Other),
+            )
+        };
+        (method, status)
+    }
+
+    /// `(method, status, count)` for every claimed slot (ordered by method,
+    /// then codes ascending, then error types in `ErrorType::ALL` order),
+    /// plus the count folded into `(_OTHER, _OTHER)`.
+    pub fn snapshot(&self) -> (Vec<(HttpMethod, StatusKey, u64)>, u64) {
         let mut out = Vec::new();
+        let mut keys = Vec::new();
         for i in 0..STATUS_SLOTS {
             let k = self.keys[i].load(Ordering::Acquire);
-            if k == 0 {
-                continue;
+            if k != 0 {
+                keys.push((k, self.counts[i].load(Ordering::Relaxed)));
             }
-            let k = k - 1;
-            let method = HttpMethod::ALL
-                .get((k >> 16) as usize)
-                .copied()
-                .unwrap_or(HttpMethod::Other);
-            out.push((
-                method,
-                (k & 0xFFFF) as u16,
-                self.counts[i].load(Ordering::Relaxed),
-            ));
         }
-        out.sort_by_key(|(m, s, _)| (*m as u8, *s));
+        // The key orders by method, then codes before error types, each by
+        // value: the order the snapshot promises.
+        keys.sort_unstable_by_key(|(k, _)| *k);
+        for (k, count) in keys {
+            let (method, status) = Self::decode(k);
+            out.push((method, status, count));
+        }
         (out, self.overflow.load(Ordering::Relaxed))
     }
 }
@@ -181,7 +249,7 @@ impl HostMetrics {
     /// let s: &'static Buckets = Box::leak(Box::new(Buckets::new(SIZE_BUCKETS_BYTES, 1.0)));
     /// let m = HostMetrics::new(d, s);
     /// m.record(HttpMethod::Get, 200, Duration::from_millis(30), Some(512));
-    /// assert_eq!(m.requests.snapshot().0, vec![(HttpMethod::Get, 200, 1)]);
+    /// assert_eq!(m.requests.snapshot().0, vec![(HttpMethod::Get, StatusKey::Code(200), 1)]);
     /// assert_eq!(m.duration_for(HttpMethod::Get).snapshot().count, 1);
     /// ```
     #[inline]
@@ -370,7 +438,68 @@ mod tests {
         let s: &'static Buckets = Box::leak(Box::new(Buckets::new(SIZE_BUCKETS_BYTES, 1.0)));
         let m = HostMetrics::new(d, s);
         m.record(HttpMethod::Get, 200, Duration::from_millis(30), Some(512));
-        assert_eq!(m.requests.snapshot().0, vec![(HttpMethod::Get, 200, 1)]);
+        assert_eq!(
+            m.requests.snapshot().0,
+            vec![(HttpMethod::Get, StatusKey::Code(200), 1)]
+        );
         assert_eq!(m.duration_for(HttpMethod::Get).snapshot().count, 1);
+    }
+
+    #[test]
+    fn error_type_discriminants_are_their_index() {
+        // `StatusTable::error_key` casts instead of searching `ALL`.
+        for (i, t) in ErrorType::ALL.iter().enumerate() {
+            assert_eq!(*t as usize, i, "{t}");
+        }
+    }
+
+    #[test]
+    fn every_code_and_error_type_has_its_own_key() {
+        let mut seen = std::collections::HashMap::new();
+        for method in HttpMethod::ALL {
+            let codes =
+                (0..=u16::MAX).map(|c| (StatusTable::code_key(method, c), StatusKey::Code(c)));
+            let errors = ErrorType::ALL
+                .iter()
+                .map(|t| (StatusTable::error_key(method, *t), StatusKey::Error(*t)));
+            for (key, status) in codes.chain(errors) {
+                assert_ne!(key, 0, "0 marks a free slot");
+                assert_eq!(StatusTable::decode(key), (method, status));
+                if let Some(other) = seen.insert(key, (method, status)) {
+                    panic!("{method:?} {status:?} and {other:?} share key {key}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn codes_that_used_to_be_error_types_stay_codes() {
+        let t = StatusTable::default();
+        for code in [600, 609, 610, 700, 999, 1000, u16::MAX] {
+            t.add(HttpMethod::Get, code);
+        }
+        t.add_error(HttpMethod::Get, ErrorType::Timeout);
+        t.add_error(HttpMethod::Get, ErrorType::Other);
+        let (series, folded) = t.snapshot();
+        let got: Vec<StatusKey> = series.iter().map(|(_, s, _)| *s).collect();
+        let mut want: Vec<StatusKey> = [600, 609, 610, 700, 999, 1000, u16::MAX]
+            .into_iter()
+            .map(StatusKey::Code)
+            .collect();
+        want.push(StatusKey::Error(ErrorType::Timeout));
+        want.push(StatusKey::Error(ErrorType::Other));
+        assert_eq!(got, want);
+        assert_eq!(folded, 0);
+    }
+
+    #[test]
+    fn pairs_past_the_slots_fold() {
+        let t = StatusTable::default();
+        for code in 0..STATUS_SLOTS as u16 + 5 {
+            t.add(HttpMethod::Post, 200 + code);
+        }
+        let (series, folded) = t.snapshot();
+        assert_eq!(series.len(), STATUS_SLOTS);
+        assert_eq!(folded, 5);
     }
 }

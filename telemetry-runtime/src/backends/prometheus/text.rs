@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::state::{CustomEventSeries, HostMetrics, ERROR_STATUS_BASE};
+use super::state::{CustomEventSeries, HostMetrics, StatusKey, StatusTable};
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::catalog::{Family, Kind, LabelNames};
 use crate::core::events::{ErrorType, HttpMethod};
@@ -130,29 +130,138 @@ pub(crate) fn histogram(
     let _ = writeln!(out, " {}", h.count);
 }
 
-/// The `status` label value of a stored status key: the code, or the
-/// `error.type` for keys at or above [`ERROR_STATUS_BASE`].
+/// The `status` value of a response whose code no server sends (below 100
+/// or above 999), and of the `(method, status)` pairs folded past the
+/// [`STATUS_SLOTS`](super::state::STATUS_SLOTS) of a host, which are written
+/// as `method="_OTHER",status="_OTHER"`.
+pub const OTHER_CODE_STATUS: &str = "_OTHER";
+
+/// The `status` value, in Prometheus naming, of an attempt that failed with
+/// an unclassified error ([`ErrorType::Other`], whose `error.type` is
+/// `_OTHER`). It is not `_OTHER`: in Prometheus naming codes and error types
+/// share the `status` label, and `_OTHER` belongs to odd codes and folded
+/// pairs. (OpenTelemetry naming writes `error_type="_OTHER"`: another label.)
+pub const OTHER_ERROR_STATUS: &str = "other_error";
+
+/// The `status` label value of a response code: the code itself for every
+/// code a server can send (`100..=999`), [`OTHER_CODE_STATUS`] for the rest.
 ///
 /// ```
 /// use telemetry_runtime::backends::prometheus::status_label;
 /// assert_eq!(status_label(503), "503");
-/// assert_eq!(status_label(600), "timeout");
+/// assert_eq!(status_label(600), "600");
+/// assert_eq!(status_label(999), "999");
+/// assert_eq!(status_label(1000), "_OTHER");
+/// assert_eq!(status_label(42), "_OTHER");
 /// ```
 pub fn status_label(status: u16) -> std::borrow::Cow<'static, str> {
-    match error_type_of(status) {
-        Some(t) => std::borrow::Cow::Borrowed(t.as_str()),
-        None => std::borrow::Cow::Owned(status.to_string()),
+    match status {
+        100..=999 => std::borrow::Cow::Owned(status.to_string()),
+        _ => std::borrow::Cow::Borrowed(OTHER_CODE_STATUS),
     }
 }
 
-/// The error type a stored status key stands for, if it is one.
-pub(crate) fn error_type_of(status: u16) -> Option<ErrorType> {
-    (status >= ERROR_STATUS_BASE).then(|| {
-        ErrorType::ALL
-            .get(usize::from(status - ERROR_STATUS_BASE))
-            .copied()
-            .unwrap_or(ErrorType::Other)
-    })
+/// The value of the label an attempt without a response carries (`status` in
+/// Prometheus naming, `error_type` in OpenTelemetry naming): the
+/// `error.type`, except that Prometheus naming writes [`ErrorType::Other`]
+/// as [`OTHER_ERROR_STATUS`].
+///
+/// ```
+/// use telemetry_runtime::backends::prometheus::error_label;
+/// use telemetry_runtime::events::ErrorType;
+/// use telemetry_runtime::manifest::Naming;
+/// assert_eq!(error_label(ErrorType::Timeout, Naming::Prometheus), "timeout");
+/// assert_eq!(error_label(ErrorType::Other, Naming::Prometheus), "other_error");
+/// assert_eq!(error_label(ErrorType::Other, Naming::OpenTelemetry), "_OTHER");
+/// ```
+pub fn error_label(error: ErrorType, naming: Naming) -> &'static str {
+    match (naming, error) {
+        (Naming::Prometheus, ErrorType::Other) => OTHER_ERROR_STATUS,
+        _ => error.as_str(),
+    }
+}
+
+/// A `(method, status)` key as written: the codes a server can send keep
+/// their own value, every other code of a method shares one `_OTHER` value,
+/// error types come last. Keys that are written alike compare equal, so
+/// merging equal neighbours after a sort leaves one line per series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum WrittenStatus {
+    Code(u16),
+    OtherCode,
+    Error(usize),
+}
+
+impl WrittenStatus {
+    fn of(status: StatusKey) -> Self {
+        match status {
+            StatusKey::Code(c @ 100..=999) => WrittenStatus::Code(c),
+            StatusKey::Code(_) => WrittenStatus::OtherCode,
+            StatusKey::Error(t) => WrittenStatus::Error(t as usize),
+        }
+    }
+}
+
+/// The `http_requests_total` series of one host, one entry per distinct
+/// label set: odd codes of a method merged into its `_OTHER` code, and the
+/// folded pairs merged into `(_OTHER, _OTHER)` (which an odd code of an
+/// unknown method also is).
+fn request_series(requests: &StatusTable) -> Vec<(HttpMethod, WrittenStatus, u64)> {
+    let (series, folded) = requests.snapshot();
+    let mut written: Vec<(HttpMethod, WrittenStatus, u64)> = series
+        .into_iter()
+        .map(|(m, s, n)| (m, WrittenStatus::of(s), n))
+        .collect();
+    if folded > 0 {
+        written.push((HttpMethod::Other, WrittenStatus::OtherCode, folded));
+    }
+    written.sort_by_key(|(m, s, _)| (m.index(), *s));
+    written.dedup_by(|later, kept| {
+        let same = later.0 == kept.0 && later.1 == kept.1;
+        if same {
+            kept.2 += later.2;
+        }
+        same
+    });
+    written
+}
+
+/// The `http_requests_total` sample lines of one host (no header).
+fn request_lines(
+    out: &mut String,
+    name: &str,
+    naming: Naming,
+    adapter: &str,
+    host: &str,
+    requests: &StatusTable,
+) {
+    let ln = LabelNames::of(naming);
+    let mut code = String::with_capacity(8);
+    for (method, status, count) in request_series(requests) {
+        let (key, value) = match status {
+            WrittenStatus::Code(c) => {
+                code.clear();
+                let _ = write!(code, "{c}");
+                (ln.status, code.as_str())
+            }
+            WrittenStatus::OtherCode => (ln.status, OTHER_CODE_STATUS),
+            WrittenStatus::Error(i) => {
+                let t = ErrorType::ALL.get(i).copied().unwrap_or(ErrorType::Other);
+                (ln.error, error_label(t, naming))
+            }
+        };
+        sample_u64(
+            out,
+            name,
+            &[
+                ("adapter", adapter),
+                (ln.host, host),
+                (ln.method, method.as_str()),
+                (key, value),
+            ],
+            count,
+        );
+    }
 }
 
 /// One adapter with its hosts' hot-path metrics, as rendered.
@@ -171,48 +280,13 @@ pub(crate) fn render_hot(out: &mut String, rows: &[AdapterRows], naming: Naming)
         return;
     }
     let ln = LabelNames::of(naming);
-    let mut status_buf = String::with_capacity(8);
 
     let f = Family::Requests;
     let name = f.name(naming);
     header(out, name, f.help(), f.kind());
     for r in &rows {
         for (host, m) in &r.hosts {
-            let (series, folded) = m.requests.snapshot();
-            for (method, status, count) in series {
-                let (key, value) = match error_type_of(status) {
-                    Some(t) => (ln.error, t.as_str()),
-                    None => {
-                        status_buf.clear();
-                        let _ = write!(status_buf, "{status}");
-                        (ln.status, status_buf.as_str())
-                    }
-                };
-                sample_u64(
-                    out,
-                    name,
-                    &[
-                        ("adapter", r.name),
-                        (ln.host, host.as_str()),
-                        (ln.method, method.as_str()),
-                        (key, value),
-                    ],
-                    count,
-                );
-            }
-            if folded > 0 {
-                sample_u64(
-                    out,
-                    name,
-                    &[
-                        ("adapter", r.name),
-                        (ln.host, host.as_str()),
-                        (ln.method, "_OTHER"),
-                        (ln.status, "_OTHER"),
-                    ],
-                    folded,
-                );
-            }
+            request_lines(out, name, naming, r.name, host.as_str(), &m.requests);
         }
     }
 
@@ -326,5 +400,99 @@ pub(crate) fn render_runtime(out: &mut String, rows: &[AdapterRows]) {
     header(out, f.prometheus_name(), f.help(), f.kind());
     for (sink, n) in crate::core::dispatch::events_suppressed() {
         sample_u64(out, f.prometheus_name(), &[("sink", sink)], n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::state::STATUS_SLOTS;
+    use super::*;
+
+    /// The `(label name, value)` a key is written with.
+    fn written(naming: Naming, s: WrittenStatus) -> (&'static str, String) {
+        let ln = LabelNames::of(naming);
+        match s {
+            WrittenStatus::Code(c) => (ln.status, c.to_string()),
+            WrittenStatus::OtherCode => (ln.status, OTHER_CODE_STATUS.to_owned()),
+            WrittenStatus::Error(i) => (ln.error, error_label(ErrorType::ALL[i], naming).into()),
+        }
+    }
+
+    #[test]
+    fn distinct_written_keys_get_distinct_labels() {
+        // Every key, code or error type, maps to one written key, and two
+        // written keys never share a label: the merge in `request_series`
+        // is the only place where keys meet.
+        let keys = (0..=u16::MAX)
+            .map(StatusKey::Code)
+            .chain(ErrorType::ALL.iter().map(|t| StatusKey::Error(*t)));
+        for naming in [Naming::Prometheus, Naming::OpenTelemetry] {
+            let mut by_label: HashMap<(&str, String), WrittenStatus> = HashMap::new();
+            for key in keys.clone() {
+                let w = WrittenStatus::of(key);
+                let label = written(naming, w);
+                if let Some(other) = by_label.insert(label.clone(), w) {
+                    assert_eq!(other, w, "{naming:?}: {label:?} written for two keys");
+                }
+            }
+            // 900 codes, one `_OTHER` code, every error type.
+            assert_eq!(by_label.len(), 900 + 1 + ErrorType::ALL.len(), "{naming:?}");
+        }
+        assert_eq!(status_label(600), "600");
+        assert_eq!(status_label(99), OTHER_CODE_STATUS);
+        assert_ne!(OTHER_ERROR_STATUS, OTHER_CODE_STATUS);
+    }
+
+    #[test]
+    fn odd_codes_and_folded_pairs_merge_into_one_line() {
+        let t = StatusTable::default();
+        // Three codes no server sends, for GET: one `_OTHER` line.
+        for code in [0, 42, 1000] {
+            t.add(HttpMethod::Get, code);
+        }
+        // An odd code of an unknown method is `(_OTHER, _OTHER)`, the line
+        // of the folded pairs too; the unclassified error is not.
+        t.add(HttpMethod::Other, 65535);
+        t.add_error(HttpMethod::Other, ErrorType::Other);
+        t.add(HttpMethod::Get, 600);
+        // Fill the table, then fold three more pairs.
+        for code in 0..STATUS_SLOTS as u16 {
+            t.add(HttpMethod::Post, 200 + code);
+        }
+        let mut out = String::new();
+        request_lines(&mut out, "r", Naming::Prometheus, "a", "h", &t);
+        let count = |line: &str| out.lines().filter(|l| l.starts_with(line)).count();
+        assert_eq!(
+            count(r#"r{adapter="a",host="h",method="GET",status="_OTHER"} 3"#),
+            1
+        );
+        assert_eq!(
+            count(r#"r{adapter="a",host="h",method="GET",status="600"} 1"#),
+            1
+        );
+        assert_eq!(
+            count(r#"r{adapter="a",host="h",method="_OTHER",status="other_error"} 1"#),
+            1
+        );
+        // 6 keys claimed 6 slots, POST got the other 26, 6 folded; plus the
+        // odd code of the unknown method.
+        assert_eq!(
+            count(r#"r{adapter="a",host="h",method="_OTHER",status="_OTHER"} 7"#),
+            1,
+            "{out}"
+        );
+        let lines: Vec<&str> = out
+            .lines()
+            .map(|l| l.rsplit_once(' ').map_or(l, |(series, _)| series))
+            .collect();
+        let unique: std::collections::HashSet<&&str> = lines.iter().collect();
+        assert_eq!(unique.len(), lines.len(), "{out}");
+
+        let mut out = String::new();
+        request_lines(&mut out, "r", Naming::OpenTelemetry, "a", "h", &t);
+        assert!(out.contains(r#"r{adapter="a",server_address="h",http_request_method="_OTHER",error_type="_OTHER"} 1"#), "{out}");
+        assert!(out.contains(r#"r{adapter="a",server_address="h",http_request_method="_OTHER",http_response_status_code="_OTHER"} 7"#), "{out}");
     }
 }
