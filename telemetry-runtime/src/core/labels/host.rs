@@ -1,6 +1,10 @@
 //! Host normalisation: what makes `API.Example.com:443` and
 //! `api.example.com` one label value.
 
+/// `OVERFLOW_VALUE`'s bytes, spelled here because `value.rs` imports this
+/// file (no import circle); a test checks that the two agree.
+pub(super) const OVERFLOW_SPELLING: &[u8] = b"_OTHER";
+
 /// Longest host label (a DNS name is at most 253 bytes, plus `:65535`).
 pub const MAX_HOST_LEN: usize = 253 + 6;
 
@@ -81,6 +85,14 @@ pub(super) fn normalize_host<'b>(
         len -= 1;
     }
     if len == 0 || buf[0] == b':' || buf[0] == b'.' {
+        return None;
+    }
+    // Host names are case-insensitive: every spelling of the overflow value
+    // (`_OTHER`, `_other`, `_OTHER.`, `_Other:443`) is the one host `_other`,
+    // and it folds, so no real host is exported as, or next to, `_OTHER`
+    // (#10). `leak_entry` calls this too: a value spelled so is never
+    // marked normal, and the fast path of `intern_host` never returns it.
+    if buf[..len].eq_ignore_ascii_case(OVERFLOW_SPELLING) {
         return None;
     }
     Some(&buf[..len])

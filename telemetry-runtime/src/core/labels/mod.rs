@@ -96,6 +96,54 @@ mod tests {
     }
 
     #[test]
+    fn a_host_spelled_like_the_overflow_value_folds() {
+        assert_eq!(host::OVERFLOW_SPELLING, OVERFLOW_VALUE.as_bytes());
+        let l = BoundedLabel::new("host", 100);
+        let spellings = [
+            ("_OTHER", None),
+            ("_other", None),
+            ("_Other", Some("https")),
+            ("_OTHER.", None),
+            (" _other ", Some("http")),
+            ("_OTHER:443", None),
+            ("_OTHER:443", Some("https")),
+            ("_other:80", Some("http")),
+            ("_OTHER.:443", Some("wss")),
+        ];
+        for (h, scheme) in spellings {
+            assert!(l.intern_host(h, scheme).is_overflow(), "{h:?} {scheme:?}");
+        }
+        for (h, port) in [
+            ("_OTHER", None),
+            ("_other", Some(443)),
+            ("_OTHER.", Some(443)),
+        ] {
+            assert!(
+                l.intern_host_port(h, port, "https").is_overflow(),
+                "{h:?} {port:?}"
+            );
+        }
+        // Every spelling folded: nothing was admitted.
+        assert!(l.values().is_empty(), "{:?}", l.values());
+        assert_eq!(l.overflow_count(), spellings.len() as u64 + 3);
+        // With a real port it is a host:port like any other, never `_OTHER`.
+        assert_eq!(l.intern_host("_OTHER:8080", None).as_str(), "_other:8080");
+        assert_eq!(
+            l.intern_host_port("_OTHER", Some(8443), "https").as_str(),
+            "_other:8443"
+        );
+        // A value admitted as `_other` through the generic `intern` (hosts
+        // are interned with `intern_host`; `intern` is case-sensitive) is
+        // never returned by the fast path of `intern_host`.
+        let g = BoundedLabel::new("host", 100);
+        assert_eq!(g.intern("_other").as_str(), "_other");
+        assert!(g.intern_host("_other", None).is_overflow());
+        for v in l.values().into_iter().chain(g.values()) {
+            assert_ne!(v.as_str(), OVERFLOW_VALUE);
+        }
+    }
+
+    #[test]
     fn known_spelling_fast_path_agrees_with_normalising() {
         let l = BoundedLabel::new("host", 100);
         // Stored values that a second normalisation would still change must
