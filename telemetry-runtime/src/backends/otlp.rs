@@ -311,6 +311,29 @@ fn base(m: &EventMeta) -> Vec<KeyValue> {
     attrs
 }
 
+// A response always carries its code as the integer
+// `http.response.status_code`, whatever the code (nothing is folded or
+// offset, so a 600 stays 600); an attempt without a response never carries
+// one, and its `error.type` is a name, never digits. So no response and no
+// error share an attribute set, unlike the Prometheus `status` label, which
+// holds both (#10; a test below walks every code and error type).
+fn push_response_attrs(attrs: &mut Vec<KeyValue>, method: HttpMethod, status: u16) {
+    attrs.push(KeyValue::new("http.request.method", method.as_str()));
+    attrs.push(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status),
+    ));
+    if status >= 400 {
+        // OTel: error.type is the status code when it signals an error.
+        attrs.push(KeyValue::new("error.type", status.to_string()));
+    }
+}
+
+fn push_error_attrs(attrs: &mut Vec<KeyValue>, method: HttpMethod, error: ErrorType) {
+    attrs.push(KeyValue::new("http.request.method", method.as_str()));
+    attrs.push(KeyValue::new("error.type", error.as_str()));
+}
+
 impl EventSink for OtlpSink {
     fn name(&self) -> &'static str {
         "otlp"
@@ -335,15 +358,7 @@ impl EventSink for OtlpSink {
 impl OtlpSink {
     fn record_response(&self, e: &ResponseEvent) {
         let mut attrs = base(&e.meta);
-        attrs.push(KeyValue::new("http.request.method", e.method.as_str()));
-        attrs.push(KeyValue::new(
-            "http.response.status_code",
-            i64::from(e.status),
-        ));
-        if e.status >= 400 {
-            // OTel: error.type is the status code when it signals an error.
-            attrs.push(KeyValue::new("error.type", e.status.to_string()));
-        }
+        push_response_attrs(&mut attrs, e.method, e.status);
         self.instruments
             .duration
             .record(e.duration.as_secs_f64(), &attrs);
@@ -360,8 +375,7 @@ impl OtlpSink {
             return;
         }
         let mut attrs = base(&e.meta);
-        attrs.push(KeyValue::new("http.request.method", e.method.as_str()));
-        attrs.push(KeyValue::new("error.type", e.error_type.as_str()));
+        push_error_attrs(&mut attrs, e.method, e.error_type);
         self.instruments
             .duration
             .record(e.duration.as_secs_f64(), &attrs);
@@ -409,6 +423,55 @@ impl OtlpSink {
                 KeyValue::new("source", e.source),
                 KeyValue::new("outcome", e.outcome.as_str()),
             ],
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An attribute set as comparable text: sorted `key=value` with the
+    /// value's type (`I64(600)` is not `String("600")`).
+    fn set(attrs: &[KeyValue]) -> Vec<String> {
+        let mut s: Vec<String> = attrs
+            .iter()
+            .map(|kv| format!("{}={:?}", kv.key, kv.value))
+            .collect();
+        s.sort();
+        s
+    }
+
+    #[test]
+    fn status_and_error_attributes_never_collide() {
+        let mut seen = std::collections::HashMap::new();
+        for method in HttpMethod::ALL {
+            for status in 0..=u16::MAX {
+                let mut attrs = Vec::new();
+                push_response_attrs(&mut attrs, method, status);
+                let what = format!("{method:?} {status}");
+                if let Some(other) = seen.insert(set(&attrs), what.clone()) {
+                    panic!("{what} and {other} share attributes {attrs:?}");
+                }
+            }
+            for error in ErrorType::ALL {
+                let mut attrs = Vec::new();
+                push_error_attrs(&mut attrs, method, *error);
+                let what = format!("{method:?} {error}");
+                if let Some(other) = seen.insert(set(&attrs), what.clone()) {
+                    panic!("{what} and {other} share attributes {attrs:?}");
+                }
+            }
+        }
+        let mut attrs = Vec::new();
+        push_response_attrs(&mut attrs, HttpMethod::Get, 600);
+        assert_eq!(
+            set(&attrs),
+            [
+                "error.type=String(Owned(\"600\"))",
+                "http.request.method=String(Static(\"GET\"))",
+                "http.response.status_code=I64(600)"
+            ]
         );
     }
 }
