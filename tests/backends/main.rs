@@ -14,12 +14,14 @@
 //! - each OTLP pipeline has its own receiver and is shut down by its test;
 //! - alone in a child process (`telemetry_tests::run_alone!`, reasons in
 //!   `support::process`): the configured buckets (fixed at the first
-//!   recording in the process), the server's readiness walk (judges every
-//!   adapter of the process), and the tests asserting on what a tracing
-//!   subscriber saw of the runtime's callsites (OTLP spans, JSON logs,
-//!   redaction), whose interest `tracing-core` caches process-wide.
+//!   recording in the process), the exposition property test (hundreds of
+//!   hosts the other tests should not render), the server's readiness walk
+//!   (judges every adapter of the process), and the tests asserting on what
+//!   a tracing subscriber saw of the runtime's callsites (OTLP spans, JSON
+//!   logs, redaction), whose interest `tracing-core` caches process-wide.
 
 mod buckets;
+mod exposition;
 mod otlp;
 mod prometheus;
 mod prometheus_limiter;

@@ -2,6 +2,10 @@
 //! through basic auth, on loopback; the test waits for the target to be up
 //! and finds the expected series and values through the HTTP API.
 //!
+//! A host with the status codes and error types that used to collide in the
+//! `status` label (#10) is read back series by series: Prometheus 2.42 keeps
+//! only the first of two repeated samples, so a repeat shows as a wrong value.
+//!
 //! Skips with a loud message when the binary is missing, unless `CI` is set,
 //! where a missing binary is a failure (`bash scripts/install-prometheus.sh`).
 
@@ -12,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::config::ServerConfig;
+use telemetry_runtime::events::*;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 use telemetry_tests::support::{drive, free_port, require_tool};
 
@@ -26,6 +31,57 @@ struct Scraped {}
 struct Running {
     child: Child,
     dir: PathBuf,
+}
+
+/// Responses with the codes, and errors with the types, that used to share
+/// a `status` value, `n` times each for the `n`-th: every series has its own
+/// count, so a merged or repeated one shows. `(method, status label, count)`
+/// is what the exposition must show for them.
+fn drive_edge_codes(host: &str) -> Vec<(&'static str, &'static str, f64)> {
+    let t = Scraped::telemetry();
+    let host = t.hosts().intern_host(host, Some("https"));
+    let meta = EventMeta::new(t, host, CorrelationId::next(), 1);
+    let respond = |method, status, n| {
+        for _ in 0..n {
+            t.emit(EventRef::Response(&ResponseEvent {
+                meta,
+                method,
+                status,
+                duration: Duration::from_millis(5),
+                body_size: None,
+            }));
+        }
+    };
+    let fail = |method, error_type, n| {
+        for _ in 0..n {
+            t.emit(EventRef::Error(&ErrorEvent {
+                meta,
+                method,
+                error_type,
+                message: "failed".into(),
+                duration: Duration::from_millis(5),
+            }));
+        }
+    };
+    respond(HttpMethod::Get, 600, 1);
+    respond(HttpMethod::Get, 609, 2);
+    respond(HttpMethod::Get, 700, 3);
+    respond(HttpMethod::Get, 999, 4);
+    respond(HttpMethod::Get, 1000, 5);
+    respond(HttpMethod::Get, 42, 6);
+    fail(HttpMethod::Get, ErrorType::Timeout, 7);
+    respond(HttpMethod::Other, 65535, 8);
+    fail(HttpMethod::Other, ErrorType::Other, 9);
+    vec![
+        ("GET", "600", 1.0),
+        ("GET", "609", 2.0),
+        ("GET", "700", 3.0),
+        ("GET", "999", 4.0),
+        ("GET", "_OTHER", 11.0),
+        ("GET", "timeout", 7.0),
+        ("_OTHER", "_OTHER", 8.0),
+        ("_OTHER", "other_error", 9.0),
+    ]
 }
 
 impl Drop for Running {
@@ -67,6 +123,7 @@ async fn prometheus_scrapes_the_exporter() {
     };
     Scraped::telemetry().set_sink(Some(Box::new(PrometheusSink::new())));
     drive(Scraped::telemetry(), "api.example.com");
+    let edge = drive_edge_codes("edge.example.com");
 
     let mut config = ServerConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -154,6 +211,27 @@ async fn prometheus_scrapes_the_exporter() {
     assert_eq!(ok[0]["metric"]["method"], "GET");
     assert_eq!(ok[0]["metric"]["job"], "telemetry");
 
+    // Each edge series once, with its own value: nothing merged, nothing
+    // dropped as a repeat.
+    let edge_series = wait_for(Duration::from_secs(10), "the edge host's series", || {
+        query(r#"http_requests_total{adapter="real_prom",host="edge.example.com"}"#)
+    })
+    .await;
+    let mut got: Vec<(String, String, f64)> = edge_series
+        .iter()
+        .map(|r| {
+            let label = |l: &str| r["metric"][l].as_str().unwrap_or("").to_owned();
+            (label("method"), label("status"), value(r))
+        })
+        .collect();
+    got.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut want: Vec<(String, String, f64)> = edge
+        .iter()
+        .map(|(m, s, v)| (m.to_string(), s.to_string(), *v))
+        .collect();
+    want.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(got, want, "http_requests_total of the edge host");
+
     let retries = wait_for(Duration::from_secs(10), "http_retries_total", || {
         query(r#"http_retries_total{adapter="real_prom",reason="status"}"#)
     })
@@ -169,9 +247,10 @@ async fn prometheus_scrapes_the_exporter() {
     assert_eq!(value(&breaker[0]), 1.0, "open");
 
     // The duration histogram works with histogram_quantile: the two GET
-    // attempts took 20 ms and 40 ms, so the median lies in (0.01, 0.05].
+    // attempts to api.example.com took 20 ms and 40 ms, so the median lies
+    // in (0.01, 0.05].
     let p50 = wait_for(Duration::from_secs(10), "histogram_quantile", || {
-        query(r#"histogram_quantile(0.5, sum by (le) (http_request_duration_seconds_bucket{adapter="real_prom",method="GET"}))"#)
+        query(r#"histogram_quantile(0.5, sum by (le) (http_request_duration_seconds_bucket{adapter="real_prom",host="api.example.com",method="GET"}))"#)
     })
     .await;
     let p50 = value(&p50[0]);
