@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# This script installs promtool and prometheus below, so a test that finds
+# either missing is a failure here, never a skip (tests/support/tools.rs).
+export TELEMETRY_REQUIRE_TOOLS=1
+
 step() { printf '\n==> %s\n' "$*"; }
 # Every cargo test run is also written here, to total the counts at the end.
 RESULTS="$(mktemp)"
@@ -26,6 +30,9 @@ step "tools"
 command -v cargo >/dev/null || { echo "FATAL: cargo not found" >&2; exit 1; }
 need_apt valgrind valgrind
 if [ -f scripts/install-prometheus.sh ]; then bash scripts/install-prometheus.sh; else need_apt promtool prometheus; fi
+for tool in promtool prometheus; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "FATAL: $tool missing after the install step; the tests that need it would fail" >&2; exit 1; }
+done
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
 
 step "format"

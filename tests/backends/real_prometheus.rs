@@ -6,8 +6,9 @@
 //! `status` label (#10) is read back series by series: Prometheus 2.42 keeps
 //! only the first of two repeated samples, so a repeat shows as a wrong value.
 //!
-//! Skips with a loud message when the binary is missing, unless `CI` is set,
-//! where a missing binary is a failure (`bash scripts/install-prometheus.sh`).
+//! A missing binary fails the test under `scripts/test.sh`
+//! (`TELEMETRY_REQUIRE_TOOLS=1`) and in CI; only a plain `cargo test` without
+//! either skips it, with a notice (`tests/support/tools.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -192,3 +192,58 @@ fn dashboards_use_the_adapters_names() {
         "{exprs:#?}"
     );
 }
+
+/// Runs `promtool_checks_and_unit_tests_the_rules` in a child process with
+/// no tool on `PATH` and the given environment: `(passed, stderr)`.
+fn without_tools(env: &[(&str, &str)]) -> (bool, String) {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "--exact",
+        "rules::promtool_checks_and_unit_tests_the_rules",
+        "--test-threads=1",
+    ])
+    .env("PATH", "/nonexistent")
+    .env_remove("CI")
+    .env_remove("TELEMETRY_REQUIRE_TOOLS")
+    .env_remove("TELEMETRY_TESTS_ALONE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let passed = out.status.success() && stdout.contains("1 passed");
+    (passed, format!("{stdout}\n{stderr}"))
+}
+
+#[test]
+fn a_missing_tool_fails_unless_the_skip_is_allowed() {
+    // Required: by scripts/test.sh's variable, or by CI.
+    for env in [
+        &[("TELEMETRY_REQUIRE_TOOLS", "1")][..],
+        &[("CI", "true")][..],
+        &[("CI", "1"), ("TELEMETRY_REQUIRE_TOOLS", "yes")][..],
+    ] {
+        let (passed, out) = without_tools(env);
+        assert!(!passed, "{env:?}: a missing promtool passed:\n{out}");
+        assert!(
+            out.contains("`promtool` is not on PATH") && out.contains("fails the test"),
+            "{env:?}: no clear message:\n{out}"
+        );
+    }
+    // Allowed: neither asks for the tools, or the variable excuses them; the
+    // skip is announced on stderr, outside the harness's capture.
+    for env in [
+        &[][..],
+        &[("CI", "false")][..],
+        &[("CI", "true"), ("TELEMETRY_REQUIRE_TOOLS", "0")][..],
+    ] {
+        let (passed, out) = without_tools(env);
+        assert!(passed, "{env:?}: the skip failed:\n{out}");
+        assert!(
+            out.contains("SKIPPED in rules::"),
+            "{env:?}: no notice:\n{out}"
+        );
+    }
+}
