@@ -413,15 +413,17 @@ fn round(rng: &mut Rng, d: &mut Driven, round: u64) {
         let duration = Duration::from_micros(rng.below(2_000_000));
         if rng.chance(25) {
             let error_type = random_error(rng);
-            if !matches!(error_type, ErrorType::CircuitOpen | ErrorType::RateLimited) {
-                request(t, meta, method);
-            }
+            // Every error type as a wire attempt (a refusal before the wire
+            // goes to its own family, not this counter): the encoding must
+            // keep each one apart.
+            request(t, meta, method);
             t.emit(EventRef::Error(&ErrorEvent {
                 meta,
                 method,
                 error_type,
                 message: "failed".into(),
                 duration,
+                reached_wire: true,
             }));
             model.add(method, Outcome::Error(error_type));
         } else {

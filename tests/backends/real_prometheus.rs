@@ -61,6 +61,7 @@ fn drive_edge_codes(host: &str) -> Vec<(&'static str, &'static str, f64)> {
                 error_type,
                 message: "failed".into(),
                 duration: Duration::from_millis(5),
+                reached_wire: true,
             }));
         }
     };
