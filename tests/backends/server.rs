@@ -7,7 +7,9 @@ use std::time::Duration;
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::config::{ServerConfig, TlsConfig};
 use telemetry_runtime::events::*;
-use telemetry_runtime::server::{serve, HEALTH_CONTENT_TYPE, METRICS_CONTENT_TYPE};
+use telemetry_runtime::server::{
+    serve, try_router, ServeError, HEALTH_CONTENT_TYPE, METRICS_CONTENT_TYPE,
+};
 use telemetry_runtime::{instrumented_adapter, AdapterTelemetry, InstrumentedAdapter};
 use telemetry_tests::support::{drive, temp_dir};
 
@@ -412,6 +414,12 @@ fn configuration_errors_are_clear() {
         ("[prometheus.buckets]\nhttp_requests_total = [1.0]", "prometheus.buckets: metric `http_requests_total` is not a histogram, buckets apply to histograms only"),
         ("[prometheus.buckets]\nhttp_backoff_duration_seconds = [1.0, 0.5]", "prometheus.buckets: bad buckets for `http_backoff_duration_seconds`: bounds must be strictly increasing"),
         ("[tls_server_config]\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"", "tls_server_config.cert_file: /nonexistent/c.pem is not a readable file"),
+        ("metrics_path = \"/:metrics\"", "metrics_path: \"/:metrics\" is route syntax (a parameter or wildcard), not a path; expected a plain path such as \"/metrics\""),
+        ("metrics_path = \"/*metrics\"", "metrics_path: \"/*metrics\" is route syntax (a parameter or wildcard), not a path; expected a plain path such as \"/metrics\""),
+        ("metrics_path = \"/{metrics}\"", "metrics_path: \"/{metrics}\" is route syntax (a parameter or wildcard), not a path; expected a plain path such as \"/metrics\""),
+        ("metrics_path = \"metrics\"", "metrics_path: must be an absolute path starting with \"/\", got \"metrics\"; expected a plain path such as \"/metrics\""),
+        ("metrics_path = \"/health/metrics\"", "metrics_path: must not be /health or under it (the health endpoints), got \"/health/metrics\""),
+        ("metrics_path = \"/metrics?format=text\"", "metrics_path: character '?' is not allowed in \"/metrics?format=text\": use letters, digits, \"-\", \".\", \"_\" and \"~\" between slashes"),
     ];
     for (toml, expected) in cases {
         let err = ServerConfig::from_toml_str(toml).expect_err(toml);
@@ -440,4 +448,64 @@ fn configuration_errors_are_clear() {
     );
     assert!(err.to_string().contains("invalid type"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Values built in Rust are validated by `serve` and `try_router` as those
+/// read from TOML.
+#[tokio::test]
+async fn invalid_metrics_paths_are_refused_before_serving() {
+    for path in [
+        "/:metrics",
+        "/*metrics",
+        "/{metrics}",
+        "/{*metrics}",
+        "",
+        "metrics",
+        "/health",
+        "/health/ready",
+        "//metrics",
+        "/metrics/",
+    ] {
+        let config = ServerConfig {
+            metrics_path: path.into(),
+            ..loopback()
+        };
+        let err = try_router(&config).expect_err(path);
+        assert_eq!(err.key(), Some("metrics_path"), "{path:?}: {err}");
+        match serve(config).await {
+            Err(ServeError::Config(e)) => assert_eq!(e, err),
+            other => panic!("{path:?}: expected a configuration error, got {other:?}"),
+        }
+    }
+}
+
+/// Weird but plain paths are served as written, next to the health routes.
+#[tokio::test]
+async fn every_valid_metrics_path_is_served() {
+    for path in [
+        "/prom/metrics",
+        "/metrics.txt",
+        "/",
+        "/a-b_c~d",
+        "/v1/x/metrics",
+        "/healthz",
+        "/...",
+    ] {
+        let config = ServerConfig {
+            metrics_path: path.into(),
+            ..loopback()
+        };
+        let server = serve(config).await.expect(path);
+        let base = server.base_url();
+        let (code, ct, body) = get(&format!("{base}{path}")).await;
+        assert_eq!((code, ct.as_str()), (200, METRICS_CONTENT_TYPE), "{path}");
+        assert!(body.contains("# TYPE "), "{path}: {body}");
+        let (code, _, _) = get(&format!("{base}/health")).await;
+        assert_eq!(code, 200, "/health next to {path}");
+        if path != "/metrics" {
+            let (code, _, _) = get(&format!("{base}/metrics")).await;
+            assert_eq!(code, 404, "/metrics is not served when {path} is");
+        }
+        server.shutdown().await.expect("shuts down");
+    }
 }

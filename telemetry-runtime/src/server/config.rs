@@ -35,6 +35,7 @@ use serde::Deserialize;
 
 use crate::backends::prometheus::PrometheusOptions;
 use crate::core::manifest::Naming;
+use crate::server::routes;
 
 /// Where `/metrics` and the health endpoints listen, and how they are guarded.
 #[derive(Debug, Clone)]
@@ -42,7 +43,9 @@ pub struct ServerConfig {
     /// Address to bind (default `127.0.0.1:9464`, loopback only; port 0 picks a
     /// free port, which [`crate::server::serve`] reports).
     pub listen: SocketAddr,
-    /// Path of the exposition (default `/metrics`).
+    /// Path of the exposition (default `/metrics`): a plain absolute path
+    /// (letters, digits, `-`, `.`, `_`, `~` between slashes), not route
+    /// syntax such as `/:metrics` or `/{metrics}`, not under `/health`.
     pub metrics_path: String,
     /// User name → bcrypt hash. Empty: no authentication.
     pub basic_auth_users: BTreeMap<String, String>,
@@ -268,12 +271,6 @@ impl ServerConfig {
             })?;
         }
         if let Some(path) = raw.metrics_path {
-            if !path.starts_with('/') || path.starts_with("/health") {
-                return Err(ConfigError::at(
-                    "metrics_path",
-                    format!("must start with \"/\" and not be under /health, got {path:?}"),
-                ));
-            }
             c.metrics_path = path;
         }
         c.basic_auth_users = raw.basic_auth_users;
@@ -332,9 +329,24 @@ impl ServerConfig {
         Ok(c)
     }
 
-    /// Checks values that the parser cannot: window and interval ranges,
-    /// bcrypt hashes, bucket lists, TLS files.
+    /// Checks values that the parser cannot: the metrics path, window and
+    /// interval ranges, bcrypt hashes, bucket lists, TLS files. A
+    /// configuration that passes is accepted by
+    /// [`router`](crate::server::router) and
+    /// [`serve`](crate::server::serve), which never panic on it.
+    ///
+    /// ```
+    /// use telemetry_runtime::config::ServerConfig;
+    /// let mut config = ServerConfig::default();
+    /// config.metrics_path = "/:metrics".into();
+    /// assert_eq!(
+    ///     config.validate().unwrap_err().to_string(),
+    ///     "metrics_path: \"/:metrics\" is route syntax (a parameter or wildcard), not a path; expected a plain path such as \"/metrics\""
+    /// );
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
+        routes::check_metrics_path(&self.metrics_path)
+            .map_err(|m| ConfigError::at("metrics_path", m))?;
         if self.health.window < Duration::from_secs(1) {
             return Err(ConfigError::at(
                 "health.window",

@@ -29,6 +29,7 @@
 pub mod auth;
 pub mod config;
 pub mod health;
+mod routes;
 
 use std::fmt;
 use std::io;
@@ -59,12 +60,34 @@ struct AppState {
 /// The routes, without binding: for embedding into an application's own
 /// axum server. Authentication from `config` applies to every route.
 ///
+/// # Panics
+///
+/// When `config` does not pass [`ServerConfig::validate`], with its error;
+/// [`try_router`] returns it instead. Nothing that passes validation panics.
+///
 /// ```
 /// use telemetry_runtime::config::ServerConfig;
 /// let (router, monitor) = telemetry_runtime::server::router(&ServerConfig::default());
 /// # let _ = (router, monitor);
 /// ```
 pub fn router(config: &ServerConfig) -> (Router, Arc<HealthMonitor>) {
+    match try_router(config) {
+        Ok(built) => built,
+        Err(e) => panic!("invalid server configuration: {e}"),
+    }
+}
+
+/// [`router`], or the configuration's error.
+///
+/// ```
+/// use telemetry_runtime::config::ServerConfig;
+/// let config = ServerConfig { metrics_path: "/{metrics}".into(), ..ServerConfig::default() };
+/// assert!(telemetry_runtime::server::try_router(&config).is_err());
+/// let config = ServerConfig { metrics_path: "/prom/metrics.txt".into(), ..ServerConfig::default() };
+/// assert!(telemetry_runtime::server::try_router(&config).is_ok());
+/// ```
+pub fn try_router(config: &ServerConfig) -> Result<(Router, Arc<HealthMonitor>), ConfigError> {
+    config.validate()?;
     // Readiness judges the health backend's own state, fed by events.
     crate::backends::health::install();
     let monitor = Arc::new(HealthMonitor::new(config.health.clone()));
@@ -72,14 +95,14 @@ pub fn router(config: &ServerConfig) -> (Router, Arc<HealthMonitor>) {
         .then(|| auth::BasicAuth::new(config.basic_auth_users.clone()));
     let router = Router::new()
         .route(&config.metrics_path, get(metrics))
-        .route("/health", get(live))
-        .route("/health/ready", get(ready))
-        .route("/health/detailed", get(detailed))
+        .route(routes::LIVE_PATH, get(live))
+        .route(routes::READY_PATH, get(ready))
+        .route(routes::DETAILED_PATH, get(detailed))
         .with_state(AppState {
             monitor: Arc::clone(&monitor),
         })
         .layer(axum::middleware::from_fn_with_state(auth, auth::require));
-    (router, monitor)
+    Ok((router, monitor))
 }
 
 async fn metrics() -> Response {
@@ -224,7 +247,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::Bind(config.listen, e))?;
-    let (router, monitor) = router(&config);
+    let (router, monitor) = try_router(&config).map_err(ServeError::Config)?;
     let handle = axum_server::Handle::new();
     let service = router.into_make_service();
     let task = match &config.tls {
@@ -273,4 +296,85 @@ pub async fn serve_loopback(port: u16) -> Result<ServerHandle, ServeError> {
         ..ServerConfig::default()
     };
     serve(config).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every path of up to four characters over an alphabet of route syntax
+    /// and plain characters: whatever passes validation builds a router
+    /// without panicking, and whatever axum would panic on is refused.
+    #[test]
+    fn no_metrics_path_that_passes_validation_panics_the_router() {
+        const ALPHABET: [char; 10] = ['/', ':', '*', '{', '}', '.', 'm', 'h', '%', '-'];
+        let mut candidates = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..4 {
+            frontier = frontier
+                .iter()
+                .flat_map(|p| {
+                    ALPHABET.iter().map(move |c| {
+                        let mut next = p.clone();
+                        next.push(*c);
+                        next
+                    })
+                })
+                .collect();
+            candidates.extend(frontier.iter().cloned());
+        }
+        candidates.extend(
+            [
+                "/health",
+                "/health/",
+                "/health/ready",
+                "/health/detailed",
+                "/healthz",
+                "/prom/metrics",
+                "/metrics.txt",
+                "/{*rest}",
+                "/{{x}}",
+                "/a/:b",
+                "/a/*b",
+            ]
+            .map(String::from),
+        );
+        let (mut accepted, mut refused) = (0, 0);
+        for path in &candidates {
+            let config = ServerConfig {
+                metrics_path: path.clone(),
+                ..ServerConfig::default()
+            };
+            if config.validate().is_err() {
+                refused += 1;
+                assert!(try_router(&config).is_err(), "{path:?}");
+                continue;
+            }
+            accepted += 1;
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                try_router(&config).is_ok()
+            }));
+            assert_eq!(
+                built.ok(),
+                Some(true),
+                "router() on the valid path {path:?}"
+            );
+        }
+        assert!(
+            accepted > 50 && refused > 10_000,
+            "{accepted} accepted, {refused} refused"
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "invalid server configuration: metrics_path: \"/:metrics\" is route syntax"
+    )]
+    fn router_names_the_invalid_key_when_it_panics() {
+        let config = ServerConfig {
+            metrics_path: "/:metrics".into(),
+            ..ServerConfig::default()
+        };
+        let _ = router(&config);
+    }
 }
