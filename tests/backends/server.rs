@@ -1,5 +1,6 @@
 //! The server: /metrics, liveness, readiness by criteria, the detailed
-//! health document, basic auth with bcrypt, TLS, and TOML configuration.
+//! health document, basic auth with bcrypt (cached, rate-limited, with
+//! exemptions), TLS, and TOML configuration.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -420,6 +421,15 @@ fn configuration_errors_are_clear() {
         ("metrics_path = \"metrics\"", "metrics_path: must be an absolute path starting with \"/\", got \"metrics\"; expected a plain path such as \"/metrics\""),
         ("metrics_path = \"/health/metrics\"", "metrics_path: must not be /health or under it (the health endpoints), got \"/health/metrics\""),
         ("metrics_path = \"/metrics?format=text\"", "metrics_path: character '?' is not allowed in \"/metrics?format=text\": use letters, digits, \"-\", \".\", \"_\" and \"~\" between slashes"),
+        ("[basic_auth_users]\nalice = \"$2b$32$P7x.CJFlxyRHxdfVyjnqz.Quc6PvwAom2AFJb57EHYKwT8zAZH0nK\"", "basic_auth_users.alice: the bcrypt hash of user \"alice\" has cost \"32\", but bcrypt allows 04 to 31 (the two digits after \"$2b$\"); hash the password again, for example with `htpasswd -nbBC 10 alice PASSWORD` (the part after \"alice:\")"),
+        ("[basic_auth_users]\nbob = \"$2y$03$P7x.CJFlxyRHxdfVyjnqz.Quc6PvwAom2AFJb57EHYKwT8zAZH0nK\"", "basic_auth_users.bob: the bcrypt hash of user \"bob\" has cost \"03\", but bcrypt allows 04 to 31 (the two digits after \"$2b$\"); hash the password again, for example with `htpasswd -nbBC 10 bob PASSWORD` (the part after \"bob:\")"),
+        ("[basic_auth_users]\ncarol = \"$2b$04$P7x.CJFlxyRHxdfVyjnqz!Quc6PvwAom2AFJb57EHYKwT8zAZH0nK\"", "basic_auth_users.carol: the bcrypt hash of user \"carol\" is malformed (the salt part is not valid base64); hash the password again, for example with `htpasswd -nbBC 10 carol PASSWORD` (the part after \"carol:\")"),
+        ("auth_exempt = [\"/healthz\"]", "auth_exempt: \"/healthz\" is not a health route, expected any of \"/health\", \"/health/ready\", \"/health/detailed\""),
+        ("auth_exempt = [\"/health\", \"/metrics\"]", "auth_exempt: the exposition cannot be exempt (to serve it without authentication, configure no users)"),
+        ("auth_cache_ttl = \"2d\"", "auth_cache_ttl: unknown duration unit \"d\" in \"2d\", expected one of \"us\", \"µs\", \"ms\", \"s\", \"m\", \"min\", \"h\""),
+        ("auth_cache_ttl = \"25h\"", "auth_cache_ttl: must be at most 24h, got 90000s"),
+        ("auth_failures_per_second = 0", "auth_failures_per_second: must be at least 1: 0 would refuse every login"),
+        ("auth_failures_per_second = -5", "auth_failures_per_second: must be between 1 and 4294967295, got -5"),
     ];
     for (toml, expected) in cases {
         let err = ServerConfig::from_toml_str(toml).expect_err(toml);
@@ -448,6 +458,23 @@ fn configuration_errors_are_clear() {
     );
     assert!(err.to_string().contains("invalid type"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+
+    // The keys of the authentication limits and the source networks.
+    let c = ServerConfig::from_toml_str(
+        "metrics_path = \"/prom/metrics.txt\"\n\
+         auth_exempt = [\"/health\", \"/health/ready\"]\n\
+         auth_cache_ttl = \"90s\"\n\
+         auth_failures_per_second = 3\n",
+    )
+    .expect("valid");
+    assert_eq!(c.metrics_path, "/prom/metrics.txt");
+    assert_eq!(c.auth_exempt, ["/health", "/health/ready"]);
+    assert_eq!(c.auth_cache_ttl, Duration::from_secs(90));
+    assert_eq!(c.auth_failures_per_second, 3);
+    let d = ServerConfig::from_toml_str("").expect("defaults");
+    assert!(d.auth_exempt.is_empty(), "nothing is exempt by default");
+    assert_eq!(d.auth_cache_ttl, Duration::from_secs(300));
+    assert_eq!(d.auth_failures_per_second, 10);
 }
 
 /// Values built in Rust are validated by `serve` and `try_router` as those
@@ -477,6 +504,15 @@ async fn invalid_metrics_paths_are_refused_before_serving() {
             other => panic!("{path:?}: expected a configuration error, got {other:?}"),
         }
     }
+    let mut config = auth_config();
+    config.basic_auth_users.insert(
+        "eve".into(),
+        "$2b$99$P7x.CJFlxyRHxdfVyjnqz.Quc6PvwAom2AFJb57EHYKwT8zAZH0nK".into(),
+    );
+    let Err(ServeError::Config(e)) = serve(config).await else {
+        panic!("an impossible cost must not start");
+    };
+    assert_eq!(e.key(), Some("basic_auth_users.eve"), "{e}");
 }
 
 /// Weird but plain paths are served as written, next to the health routes.
@@ -499,7 +535,10 @@ async fn every_valid_metrics_path_is_served() {
         let base = server.base_url();
         let (code, ct, body) = get(&format!("{base}{path}")).await;
         assert_eq!((code, ct.as_str()), (200, METRICS_CONTENT_TYPE), "{path}");
-        assert!(body.contains("# TYPE "), "{path}: {body}");
+        assert!(
+            body.contains("# TYPE telemetry_server_refused_total counter"),
+            "{path}"
+        );
         let (code, _, _) = get(&format!("{base}/health")).await;
         assert_eq!(code, 200, "/health next to {path}");
         if path != "/metrics" {
@@ -508,4 +547,136 @@ async fn every_valid_metrics_path_is_served() {
         }
         server.shutdown().await.expect("shuts down");
     }
+}
+
+/// The benchmark of the credential cache, as a count: 1,000 authenticated
+/// scrapes of /metrics through the real server run bcrypt at most twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_authenticated_scrapes_cost_at_most_two_bcrypt_verifications() {
+    let server = serve(auth_config()).await.expect("serves");
+    let url = format!("{}/metrics", server.base_url());
+    let client = reqwest::Client::new();
+    for i in 0..1000 {
+        let r = client
+            .get(&url)
+            .basic_auth("prometheus", Some("s3cret-pass"))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(r.status().as_u16(), 200, "scrape {i}");
+        let _ = r.bytes().await.expect("body");
+    }
+    let auth = server.basic_auth().expect("users are configured");
+    let verifications = auth.bcrypt_verifications();
+    println!("1000 authenticated scrapes: {verifications} bcrypt verification(s)");
+    assert!(
+        (1..=2).contains(&verifications),
+        "1000 scrapes ran bcrypt {verifications} times"
+    );
+    assert_eq!((auth.refused(), auth.rate_limited()), (0, 0));
+    server.shutdown().await.expect("shuts down");
+}
+
+/// Probes may be exempt, by configuration only; the rest stays guarded.
+#[tokio::test]
+async fn probe_paths_can_be_exempt_from_auth() {
+    let mut config = auth_config();
+    config.auth_exempt = vec!["/health".into(), "/health/ready".into()];
+    let server = serve(config).await.expect("serves");
+    let base = server.base_url();
+    let client = reqwest::Client::new();
+    for (path, expected) in [
+        ("/health", 200),
+        ("/health/ready", 200),
+        ("/health/detailed", 401),
+        ("/metrics", 401),
+    ] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), expected, "{path} without credentials");
+    }
+    // Look-alike paths are not exempt routes: they are not routes at all.
+    for path in ["/health/", "/Health", "/health/ready/", "//health"] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("send");
+        assert!(!r.status().is_success(), "{path}: {}", r.status().as_u16());
+    }
+    let r = client
+        .get(format!("{base}/health/detailed"))
+        .basic_auth("prometheus", Some("s3cret-pass"))
+        .send()
+        .await
+        .expect("send");
+    assert!(matches!(r.status().as_u16(), 200 | 503), "{}", r.status());
+    let auth = server.basic_auth().expect("users");
+    assert_eq!(
+        auth.bcrypt_verifications(),
+        1,
+        "exempt routes never run bcrypt"
+    );
+    server.shutdown().await.expect("shuts down");
+}
+
+/// Past the failure limit, credentials that are not cached get 429 without
+/// bcrypt; a credential verified before keeps working.
+#[tokio::test]
+async fn failed_logins_are_rate_limited() {
+    let mut config = auth_config();
+    config.auth_failures_per_second = 2;
+    let server = serve(config).await.expect("serves");
+    let url = format!("{}/metrics", server.base_url());
+    let client = reqwest::Client::new();
+    let scrape = |user: &'static str, pass: &'static str| {
+        let r = client.get(&url).basic_auth(user, Some(pass)).send();
+        async move { r.await.expect("send") }
+    };
+    assert_eq!(
+        scrape("prometheus", "s3cret-pass").await.status().as_u16(),
+        200
+    );
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        let r = scrape("prometheus", "guess").await;
+        if r.status().as_u16() == 429 {
+            assert_eq!(
+                r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+                Some("1")
+            );
+        }
+        codes.push(r.status().as_u16());
+    }
+    let unauthorized = codes.iter().filter(|c| **c == 401).count();
+    let limited = codes.iter().filter(|c| **c == 429).count();
+    assert_eq!(unauthorized + limited, 8, "{codes:?}");
+    assert!(unauthorized >= 2 && limited >= 1, "{codes:?}");
+    assert_eq!(&codes[..2], [401, 401], "the burst is verified: {codes:?}");
+    let auth = server.basic_auth().expect("users");
+    assert_eq!(
+        auth.bcrypt_verifications(),
+        1 + unauthorized as u64,
+        "bcrypt ran for the login and each 401, never for a 429"
+    );
+    // The cached credential still gets in; the counters are in /metrics.
+    let r = scrape("prometheus", "s3cret-pass").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains(&format!(
+            "telemetry_server_refused_total{{reason=\"unauthorized\"}} {unauthorized}\n"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "telemetry_server_refused_total{{reason=\"rate_limited\"}} {limited}\n"
+        )),
+        "{body}"
+    );
+    server.shutdown().await.expect("shuts down");
 }

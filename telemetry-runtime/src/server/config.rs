@@ -9,6 +9,7 @@
 //! // The user's value is the bcrypt hash of "secret" (`htpasswd -nbB prometheus secret`).
 //! let config = ServerConfig::from_toml_str(r#"
 //!     listen = "127.0.0.1:9464"
+//!     auth_exempt = ["/health"]
 //!
 //!     [basic_auth_users]
 //!     prometheus = "$2b$04$P7x.CJFlxyRHxdfVyjnqz.Quc6PvwAom2AFJb57EHYKwT8zAZH0nK"
@@ -35,6 +36,7 @@ use serde::Deserialize;
 
 use crate::backends::prometheus::PrometheusOptions;
 use crate::core::manifest::Naming;
+use crate::server::auth::{self, HashError};
 use crate::server::routes;
 
 /// Where `/metrics` and the health endpoints listen, and how they are guarded.
@@ -49,6 +51,18 @@ pub struct ServerConfig {
     pub metrics_path: String,
     /// User name → bcrypt hash. Empty: no authentication.
     pub basic_auth_users: BTreeMap<String, String>,
+    /// Health routes served without authentication, for probes that cannot
+    /// send credentials: any of `/health`, `/health/ready` and
+    /// `/health/detailed` (default none: every route needs credentials once
+    /// a user is configured).
+    pub auth_exempt: Vec<String>,
+    /// How long a credential bcrypt accepted is accepted again without
+    /// bcrypt (default 5 minutes; zero: no cache, at most 24 hours).
+    pub auth_cache_ttl: Duration,
+    /// Failed bcrypt verifications allowed per second, and in a burst
+    /// (default 10, at least 1). Past it, credentials that are not cached
+    /// are answered `429` without running bcrypt.
+    pub auth_failures_per_second: u32,
     /// Serve HTTPS with this certificate and key.
     pub tls: Option<TlsConfig>,
     /// What `/health/ready` and `/health/detailed` judge.
@@ -63,6 +77,9 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             metrics_path: "/metrics".into(),
             basic_auth_users: BTreeMap::new(),
+            auth_exempt: Vec::new(),
+            auth_cache_ttl: auth::DEFAULT_CACHE_TTL,
+            auth_failures_per_second: auth::DEFAULT_FAILURES_PER_SECOND,
             tls: None,
             health: ReadinessCriteria::default(),
             prometheus: PrometheusOptions::default(),
@@ -175,6 +192,9 @@ struct RawConfig {
     metrics_path: Option<String>,
     #[serde(default)]
     basic_auth_users: BTreeMap<String, String>,
+    auth_exempt: Option<Vec<String>>,
+    auth_cache_ttl: Option<String>,
+    auth_failures_per_second: Option<i64>,
     tls_server_config: Option<RawTls>,
     #[serde(default)]
     health: RawHealth,
@@ -274,6 +294,20 @@ impl ServerConfig {
             c.metrics_path = path;
         }
         c.basic_auth_users = raw.basic_auth_users;
+        if let Some(paths) = raw.auth_exempt {
+            c.auth_exempt = paths;
+        }
+        if let Some(ttl) = raw.auth_cache_ttl {
+            c.auth_cache_ttl = duration_at("auth_cache_ttl", &ttl)?;
+        }
+        if let Some(n) = raw.auth_failures_per_second {
+            c.auth_failures_per_second = u32::try_from(n).map_err(|_| {
+                ConfigError::at(
+                    "auth_failures_per_second",
+                    format!("must be between 1 and {}, got {n}", u32::MAX),
+                )
+            })?;
+        }
         c.tls = raw.tls_server_config.map(|t| TlsConfig {
             cert_file: t.cert_file,
             key_file: t.key_file,
@@ -330,9 +364,9 @@ impl ServerConfig {
     }
 
     /// Checks values that the parser cannot: the metrics path, window and
-    /// interval ranges, bcrypt hashes, bucket lists, TLS files. A
-    /// configuration that passes is accepted by
-    /// [`router`](crate::server::router) and
+    /// interval ranges, bcrypt hashes (form and cost), authentication
+    /// exemptions and limits, bucket lists, TLS files. A configuration that
+    /// passes is accepted by [`router`](crate::server::router) and
     /// [`serve`](crate::server::serve), which never panic on it.
     ///
     /// ```
@@ -370,17 +404,54 @@ impl ServerConfig {
                     "user names must be non-empty and contain no ':'",
                 ));
             }
-            if !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
-                || hash.len() != 60
-            {
-                return Err(ConfigError::at(
-                    &key,
-                    "expected a bcrypt hash (60 characters starting with \"$2b$\", as `htpasswd -nbB user password` prints), not a plain password",
-                ));
+            let again = format!(
+                "hash the password again, for example with `htpasswd -nbBC 10 {user} PASSWORD` (the part after \"{user}:\")"
+            );
+            match auth::bcrypt_cost(hash) {
+                Ok(_) => {}
+                Err(HashError::NotBcrypt) => {
+                    return Err(ConfigError::at(&key, HashError::NotBcrypt.to_string()))
+                }
+                Err(HashError::ImpossibleCost(cost)) => {
+                    return Err(ConfigError::at(
+                        &key,
+                        format!("the bcrypt hash of user {user:?} has cost {cost:?}, but bcrypt allows 04 to 31 (the two digits after \"$2b$\"); {again}"),
+                    ))
+                }
+                Err(HashError::Malformed(why)) => {
+                    return Err(ConfigError::at(
+                        &key,
+                        format!("the bcrypt hash of user {user:?} is malformed ({why}); {again}"),
+                    ))
+                }
             }
-            if hash.parse::<bcrypt::HashParts>().is_err() {
-                return Err(ConfigError::at(&key, "the bcrypt hash is malformed"));
+        }
+        for path in &self.auth_exempt {
+            if routes::HEALTH_PATHS.contains(&path.as_str()) {
+                continue;
             }
+            let why = if *path == self.metrics_path {
+                "the exposition cannot be exempt (to serve it without authentication, configure no users)".to_owned()
+            } else {
+                format!(
+                    "{path:?} is not a health route, expected any of {}",
+                    routes::HEALTH_PATHS.map(|p| format!("{p:?}")).join(", ")
+                )
+            };
+            return Err(ConfigError::at("auth_exempt", why));
+        }
+        const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+        if self.auth_cache_ttl > MAX_TTL {
+            return Err(ConfigError::at(
+                "auth_cache_ttl",
+                format!("must be at most 24h, got {:?}", self.auth_cache_ttl),
+            ));
+        }
+        if self.auth_failures_per_second == 0 {
+            return Err(ConfigError::at(
+                "auth_failures_per_second",
+                "must be at least 1: 0 would refuse every login",
+            ));
         }
         self.prometheus
             .validate()

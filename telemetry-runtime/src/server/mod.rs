@@ -1,6 +1,11 @@
 //! The metrics and health server (`server` feature): `/metrics`, `/health`,
 //! `/health/ready` and `/health/detailed` over axum, with optional bcrypt
-//! basic auth and TLS (rustls), configured by [`ServerConfig`].
+//! basic auth ([`auth`]) and TLS (rustls), configured by [`ServerConfig`].
+//!
+//! The credentials are checked unless the route is in `auth_exempt` (`401`,
+//! or `429` past the failure limit). `/metrics` ends with the server's own
+//! counter of refused requests,
+//! `telemetry_server_refused_total{reason="unauthorized"|"rate_limited"}`.
 //!
 //! | path | answers |
 //! |---|---|
@@ -32,6 +37,7 @@ pub mod health;
 mod routes;
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +51,7 @@ use axum::Router;
 
 use crate::backends::prometheus::{self, PrometheusError};
 use crate::server::config::{ConfigError, ServerConfig};
+use auth::{AuthLimits, BasicAuth};
 use health::{HealthMonitor, Status};
 
 /// The content type of the text exposition.
@@ -55,10 +62,18 @@ pub const HEALTH_CONTENT_TYPE: &str = "application/health+json";
 #[derive(Clone)]
 struct AppState {
     monitor: Arc<HealthMonitor>,
+    auth: Option<BasicAuth>,
+}
+
+/// What [`router`] builds, and [`serve`] keeps for its handle.
+struct Routes {
+    router: Router,
+    monitor: Arc<HealthMonitor>,
+    auth: Option<BasicAuth>,
 }
 
 /// The routes, without binding: for embedding into an application's own
-/// axum server. Authentication from `config` applies to every route.
+/// axum server. Authentication from `config` applies as with [`serve`].
 ///
 /// # Panics
 ///
@@ -87,30 +102,85 @@ pub fn router(config: &ServerConfig) -> (Router, Arc<HealthMonitor>) {
 /// assert!(telemetry_runtime::server::try_router(&config).is_ok());
 /// ```
 pub fn try_router(config: &ServerConfig) -> Result<(Router, Arc<HealthMonitor>), ConfigError> {
+    build(config).map(|r| (r.router, r.monitor))
+}
+
+fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
     config.validate()?;
     // Readiness judges the health backend's own state, fed by events.
     crate::backends::health::install();
     let monitor = Arc::new(HealthMonitor::new(config.health.clone()));
-    let auth = (!config.basic_auth_users.is_empty())
-        .then(|| auth::BasicAuth::new(config.basic_auth_users.clone()));
-    let router = Router::new()
-        .route(&config.metrics_path, get(metrics))
-        .route(routes::LIVE_PATH, get(live))
-        .route(routes::READY_PATH, get(ready))
-        .route(routes::DETAILED_PATH, get(detailed))
-        .with_state(AppState {
-            monitor: Arc::clone(&monitor),
-        })
-        .layer(axum::middleware::from_fn_with_state(auth, auth::require));
-    Ok((router, monitor))
+    let auth = (!config.basic_auth_users.is_empty()).then(|| {
+        BasicAuth::with_limits(
+            config.basic_auth_users.clone(),
+            AuthLimits {
+                cache_ttl: config.auth_cache_ttl,
+                failures_per_second: config.auth_failures_per_second,
+            },
+        )
+    });
+    let state = AppState {
+        monitor: Arc::clone(&monitor),
+        auth: auth.clone(),
+    };
+    // Exempt routes go to a router of their own, without the auth layer:
+    // exemption is by route, never by comparing request paths.
+    let mut guarded = Router::new().route(&config.metrics_path, get(metrics));
+    let mut exempt = Router::new();
+    for (path, handler) in [
+        (routes::LIVE_PATH, get(live)),
+        (routes::READY_PATH, get(ready)),
+        (routes::DETAILED_PATH, get(detailed)),
+    ] {
+        if config.auth_exempt.iter().any(|p| p == path) {
+            exempt = exempt.route(path, handler);
+        } else {
+            guarded = guarded.route(path, handler);
+        }
+    }
+    let router = guarded
+        .route_layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            auth::require,
+        ))
+        .merge(exempt)
+        .with_state(state);
+    Ok(Routes {
+        router,
+        monitor,
+        auth,
+    })
 }
 
-async fn metrics() -> Response {
+/// The server's own counters, in the text exposition.
+fn render_refusals(out: &mut String, auth: Option<&BasicAuth>) {
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let (unauthorized, rate_limited) = auth.map_or((0, 0), |a| (a.refused(), a.rate_limited()));
+    out.push_str(
+        "# HELP telemetry_server_refused_total Requests the metrics and health server refused, by reason.\n\
+         # TYPE telemetry_server_refused_total counter\n",
+    );
+    for (reason, n) in [
+        ("unauthorized", unauthorized),
+        ("rate_limited", rate_limited),
+    ] {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "telemetry_server_refused_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
     // Rendering reads atomics and formats text; it does not block on I/O, but
     // with many series it is CPU work, so keep it off the reactor threads.
-    let body = tokio::task::spawn_blocking(prometheus::render)
+    let mut body = tokio::task::spawn_blocking(prometheus::render)
         .await
         .unwrap_or_default();
+    render_refusals(&mut body, s.auth.as_ref());
     let mut r = body.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -203,6 +273,7 @@ pub struct ServerHandle {
     task: tokio::task::JoinHandle<io::Result<()>>,
     sampler: tokio::task::JoinHandle<()>,
     monitor: Arc<HealthMonitor>,
+    auth: Option<BasicAuth>,
 }
 
 impl ServerHandle {
@@ -221,6 +292,12 @@ impl ServerHandle {
     /// The health monitor behind `/health/ready`.
     pub fn monitor(&self) -> &Arc<HealthMonitor> {
         &self.monitor
+    }
+    /// The basic authentication in front of the routes, when users are
+    /// configured: its counters say how often bcrypt ran
+    /// ([`BasicAuth::bcrypt_verifications`]) and how many requests it refused.
+    pub fn basic_auth(&self) -> Option<&BasicAuth> {
+        self.auth.as_ref()
     }
     /// Stops accepting, lets open requests finish (up to 5 s), and waits.
     pub async fn shutdown(self) -> io::Result<()> {
@@ -247,7 +324,11 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::Bind(config.listen, e))?;
-    let (router, monitor) = try_router(&config).map_err(ServeError::Config)?;
+    let Routes {
+        router,
+        monitor,
+        auth,
+    } = build(&config).map_err(ServeError::Config)?;
     let handle = axum_server::Handle::new();
     let service = router.into_make_service();
     let task = match &config.tls {
@@ -286,6 +367,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         task,
         sampler,
         monitor,
+        auth,
     })
 }
 
@@ -376,5 +458,19 @@ mod tests {
             ..ServerConfig::default()
         };
         let _ = router(&config);
+    }
+
+    #[test]
+    fn the_refusal_counter_is_one_family_after_the_exposition() {
+        let mut out = String::from("# TYPE up gauge\nup 1");
+        render_refusals(&mut out, None);
+        assert_eq!(
+            out,
+            "# TYPE up gauge\nup 1\n\
+             # HELP telemetry_server_refused_total Requests the metrics and health server refused, by reason.\n\
+             # TYPE telemetry_server_refused_total counter\n\
+             telemetry_server_refused_total{reason=\"unauthorized\"} 0\n\
+             telemetry_server_refused_total{reason=\"rate_limited\"} 0\n"
+        );
     }
 }

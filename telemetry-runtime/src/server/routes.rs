@@ -10,6 +10,8 @@ pub(crate) const LIVE_PATH: &str = "/health";
 pub(crate) const READY_PATH: &str = "/health/ready";
 /// The detailed health document.
 pub(crate) const DETAILED_PATH: &str = "/health/detailed";
+/// The health routes, the only ones `auth_exempt` may name.
+pub(crate) const HEALTH_PATHS: [&str; 3] = [LIVE_PATH, READY_PATH, DETAILED_PATH];
 
 /// Checks that `path` is a plain absolute path that axum mounts as written:
 /// `/` or `/`-separated segments of letters, digits, `-`, `.`, `_` and `~`
