@@ -1,6 +1,6 @@
 //! The server: /metrics, liveness, readiness by criteria, the detailed
 //! health document, basic auth with bcrypt (cached, rate-limited, with
-//! exemptions), TLS, and TOML configuration.
+//! exemptions), source networks, TLS, and TOML configuration.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::config::{ServerConfig, TlsConfig};
 use telemetry_runtime::events::*;
+use telemetry_runtime::server::access::SourceNetwork;
 use telemetry_runtime::server::{
     serve, try_router, ServeError, HEALTH_CONTENT_TYPE, METRICS_CONTENT_TYPE,
 };
@@ -430,6 +431,11 @@ fn configuration_errors_are_clear() {
         ("auth_cache_ttl = \"25h\"", "auth_cache_ttl: must be at most 24h, got 90000s"),
         ("auth_failures_per_second = 0", "auth_failures_per_second: must be at least 1: 0 would refuse every login"),
         ("auth_failures_per_second = -5", "auth_failures_per_second: must be between 1 and 4294967295, got -5"),
+        ("allow_sources = []", "allow_sources: an empty list would refuse every source; leave the key out to allow any source, or list networks such as \"127.0.0.0/8\""),
+        ("allow_sources = [\"127.0.0.0/8\", \"10.0.0.0/33\"]", "allow_sources[1]: the prefix length in \"10.0.0.0/33\" must be a number from 0 to 32"),
+        ("allow_sources = [\"localhost\"]", "allow_sources[0]: \"localhost\" is not an IPv4 or IPv6 network, expected one such as \"10.0.0.0/8\", \"fd00::/8\" or \"127.0.0.1\""),
+        ("allow_sources = [\"10.1.2.3/8\"]", "allow_sources[0]: \"10.1.2.3/8\" has bits set after the prefix, did you mean \"10.0.0.0/8\"?"),
+        ("allow_sources = [\"fd00::1/8\"]", "allow_sources[0]: \"fd00::1/8\" has bits set after the prefix, did you mean \"fd00::/8\"?"),
     ];
     for (toml, expected) in cases {
         let err = ServerConfig::from_toml_str(toml).expect_err(toml);
@@ -464,15 +470,24 @@ fn configuration_errors_are_clear() {
         "metrics_path = \"/prom/metrics.txt\"\n\
          auth_exempt = [\"/health\", \"/health/ready\"]\n\
          auth_cache_ttl = \"90s\"\n\
-         auth_failures_per_second = 3\n",
+         auth_failures_per_second = 3\n\
+         allow_sources = [\"127.0.0.0/8\", \"::1/128\", \"10.1.2.3\"]\n",
     )
     .expect("valid");
     assert_eq!(c.metrics_path, "/prom/metrics.txt");
     assert_eq!(c.auth_exempt, ["/health", "/health/ready"]);
     assert_eq!(c.auth_cache_ttl, Duration::from_secs(90));
     assert_eq!(c.auth_failures_per_second, 3);
+    assert_eq!(
+        c.allow_sources
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["127.0.0.0/8", "::1/128", "10.1.2.3/32"]
+    );
     let d = ServerConfig::from_toml_str("").expect("defaults");
     assert!(d.auth_exempt.is_empty(), "nothing is exempt by default");
+    assert!(d.allow_sources.is_empty(), "any source by default");
     assert_eq!(d.auth_cache_ttl, Duration::from_secs(300));
     assert_eq!(d.auth_failures_per_second, 10);
 }
@@ -678,5 +693,87 @@ async fn failed_logins_are_rate_limited() {
         )),
         "{body}"
     );
+    server.shutdown().await.expect("shuts down");
+}
+
+fn networks(list: &[&str]) -> Vec<SourceNetwork> {
+    list.iter()
+        .map(|n| n.parse().unwrap_or_else(|e| panic!("{n}: {e}")))
+        .collect()
+}
+
+/// Who may connect, with a real server on loopback: allowed when the list
+/// holds 127.0.0.1, 403 on every path (before authentication) when it does
+/// not, and counted.
+#[tokio::test]
+async fn sources_outside_allow_sources_are_refused() {
+    let mut config = auth_config();
+    config.allow_sources = networks(&["127.0.0.0/8", "::1/128"]);
+    let server = serve(config).await.expect("serves");
+    let base = server.base_url();
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{base}/metrics"))
+        .basic_auth("prometheus", Some("s3cret-pass"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 200, "127.0.0.1 is in 127.0.0.0/8");
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains("telemetry_server_refused_total{reason=\"source\"} 0\n"),
+        "{body}"
+    );
+    let r = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "an allowed source still needs credentials"
+    );
+    assert_eq!(server.refused_sources(), 0);
+    server.shutdown().await.expect("shuts down");
+
+    // Only 10.0.0.0/8: loopback is refused, credentials or not.
+    let mut config = auth_config();
+    config.allow_sources = networks(&["10.0.0.0/8", "fd00::/8"]);
+    config.auth_exempt = vec!["/health".into()];
+    let server = serve(config).await.expect("serves");
+    let base = server.base_url();
+    for path in [
+        "/metrics",
+        "/health",
+        "/health/ready",
+        "/health/detailed",
+        "/nothing",
+    ] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .basic_auth("prometheus", Some("s3cret-pass"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 403, "{path} from 127.0.0.1");
+    }
+    assert_eq!(server.refused_sources(), 5);
+    let auth = server.basic_auth().expect("users");
+    assert_eq!(
+        auth.bcrypt_verifications(),
+        0,
+        "a refused source never costs bcrypt"
+    );
+    server.shutdown().await.expect("shuts down");
+
+    // The same from TOML, without authentication.
+    let mut config =
+        ServerConfig::from_toml_str("allow_sources = [\"10.0.0.0/8\"]").expect("valid");
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    let server = serve(config).await.expect("serves");
+    let (code, _, _) = get(&format!("{}/health", server.base_url())).await;
+    assert_eq!(code, 403);
+    assert_eq!(server.refused_sources(), 1);
     server.shutdown().await.expect("shuts down");
 }

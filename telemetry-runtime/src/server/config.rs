@@ -9,6 +9,7 @@
 //! // The user's value is the bcrypt hash of "secret" (`htpasswd -nbB prometheus secret`).
 //! let config = ServerConfig::from_toml_str(r#"
 //!     listen = "127.0.0.1:9464"
+//!     allow_sources = ["127.0.0.0/8", "::1/128"]
 //!     auth_exempt = ["/health"]
 //!
 //!     [basic_auth_users]
@@ -20,6 +21,7 @@
 //!     max_p99_latency = "500ms"
 //! "#).unwrap();
 //! assert_eq!(config.listen.port(), 9464);
+//! assert!(config.allow_sources[0].contains("127.0.0.1".parse().unwrap()));
 //! assert_eq!(config.health.max_p99_latency, Some(std::time::Duration::from_millis(500)));
 //!
 //! let err = ServerConfig::from_toml_str("[health]\nmax_error_ratio = 1.5").unwrap_err();
@@ -36,6 +38,7 @@ use serde::Deserialize;
 
 use crate::backends::prometheus::PrometheusOptions;
 use crate::core::manifest::Naming;
+use crate::server::access::SourceNetwork;
 use crate::server::auth::{self, HashError};
 use crate::server::routes;
 
@@ -54,7 +57,7 @@ pub struct ServerConfig {
     /// Health routes served without authentication, for probes that cannot
     /// send credentials: any of `/health`, `/health/ready` and
     /// `/health/detailed` (default none: every route needs credentials once
-    /// a user is configured).
+    /// a user is configured). The source check still applies.
     pub auth_exempt: Vec<String>,
     /// How long a credential bcrypt accepted is accepted again without
     /// bcrypt (default 5 minutes; zero: no cache, at most 24 hours).
@@ -63,6 +66,9 @@ pub struct ServerConfig {
     /// (default 10, at least 1). Past it, credentials that are not cached
     /// are answered `429` without running bcrypt.
     pub auth_failures_per_second: u32,
+    /// The source networks that may connect (CIDR, IPv4 and IPv6). Empty
+    /// (the default): any source. A request from elsewhere gets `403`.
+    pub allow_sources: Vec<SourceNetwork>,
     /// Serve HTTPS with this certificate and key.
     pub tls: Option<TlsConfig>,
     /// What `/health/ready` and `/health/detailed` judge.
@@ -80,6 +86,7 @@ impl Default for ServerConfig {
             auth_exempt: Vec::new(),
             auth_cache_ttl: auth::DEFAULT_CACHE_TTL,
             auth_failures_per_second: auth::DEFAULT_FAILURES_PER_SECOND,
+            allow_sources: Vec::new(),
             tls: None,
             health: ReadinessCriteria::default(),
             prometheus: PrometheusOptions::default(),
@@ -195,6 +202,7 @@ struct RawConfig {
     auth_exempt: Option<Vec<String>>,
     auth_cache_ttl: Option<String>,
     auth_failures_per_second: Option<i64>,
+    allow_sources: Option<Vec<String>>,
     tls_server_config: Option<RawTls>,
     #[serde(default)]
     health: RawHealth,
@@ -307,6 +315,22 @@ impl ServerConfig {
                     format!("must be between 1 and {}, got {n}", u32::MAX),
                 )
             })?;
+        }
+        if let Some(sources) = raw.allow_sources {
+            if sources.is_empty() {
+                return Err(ConfigError::at(
+                    "allow_sources",
+                    "an empty list would refuse every source; leave the key out to allow any source, or list networks such as \"127.0.0.0/8\"",
+                ));
+            }
+            c.allow_sources = sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    s.parse::<SourceNetwork>()
+                        .map_err(|e| ConfigError::at(&format!("allow_sources[{i}]"), e.to_string()))
+                })
+                .collect::<Result<_, _>>()?;
         }
         c.tls = raw.tls_server_config.map(|t| TlsConfig {
             cert_file: t.cert_file,

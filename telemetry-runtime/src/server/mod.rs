@@ -1,11 +1,13 @@
 //! The metrics and health server (`server` feature): `/metrics`, `/health`,
 //! `/health/ready` and `/health/detailed` over axum, with optional bcrypt
-//! basic auth ([`auth`]) and TLS (rustls), configured by [`ServerConfig`].
+//! basic auth ([`auth`]), source networks ([`access`]) and TLS (rustls),
+//! configured by [`ServerConfig`].
 //!
-//! The credentials are checked unless the route is in `auth_exempt` (`401`,
-//! or `429` past the failure limit). `/metrics` ends with the server's own
-//! counter of refused requests,
-//! `telemetry_server_refused_total{reason="unauthorized"|"rate_limited"}`.
+//! Each request is checked in this order: the source address against
+//! `allow_sources` (`403`), then the credentials unless the route is in
+//! `auth_exempt` (`401`, or `429` past the failure limit). `/metrics` ends
+//! with the server's own counter of refused requests,
+//! `telemetry_server_refused_total{reason="source"|"unauthorized"|"rate_limited"}`.
 //!
 //! | path | answers |
 //! |---|---|
@@ -31,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod health;
@@ -51,6 +54,7 @@ use axum::Router;
 
 use crate::backends::prometheus::{self, PrometheusError};
 use crate::server::config::{ConfigError, ServerConfig};
+use access::SourceGuard;
 use auth::{AuthLimits, BasicAuth};
 use health::{HealthMonitor, Status};
 
@@ -63,6 +67,7 @@ pub const HEALTH_CONTENT_TYPE: &str = "application/health+json";
 struct AppState {
     monitor: Arc<HealthMonitor>,
     auth: Option<BasicAuth>,
+    sources: Arc<SourceGuard>,
 }
 
 /// What [`router`] builds, and [`serve`] keeps for its handle.
@@ -70,10 +75,14 @@ struct Routes {
     router: Router,
     monitor: Arc<HealthMonitor>,
     auth: Option<BasicAuth>,
+    sources: Arc<SourceGuard>,
 }
 
 /// The routes, without binding: for embedding into an application's own
-/// axum server. Authentication from `config` applies as with [`serve`].
+/// axum server. Authentication and the source networks from `config`
+/// apply as with [`serve`]. With `allow_sources` set, serve the router with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: without the peer
+/// address every request is refused (`403`).
 ///
 /// # Panics
 ///
@@ -119,9 +128,11 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
             },
         )
     });
+    let sources = Arc::new(SourceGuard::new(config.allow_sources.clone()));
     let state = AppState {
         monitor: Arc::clone(&monitor),
         auth: auth.clone(),
+        sources: Arc::clone(&sources),
     };
     // Exempt routes go to a router of their own, without the auth layer:
     // exemption is by route, never by comparing request paths.
@@ -144,16 +155,22 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
             auth::require,
         ))
         .merge(exempt)
-        .with_state(state);
+        .with_state(state)
+        // Outermost: a refused source costs nothing, bcrypt least of all.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&sources),
+            access::require_allowed_source,
+        ));
     Ok(Routes {
         router,
         monitor,
         auth,
+        sources,
     })
 }
 
 /// The server's own counters, in the text exposition.
-fn render_refusals(out: &mut String, auth: Option<&BasicAuth>) {
+fn render_refusals(out: &mut String, auth: Option<&BasicAuth>, sources: &SourceGuard) {
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
@@ -163,6 +180,7 @@ fn render_refusals(out: &mut String, auth: Option<&BasicAuth>) {
          # TYPE telemetry_server_refused_total counter\n",
     );
     for (reason, n) in [
+        ("source", sources.refused()),
         ("unauthorized", unauthorized),
         ("rate_limited", rate_limited),
     ] {
@@ -180,7 +198,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
     let mut body = tokio::task::spawn_blocking(prometheus::render)
         .await
         .unwrap_or_default();
-    render_refusals(&mut body, s.auth.as_ref());
+    render_refusals(&mut body, s.auth.as_ref(), &s.sources);
     let mut r = body.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -274,6 +292,7 @@ pub struct ServerHandle {
     sampler: tokio::task::JoinHandle<()>,
     monitor: Arc<HealthMonitor>,
     auth: Option<BasicAuth>,
+    sources: Arc<SourceGuard>,
 }
 
 impl ServerHandle {
@@ -298,6 +317,10 @@ impl ServerHandle {
     /// ([`BasicAuth::bcrypt_verifications`]) and how many requests it refused.
     pub fn basic_auth(&self) -> Option<&BasicAuth> {
         self.auth.as_ref()
+    }
+    /// Requests refused because their source is not in `allow_sources`.
+    pub fn refused_sources(&self) -> u64 {
+        self.sources.refused()
     }
     /// Stops accepting, lets open requests finish (up to 5 s), and waits.
     pub async fn shutdown(self) -> io::Result<()> {
@@ -328,9 +351,11 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         router,
         monitor,
         auth,
+        sources,
     } = build(&config).map_err(ServeError::Config)?;
     let handle = axum_server::Handle::new();
-    let service = router.into_make_service();
+    // The peer address, for `allow_sources`.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = match &config.tls {
         Some(tls) => {
             let rustls =
@@ -368,6 +393,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         sampler,
         monitor,
         auth,
+        sources,
     })
 }
 
@@ -462,13 +488,15 @@ mod tests {
 
     #[test]
     fn the_refusal_counter_is_one_family_after_the_exposition() {
+        let sources = SourceGuard::new(Vec::new());
         let mut out = String::from("# TYPE up gauge\nup 1");
-        render_refusals(&mut out, None);
+        render_refusals(&mut out, None, &sources);
         assert_eq!(
             out,
             "# TYPE up gauge\nup 1\n\
              # HELP telemetry_server_refused_total Requests the metrics and health server refused, by reason.\n\
              # TYPE telemetry_server_refused_total counter\n\
+             telemetry_server_refused_total{reason=\"source\"} 0\n\
              telemetry_server_refused_total{reason=\"unauthorized\"} 0\n\
              telemetry_server_refused_total{reason=\"rate_limited\"} 0\n"
         );
