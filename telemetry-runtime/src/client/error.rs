@@ -29,10 +29,12 @@ pub enum RateLimitRejection {
 /// contains a URL: errors end up in logs, and URLs can carry secrets.
 ///
 /// ```
-/// use telemetry_runtime::client::ClientError;
-/// let e = ClientError::CircuitOpen { host: "api.test".into() };
+/// use telemetry_runtime::client::{ClientError, CorrelationId};
+/// let id = CorrelationId::next();
+/// let e = ClientError::CircuitOpen { host: "api.test".into(), correlation_id: id };
 /// assert_eq!(e.to_string(), "circuit breaker for api.test is open; request not sent");
 /// assert_eq!(e.error_type().as_str(), "circuit_open");
+/// assert_eq!(e.correlation_id(), Some(id));
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
