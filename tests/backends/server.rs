@@ -777,3 +777,23 @@ async fn sources_outside_allow_sources_are_refused() {
     assert_eq!(server.refused_sources(), 1);
     server.shutdown().await.expect("shuts down");
 }
+
+/// A router embedded in the user's own app samples its health monitor too
+/// (`serve` is not needed), and the sampler stops with the monitor.
+#[test]
+fn an_embedded_router_samples_its_health_monitor() {
+    let mut config = ServerConfig::default();
+    config.health.window = Duration::from_secs(6); // a sample every second
+    let (router, monitor) = telemetry_runtime::server::try_router(&config).expect("valid");
+    let mut waited = Duration::ZERO;
+    while monitor.samples_taken() < 2 && waited < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+        waited += Duration::from_millis(50);
+    }
+    assert!(
+        monitor.samples_taken() >= 2,
+        "sampled {} times in {waited:?}",
+        monitor.samples_taken()
+    );
+    drop(router);
+}

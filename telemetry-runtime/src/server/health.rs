@@ -155,6 +155,7 @@ pub struct HealthMonitor {
     criteria: ReadinessCriteria,
     history: Mutex<VecDeque<Snapshot>>,
     started: Instant,
+    samples: std::sync::atomic::AtomicU64,
 }
 
 impl HealthMonitor {
@@ -165,6 +166,7 @@ impl HealthMonitor {
             criteria,
             history: Mutex::new(VecDeque::new()),
             started: Instant::now(),
+            samples: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -179,8 +181,15 @@ impl HealthMonitor {
         (self.criteria.window / 6).max(Duration::from_secs(1))
     }
 
+    /// Snapshots taken so far.
+    pub fn samples_taken(&self) -> u64 {
+        self.samples.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Takes a snapshot and forgets those older than the window needs.
     pub fn sample(&self) {
+        self.samples
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let snap = snapshot_now();
         let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
         h.push_back(snap);

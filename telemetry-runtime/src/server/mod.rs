@@ -82,7 +82,10 @@ struct Routes {
 /// axum server. Authentication and the source networks from `config`
 /// apply as with [`serve`]. With `allow_sources` set, serve the router with
 /// `into_make_service_with_connect_info::<SocketAddr>()`: without the peer
-/// address every request is refused (`403`).
+/// address every request is refused (`403`). The health monitor samples on
+/// a thread of its own from the moment the router is built until the
+/// monitor is dropped, so readiness over its window works for an embedded
+/// router too.
 ///
 /// # Panics
 ///
@@ -114,11 +117,36 @@ pub fn try_router(config: &ServerConfig) -> Result<(Router, Arc<HealthMonitor>),
     build(config).map(|r| (r.router, r.monitor))
 }
 
+/// Samples `monitor` every [`HealthMonitor::sample_interval`] on a thread
+/// of its own until the monitor is dropped (the router and every handle to
+/// it gone). A thread, not a task: `router()` may be called outside any
+/// runtime, and sampling is a few atomic loads under a lock.
+fn spawn_sampler(monitor: std::sync::Weak<HealthMonitor>) {
+    let Some(interval) = monitor.upgrade().map(|m| m.sample_interval()) else {
+        return;
+    };
+    // If the thread cannot be spawned, readiness still judges the traffic
+    // since the start (the window then covers the process's life).
+    let _ = std::thread::Builder::new()
+        .name("telemetry-health-sampler".into())
+        .spawn(move || loop {
+            let Some(m) = monitor.upgrade() else {
+                return;
+            };
+            m.sample();
+            drop(m);
+            std::thread::sleep(interval);
+        });
+}
+
 fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
     config.validate()?;
     // Readiness judges the health backend's own state, fed by events.
     crate::backends::health::install();
     let monitor = Arc::new(HealthMonitor::new(config.health.clone()));
+    // The sampler belongs to the monitor, not to `serve`: a router embedded
+    // in the user's own app samples too.
+    spawn_sampler(Arc::downgrade(&monitor));
     let auth = (!config.basic_auth_users.is_empty()).then(|| {
         BasicAuth::with_limits(
             config.basic_auth_users.clone(),
@@ -289,7 +317,6 @@ pub struct ServerHandle {
     tls: bool,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<io::Result<()>>,
-    sampler: tokio::task::JoinHandle<()>,
     monitor: Arc<HealthMonitor>,
     auth: Option<BasicAuth>,
     sources: Arc<SourceGuard>,
@@ -324,7 +351,6 @@ impl ServerHandle {
     }
     /// Stops accepting, lets open requests finish (up to 5 s), and waits.
     pub async fn shutdown(self) -> io::Result<()> {
-        self.sampler.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
         match self.task.await {
             Ok(r) => r,
@@ -335,7 +361,8 @@ impl ServerHandle {
 
 /// Binds `config.listen`, starts serving on the current tokio runtime, and
 /// returns once the socket is bound. Also applies `config.prometheus` (if the
-/// exporter is not configured yet) and starts the health sampler.
+/// exporter is not configured yet). The health sampler runs from the router
+/// itself (see [`router`]).
 pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     config.validate().map_err(ServeError::Config)?;
     match prometheus::configure(config.prometheus.clone()) {
@@ -374,23 +401,11 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
             tokio::spawn(server.serve(service))
         }
     };
-    let sampler = {
-        let monitor = Arc::clone(&monitor);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(monitor.sample_interval());
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                monitor.sample();
-            }
-        })
-    };
     Ok(ServerHandle {
         addr,
         tls: config.tls.is_some(),
         handle,
         task,
-        sampler,
         monitor,
         auth,
         sources,
