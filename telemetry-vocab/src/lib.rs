@@ -9,14 +9,17 @@
 //!
 //! ```
 //! // What `#[instrumented_adapter(hosts(cap = 16))]` may cost in
-//! // `http_requests_total` series, as the macro's cardinality budget counts it.
+//! // `http_requests_total` series, as the macro's cardinality budget counts
+//! // it: 17 host values (16 and `_OTHER`) × 33 method/status slots.
+//! use telemetry_vocab::cardinality::family;
 //! let host_cap: u32 = 16;
 //! assert!(host_cap <= telemetry_vocab::MAX_CAP);
-//! assert_eq!(host_cap as usize * telemetry_vocab::STATUS_SLOTS, 512);
+//! assert_eq!(family("http_requests_total").map(|f| f.series(host_cap)), Some(561));
 //! ```
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod cardinality;
 pub mod duration;
 
 /// Largest cap of any bounded label, the host label included. The macro
@@ -31,13 +34,14 @@ pub const MAX_CAP: u32 = 10_000;
 
 /// Distinct `(method, status)` pairs the runtime tracks per host before
 /// folding the rest into `(_OTHER, _OTHER)`. It bounds `http_requests_total`
-/// at `host cap × STATUS_SLOTS` series, which the macro's cardinality budget
-/// counts.
+/// at `(host cap + 1) × (STATUS_SLOTS + 1)` series (the `_OTHER` host and
+/// the folded pair included), which the macro's cardinality budget counts
+/// ([`cardinality`]).
 ///
 /// ```
 /// use telemetry_vocab::{MAX_CAP, STATUS_SLOTS};
 /// // The most series one adapter's request counter can have.
-/// assert_eq!(MAX_CAP as usize * STATUS_SLOTS, 320_000);
+/// assert_eq!((MAX_CAP as usize + 1) * (STATUS_SLOTS + 1), 330_033);
 /// ```
 pub const STATUS_SLOTS: usize = 32;
 
