@@ -273,9 +273,10 @@ impl HostMetrics {
 pub(crate) struct AdapterMetrics {
     adapter: &'static AdapterTelemetry,
     host_metrics: Box<[OnceLock<Box<HostMetrics>>]>,
-    /// Per custom event, counters indexed by the mixed-radix combination of
-    /// its label indices (each in `0..=cap`), allocated on first emission.
-    event_counts: Box<[OnceLock<Box<[AtomicU64]>>]>,
+    /// Per custom event (manifest order), a counter per label combination
+    /// seen: memory follows the combinations seen, bounded by the budget
+    /// (see [`event_counts`]).
+    event_counts: Box<[event_counts::EventCounts]>,
     duration_buckets: &'static Buckets,
     size_buckets: &'static Buckets,
 }
@@ -294,7 +295,27 @@ impl AdapterMetrics {
             host_metrics: (0..=m.host_cap.clamp(1, MAX_CAP))
                 .map(|_| OnceLock::new())
                 .collect(),
-            event_counts: m.events.iter().map(|_| OnceLock::new()).collect(),
+            event_counts: m
+                .events
+                .iter()
+                .map(|spec| {
+                    // `cap + 1` values per label (`_OTHER` included), from
+                    // the runtime's table, which decodes them again; a label
+                    // the adapter does not have adds no values.
+                    let radices = spec
+                        .labels
+                        .iter()
+                        .map(|name| {
+                            adapter
+                                .labels()
+                                .iter()
+                                .find(|l| l.name() == *name)
+                                .map_or(1, |l| u64::from(l.cap()) + 1)
+                        })
+                        .collect();
+                    event_counts::EventCounts::new(radices, m.cardinality_budget)
+                })
+                .collect(),
             duration_buckets,
             size_buckets,
         }
@@ -335,66 +356,388 @@ impl AdapterMetrics {
         let Some(index) = manifest.events.iter().position(|e| e.name == event.name()) else {
             return;
         };
-        let spec = &manifest.events[index];
-        let mut values = [0usize; telemetry_vocab::MAX_EVENT_LABELS];
-        let mut n = 0;
-        event.visit_labels(&mut |_, v| {
-            if n < values.len() {
-                values[n] = v.index();
-                n += 1;
-            }
-        });
-        // Mixed radix over the event's labels, in declaration order.
-        let mut combo = 0usize;
-        let mut size = 1usize;
-        for (i, name) in spec.labels.iter().enumerate().take(n) {
-            let cap = manifest.label(name).map_or(1, |l| l.cap as usize) + 1;
-            combo += values[i].min(cap - 1) * size;
-            size *= cap;
-        }
-        let counts = self.event_counts[index]
-            .get_or_init(|| (0..size.max(1)).map(|_| AtomicU64::new(0)).collect());
-        if let Some(c) = counts.get(combo) {
-            c.fetch_add(1, Ordering::Relaxed);
+        if let Some(counts) = self.event_counts.get(index) {
+            counts.count(event);
         }
     }
 
     /// `(event name, label values, count)` for every custom-event series with
-    /// a non-zero count.
+    /// a non-zero count, by event in manifest order, then by combination in
+    /// mixed-radix order (the first label varying fastest).
     pub(crate) fn custom_event_counts(&self) -> Vec<CustomEventSeries> {
         let manifest = self.adapter.manifest();
         let all_labels = self.adapter.labels();
         let mut out = Vec::new();
-        for (index, spec) in manifest.events.iter().enumerate() {
-            let Some(counts) = self.event_counts[index].get() else {
-                continue;
-            };
-            let labels: Vec<&BoundedLabel> = spec
+        for (spec, counts) in manifest.events.iter().zip(self.event_counts.iter()) {
+            // Each label's values by index, `_OTHER` (index `cap`) included.
+            let labels: Vec<Option<(&'static str, Vec<LabelValue>)>> = spec
                 .labels
                 .iter()
-                .filter_map(|name| all_labels.iter().find(|l| l.name() == *name))
-                .collect();
-            for (combo, c) in counts.iter().enumerate() {
-                let count = c.load(Ordering::Relaxed);
-                if count == 0 {
-                    continue;
-                }
-                let mut rest = combo;
-                let mut values = Vec::with_capacity(labels.len());
-                for l in &labels {
-                    let radix = l.cap() as usize + 1;
-                    let idx = rest % radix;
-                    rest /= radix;
-                    let mut all = l.values();
-                    all.push(l.overflow());
-                    if let Some(v) = all.into_iter().find(|v| v.index() == idx) {
-                        values.push((l.name(), v));
+                .map(|name| {
+                    let l: &BoundedLabel = all_labels.iter().find(|l| l.name() == *name)?;
+                    let mut by_index = vec![l.overflow(); l.cap() as usize + 1];
+                    for v in l.values() {
+                        if let Some(slot) = by_index.get_mut(v.index()) {
+                            *slot = v;
+                        }
                     }
-                }
+                    Some((l.name(), by_index))
+                })
+                .collect();
+            for (digits, count) in counts.snapshot() {
+                let values = labels
+                    .iter()
+                    .zip(digits)
+                    .filter_map(|(label, digit)| {
+                        let (name, by_index) = label.as_ref()?;
+                        Some((*name, *by_index.get(digit)?))
+                    })
+                    .collect();
                 out.push((spec.name, values, count));
             }
         }
         out
+    }
+}
+
+/// Custom-event counters of one event: a count per label combination seen.
+///
+/// A combination is keyed by its mixed-radix number (each label's value
+/// index, in `0..=cap`, a digit; the first label the least significant), so
+/// the key of every combination fits a `u64` whenever the event's series
+/// fit a budget. The all-`_OTHER` combination, the largest key, has its own
+/// counter, which also takes every combination past the bound.
+///
+/// Storage follows the combinations seen, never the product of `cap + 1`:
+///
+/// - few seen: a `HashMap` from key to counter (hashbrown: a 16-byte entry
+///   and a control byte per bucket, at a load between 7/16 and 7/8, so at
+///   most 40 bytes per combination seen; 84 bytes for the first);
+/// - once a quarter of all combinations are seen: one counter per
+///   combination (8 bytes each, so at most 32 bytes per combination seen);
+/// - past the bound (the budget, at most `MAX_BUDGET`, which the macro's
+///   check already guarantees; it only binds a manifest written by hand),
+///   new combinations fold into the all-`_OTHER` one.
+///
+/// So one event takes at most `40 × seen + 256` bytes, and `8 ×` its
+/// combinations once dense (16 MB for the widest event the budget admits);
+/// while the map grows or turns dense, old and new storage coexist for a
+/// moment, at most `72 × seen + 256` bytes.
+/// `tests/ui/pass/widest_event_memory.rs` measures these bounds with a
+/// counting allocator. A seen combination is counted under a shared read
+/// lock of this event only; a new one takes its write lock once.
+pub(crate) mod event_counts {
+    use std::collections::HashMap;
+    use std::fmt;
+    use std::hash::{BuildHasherDefault, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{PoisonError, RwLock};
+
+    use crate::core::events::CustomEvent;
+    use crate::core::labels::hash::mix64;
+
+    /// Hashes a key with one 64-bit mix: keys are dense small numbers, and
+    /// a plain multiply would leave the low bits of `k × 2^n` keys equal.
+    #[derive(Default)]
+    pub(crate) struct KeyHasher(u64);
+
+    impl Hasher for KeyHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = mix64(self.0 ^ u64::from(b));
+            }
+        }
+        fn write_u64(&mut self, key: u64) {
+            self.0 = mix64(key);
+        }
+    }
+
+    type Sparse = HashMap<u64, AtomicU64, BuildHasherDefault<KeyHasher>>;
+
+    enum Seen {
+        Sparse(Sparse),
+        /// Indexed by key, the all-`_OTHER` key excluded.
+        Dense(Box<[AtomicU64]>),
+    }
+
+    /// The counters of one event (see the module documentation).
+    pub(crate) struct EventCounts {
+        /// `cap + 1` of each label the event carries, in declaration order.
+        radices: Box<[u64]>,
+        /// The all-`_OTHER` key (the product of the radices minus one, which
+        /// is also how many other combinations there are); `None` when the
+        /// product does not fit a `u64`, and every emission folds.
+        all_other: Option<u64>,
+        /// Most combinations kept apart from the all-`_OTHER` one.
+        limit: u64,
+        /// The all-`_OTHER` combination and every one folded into it.
+        folded: AtomicU64,
+        seen: RwLock<Seen>,
+    }
+
+    impl fmt::Debug for EventCounts {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let seen = self.seen.read().unwrap_or_else(PoisonError::into_inner);
+            let (storage, combinations) = match &*seen {
+                Seen::Sparse(map) => ("sparse", map.len()),
+                Seen::Dense(counts) => ("dense", counts.len()),
+            };
+            f.debug_struct("EventCounts")
+                .field("radices", &self.radices)
+                .field("limit", &self.limit)
+                .field("storage", &storage)
+                .field("combinations", &combinations)
+                .field("folded", &self.folded.load(Ordering::Relaxed))
+                .finish()
+        }
+    }
+
+    impl EventCounts {
+        /// Counters for an event whose labels have `radices` values each,
+        /// under `budget` series (0, as in a manifest written by hand
+        /// without one: the default budget). Allocates nothing but
+        /// `radices`.
+        pub(crate) fn new(radices: Box<[u64]>, budget: u64) -> Self {
+            use telemetry_vocab::cardinality::{DEFAULT_BUDGET, MAX_BUDGET};
+            let budget = if budget == 0 { DEFAULT_BUDGET } else { budget };
+            let all_other = radices
+                .iter()
+                .try_fold(1u64, |p, &r| p.checked_mul(r.max(1)))
+                .map(|p| p - 1);
+            EventCounts {
+                radices,
+                all_other,
+                limit: budget.min(MAX_BUDGET) - 1,
+                folded: AtomicU64::new(0),
+                seen: RwLock::new(Seen::Sparse(Sparse::default())),
+            }
+        }
+
+        /// Counts `event`'s label combination.
+        #[inline]
+        pub(crate) fn count(&self, event: &dyn CustomEvent) {
+            let mut key = 0u64;
+            let mut stride = 1u64;
+            let mut n = 0;
+            event.visit_labels(&mut |_, v| {
+                if let Some(&radix) = self.radices.get(n) {
+                    let digit = (v.index() as u64).min(radix.max(1) - 1);
+                    // Wraps only when the product does not fit, and then
+                    // every emission folds anyway.
+                    key = key.wrapping_add(digit.wrapping_mul(stride));
+                    stride = stride.wrapping_mul(radix);
+                }
+                n += 1;
+            });
+            self.add(key);
+        }
+
+        /// Counts the combination `key`.
+        #[inline]
+        pub(crate) fn add(&self, key: u64) {
+            match self.all_other {
+                Some(all_other) if key < all_other => {}
+                // The all-`_OTHER` combination (or an event whose keys do
+                // not fit): no lookup at all.
+                _ => {
+                    self.folded.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+            {
+                let seen = self.seen.read().unwrap_or_else(PoisonError::into_inner);
+                let counter = match &*seen {
+                    Seen::Sparse(map) => map.get(&key),
+                    Seen::Dense(counts) => usize::try_from(key).ok().and_then(|k| counts.get(k)),
+                };
+                if let Some(c) = counter {
+                    c.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+            self.add_new(key);
+        }
+
+        /// The first emission of `key` (or one racing with it): under the
+        /// write lock.
+        #[cold]
+        #[inline(never)]
+        fn add_new(&self, key: u64) {
+            let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
+            let map = match &mut *seen {
+                Seen::Dense(counts) => {
+                    match usize::try_from(key).ok().and_then(|k| counts.get(k)) {
+                        Some(c) => c.fetch_add(1, Ordering::Relaxed),
+                        None => self.folded.fetch_add(1, Ordering::Relaxed),
+                    };
+                    return;
+                }
+                Seen::Sparse(map) => map,
+            };
+            if let Some(c) = map.get(&key) {
+                c.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            if map.len() as u64 >= self.limit {
+                self.folded.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            map.insert(key, AtomicU64::new(1));
+            // Dense once it is no bigger than the map: 8 bytes for each of
+            // the `all_other` combinations against about 32 for each seen.
+            let Some(all) = self.all_other.filter(|&all| all <= self.limit) else {
+                return;
+            };
+            if (map.len() as u64).saturating_mul(4) >= all {
+                if let Ok(len) = usize::try_from(all) {
+                    let dense: Box<[AtomicU64]> = (0..len).map(|_| AtomicU64::new(0)).collect();
+                    for (&k, c) in map.iter() {
+                        if let Some(slot) = usize::try_from(k).ok().and_then(|k| dense.get(k)) {
+                            slot.store(c.load(Ordering::Relaxed), Ordering::Relaxed);
+                        }
+                    }
+                    *seen = Seen::Dense(dense);
+                }
+            }
+        }
+
+        /// The label digits (value indices) and count of every combination
+        /// with a count, in key order.
+        pub(crate) fn snapshot(&self) -> Vec<(Vec<usize>, u64)> {
+            let mut keyed: Vec<(u64, u64)> = {
+                let seen = self.seen.read().unwrap_or_else(PoisonError::into_inner);
+                match &*seen {
+                    Seen::Sparse(map) => map
+                        .iter()
+                        .map(|(&k, c)| (k, c.load(Ordering::Relaxed)))
+                        .collect(),
+                    Seen::Dense(counts) => (0u64..)
+                        .zip(counts.iter())
+                        .map(|(k, c)| (k, c.load(Ordering::Relaxed)))
+                        .collect(),
+                }
+            };
+            keyed.retain(|&(_, count)| count > 0);
+            keyed.sort_unstable_by_key(|&(k, _)| k);
+            let mut out: Vec<(Vec<usize>, u64)> = keyed
+                .into_iter()
+                .map(|(k, c)| (self.digits(k), c))
+                .collect();
+            let folded = self.folded.load(Ordering::Relaxed);
+            if folded > 0 {
+                // Every label at its `_OTHER` value, the last key.
+                let all_other = self
+                    .radices
+                    .iter()
+                    .map(|&r| usize::try_from(r.max(1) - 1).unwrap_or(usize::MAX))
+                    .collect();
+                out.push((all_other, folded));
+            }
+            out
+        }
+
+        fn digits(&self, mut key: u64) -> Vec<usize> {
+            self.radices
+                .iter()
+                .map(|&radix| {
+                    let radix = radix.max(1);
+                    let digit = key % radix;
+                    key /= radix;
+                    usize::try_from(digit).unwrap_or(usize::MAX)
+                })
+                .collect()
+        }
+
+        /// Combinations kept apart, the all-`_OTHER` one not included.
+        #[cfg(test)]
+        fn combinations(&self) -> (&'static str, usize) {
+            let seen = self.seen.read().unwrap_or_else(PoisonError::into_inner);
+            match &*seen {
+                Seen::Sparse(map) => ("sparse", map.len()),
+                Seen::Dense(counts) => ("dense", counts.len()),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn counts_come_back_in_key_order() {
+            // Two labels of cap 2 and 3: radices 3 and 4, keys 0..12.
+            let c = EventCounts::new(vec![3, 4].into(), 10_000);
+            for key in [7, 1, 7, 0, 11, 11, 11] {
+                c.add(key);
+            }
+            assert_eq!(
+                c.snapshot(),
+                vec![
+                    (vec![0, 0], 1),
+                    (vec![1, 0], 1),
+                    (vec![1, 2], 2),
+                    // 11 = the all-`_OTHER` combination, in its own counter.
+                    (vec![2, 3], 3),
+                ]
+            );
+            // 3 of the 11 other combinations seen: a quarter, so dense.
+            assert_eq!(c.combinations(), ("dense", 11));
+        }
+
+        #[test]
+        fn a_quarter_seen_turns_dense_and_keeps_every_count() {
+            // 99 combinations besides the all-`_OTHER` one.
+            let c = EventCounts::new(vec![10, 10].into(), 10_000);
+            for key in 0..24 {
+                c.add(key);
+                c.add(key);
+            }
+            assert_eq!(c.combinations(), ("sparse", 24));
+            c.add(24);
+            assert_eq!(c.combinations(), ("dense", 99));
+            c.add(24);
+            let snapshot = c.snapshot();
+            assert_eq!(snapshot.len(), 25);
+            assert!(
+                snapshot.iter().all(|(_, count)| *count == 2),
+                "{snapshot:?}"
+            );
+            assert_eq!(snapshot[24], (vec![4, 2], 2));
+        }
+
+        #[test]
+        fn past_the_budget_new_combinations_fold() {
+            // A manifest written by hand: 1000 combinations, a budget of 10.
+            let c = EventCounts::new(vec![10, 10, 10].into(), 10);
+            for key in 0..20 {
+                c.add(key);
+            }
+            c.add(3);
+            assert_eq!(c.combinations(), ("sparse", 9));
+            let snapshot = c.snapshot();
+            assert_eq!(snapshot.len(), 10);
+            assert_eq!(snapshot[3], (vec![3, 0, 0], 2));
+            assert_eq!(snapshot[9], (vec![9, 9, 9], 11), "11 folded");
+        }
+
+        #[test]
+        fn an_event_without_labels_is_one_counter() {
+            let c = EventCounts::new(Vec::new().into(), 10_000);
+            c.add(0);
+            c.add(0);
+            assert_eq!(c.snapshot(), vec![(vec![], 2)]);
+            assert_eq!(c.combinations(), ("sparse", 0));
+        }
+
+        #[test]
+        fn keys_that_cannot_fit_fold() {
+            let c = EventCounts::new(vec![u64::MAX, 3].into(), 10_000);
+            c.add(5);
+            assert_eq!(c.snapshot(), vec![(vec![usize::MAX - 1, 2], 1)]);
+        }
     }
 }
 
