@@ -36,19 +36,12 @@ impl LabelArg {
     }
 }
 
-pub(crate) enum FieldArg {
-    /// `tenant`: a declared bounded label.
-    Label(Ident),
-    /// `doi: String`: a payload field.
-    Typed(Ident, Box<Type>),
-}
-
-impl FieldArg {
-    pub(crate) fn ident(&self) -> &Ident {
-        match self {
-            FieldArg::Label(i) | FieldArg::Typed(i, _) => i,
-        }
-    }
+/// One field of an event as written: `tenant` (a declared bounded label)
+/// or `doi: String` (a payload field).
+pub(crate) struct FieldArg {
+    pub(crate) ident: Ident,
+    /// The type of a payload field; `None` for a bare label.
+    pub(crate) ty: Option<Box<Type>>,
 }
 
 pub(crate) struct EventArg {
@@ -76,6 +69,9 @@ pub(crate) struct Args {
     /// `false` when `labels` itself was malformed, so the declared labels
     /// are unknown and "not a declared label" errors would be noise.
     pub(crate) labels_known: bool,
+    /// Whether `labels(...)` was written, so a message says "add it to
+    /// `labels(...)`" rather than offering a second `labels`.
+    pub(crate) labels_written: bool,
     pub(crate) events: Vec<EventArg>,
     pub(crate) naming: Option<Naming>,
     pub(crate) slo: Option<SloArg>,
@@ -90,6 +86,7 @@ impl Default for Args {
             host_cap: None,
             labels: Vec::new(),
             labels_known: true,
+            labels_written: false,
             events: Vec::new(),
             naming: None,
             slo: None,

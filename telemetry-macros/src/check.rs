@@ -1,7 +1,9 @@
 //! Rules across arguments and the annotated item. Each rule says what it
-//! rejects; every violation is recorded, none stops the others.
+//! rejects; every violation is recorded, none stops the others. A message
+//! that suggests a fix suggests one that passes these rules (`names` finds
+//! valid spellings, `budget` caps and budgets that fit).
 
-use proc_macro2::{Span, TokenTree};
+use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields, GenericParam, Generics, Ident, Type};
@@ -10,16 +12,20 @@ use syn::{Data, DeriveInput, Fields, GenericParam, Generics, Ident, Type};
 // `events(retry(n: u32))` (logs could not tell it from the built-in event),
 // `MAX_EVENT_LABELS` an event with more labels than the runtime's per-event
 // label buffer holds.
+use telemetry_vocab::cardinality::DEFAULT_BUDGET;
 use telemetry_vocab::{BUILTIN_EVENTS, MAX_EVENT_LABELS, RESERVED_LABELS};
 
 use crate::ast::*;
+use crate::budget::{self, Cardinality, Declaration};
 use crate::errors::Errors;
+use crate::names::{
+    adapter_name_fix, event_name_candidate, event_name_fix, is_keyword, is_snake_case,
+    label_name_fix, prometheus_name, snake_case, upper_camel, NOT_RAW,
+};
 
-/// Default cardinality budget: the most series any one metric may have.
-pub(crate) const DEFAULT_BUDGET: u64 = 10_000;
-
-/// Per-host `(method, status)` pairs the runtime keeps for `http_requests_total`.
-const STATUS_PAIRS_PER_HOST: u64 = telemetry_vocab::STATUS_SLOTS as u64;
+/// The cap an undeclared label is offered with, `labels(region(cap = 8))`,
+/// unless a smaller one is all the budget leaves.
+const SUGGESTED_LABEL_CAP: u32 = 8;
 
 /// Checks `args` against each other and against `input`, recording every
 /// violation. Returns the adapter model whenever `input` is a struct with
@@ -33,33 +39,76 @@ pub(crate) fn check<'a>(
     errors: &mut Errors,
 ) -> Option<Adapter<'a>> {
     let item_ok = check_item(input, errors);
+    let type_name = input.ident.unraw().to_string();
 
-    // Adapter name: a Prometheus-safe identifier. Rejects `name = "my-api"`.
+    // Adapter name: a Prometheus-safe identifier, written or derived from
+    // the type. Rejects `name = "my-api"`, and `struct __Hidden {}` without
+    // a `name`.
     let name = match &args.name {
         Some(lit) => {
             let v = lit.value();
             if let Err(why) = prometheus_name(&v) {
-                let suggestion = v
-                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-                    .to_ascii_lowercase();
+                let fix = adapter_name_fix(&v, &type_name);
+                let what = if v.is_empty() {
+                    "the adapter name".to_owned()
+                } else {
+                    format!("adapter name `{v}`")
+                };
+                errors.spanned(lit, format!("{what} {why}; try `name = \"{fix}\"`"));
+            }
+            v
+        }
+        None => {
+            let v = snake_case(&type_name);
+            if let (true, Err(why)) = (item_ok, prometheus_name(&v)) {
+                let fix = adapter_name_fix(&v, &type_name);
                 errors.spanned(
-                    lit,
-                    format!("adapter name `{v}` {why}; try `name = \"{suggestion}\"`"),
+                    &input.ident,
+                    format!(
+                        "adapter name `{v}` (the type name `{type_name}` in snake_case, the default) {why}; add `name = \"{fix}\"` to the attribute"
+                    ),
                 );
             }
             v
         }
-        None => snake_case(&input.ident.unraw().to_string()),
     };
 
     for label in &args.labels {
-        check_label_name(&label.ident, errors);
+        check_label_name(&label.ident, &args.labels, errors);
     }
 
-    let events = check_events(&args, &input.generics, errors);
+    let checked = check_events(&args, &input.generics, errors);
     let host_cap = args.host_cap.as_ref().map_or(16, |c| c.value);
     let budget = args.budget.as_ref().map_or(DEFAULT_BUDGET, |b| b.value);
-    check_budget(&args, &events, host_cap, budget, errors);
+    let model = Cardinality {
+        host_cap,
+        budget,
+        label_caps: args.labels.iter().map(LabelArg::cap_value).collect(),
+        events: checked.event_labels,
+    };
+    let label_idents: Vec<&Ident> = args.labels.iter().map(|l| &l.ident).collect();
+    let event_idents: Vec<&Ident> = args.events.iter().map(|e| &e.ident).collect();
+    // Point at the host cap, or else at the budget that is too small.
+    let host_span = args
+        .host_cap
+        .as_ref()
+        .map(|c| c.span)
+        .or_else(|| args.budget.as_ref().map(|b| b.span))
+        .unwrap_or_else(Span::call_site);
+    let naming = args.naming.unwrap_or(Naming::Prometheus);
+    budget::check(
+        &model,
+        &Declaration {
+            naming,
+            host_span,
+            label_idents: &label_idents,
+            event_idents: &event_idents,
+        },
+        errors,
+    );
+    for field in &checked.label_fields {
+        field.report(&args, &model, &checked.label_fields, errors);
+    }
 
     if !item_ok {
         return None;
@@ -69,8 +118,8 @@ pub(crate) fn check<'a>(
         name,
         host_cap,
         labels: args.labels,
-        events,
-        naming: args.naming.unwrap_or(Naming::Prometheus),
+        events: checked.events,
+        naming,
         slo: args.slo,
         budget,
         krate: args
@@ -83,22 +132,42 @@ pub(crate) fn check<'a>(
 /// tuple structs and unit structs.
 fn check_item(input: &DeriveInput, errors: &mut Errors) -> bool {
     const WHAT: &str = "`#[instrumented_adapter]` goes on a struct with named fields";
+    // `struct Crossref<T> where T: Copy { ... }`, as the fix writes it.
+    let head = || {
+        let generics = &input.generics;
+        let mut head = format!("struct {}{}", input.ident, compact(quote!(#generics)));
+        if let Some(w) = &input.generics.where_clause {
+            head.push(' ');
+            head.push_str(&compact(w.to_token_stream()));
+        }
+        head
+    };
     match &input.data {
         Data::Struct(s) => match &s.fields {
             Fields::Named(_) => return true,
-            Fields::Unnamed(f) => errors.spanned(
-                f,
-                format!(
-                    "{WHAT}, not a tuple struct: write `struct {} {{ field: Type }}`",
-                    input.ident
-                ),
-            ),
+            Fields::Unnamed(f) => {
+                let fields = f
+                    .unnamed
+                    .iter()
+                    .enumerate()
+                    .map(|(i, field)| {
+                        let vis = compact(field.vis.to_token_stream());
+                        let vis = if vis.is_empty() { vis } else { vis + " " };
+                        format!("{vis}field_{i}: {}", compact(field.ty.to_token_stream()))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                errors.spanned(
+                    f,
+                    format!(
+                        "{WHAT}, not a tuple struct: name its fields, like `{} {{ {fields} }}`",
+                        head()
+                    ),
+                );
+            }
             Fields::Unit => errors.spanned(
                 &input.ident,
-                format!(
-                    "{WHAT}, not a unit struct: write `struct {} {{}}`",
-                    input.ident
-                ),
+                format!("{WHAT}, not a unit struct: write `{} {{}}`", head()),
             ),
         },
         Data::Enum(e) => errors.spanned(e.enum_token, format!("{WHAT}, not an enum")),
@@ -107,28 +176,75 @@ fn check_item(input: &DeriveInput, errors: &mut Errors) -> bool {
     false
 }
 
-/// Prometheus metric/label name rules: `[a-zA-Z_][a-zA-Z0-9_]*`, and names
-/// starting with `__` are reserved.
-fn prometheus_name(v: &str) -> Result<(), &'static str> {
-    let mut chars = v.chars();
-    match chars.next() {
-        None => return Err("is empty"),
-        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
-            return Err("must start with a letter or `_` (Prometheus naming rules)")
+/// Tokens as a person writes them (`Vec<u8>`, `&'a str`, `T: Copy`), for
+/// code inside messages; `to_string()` spaces every token apart.
+fn compact(tokens: TokenStream) -> String {
+    fn walk(tokens: TokenStream, out: &mut String) {
+        // Whether a word written next needs a space before it.
+        let mut space = false;
+        let mut joint_colon = false;
+        for tt in tokens {
+            let was_joint_colon = std::mem::take(&mut joint_colon);
+            match tt {
+                TokenTree::Ident(_) | TokenTree::Literal(_) => {
+                    if space {
+                        out.push(' ');
+                    }
+                    out.push_str(&tt.to_string());
+                    space = true;
+                }
+                TokenTree::Group(g) => {
+                    let (open, close) = match g.delimiter() {
+                        Delimiter::Parenthesis => ("(", ")"),
+                        Delimiter::Bracket => ("[", "]"),
+                        Delimiter::Brace => (" {", "}"),
+                        Delimiter::None => ("", ""),
+                    };
+                    out.push_str(open);
+                    walk(g.stream(), out);
+                    out.push_str(close);
+                    space = true;
+                }
+                TokenTree::Punct(p) => {
+                    let c = p.as_char();
+                    let joint = p.spacing() == Spacing::Joint;
+                    match c {
+                        ':' if joint => {
+                            out.push(':');
+                            joint_colon = true;
+                            space = false;
+                        }
+                        ':' if was_joint_colon => {
+                            out.push(':');
+                            space = false;
+                        }
+                        ',' | ';' | ':' => {
+                            out.push(c);
+                            space = true;
+                        }
+                        '+' | '=' => {
+                            out.push(' ');
+                            out.push(c);
+                            space = true;
+                        }
+                        '-' if joint => out.push_str(" -"),
+                        '>' if out.ends_with(" -") => {
+                            out.push('>');
+                            space = true;
+                        }
+                        _ => {
+                            out.push(c);
+                            space = false;
+                        }
+                    }
+                }
+            }
         }
-        _ => {}
     }
-    if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err("may only contain ASCII letters, digits and `_` (Prometheus naming rules)");
-    }
-    if v.starts_with("__") {
-        return Err("must not start with `__`, which Prometheus reserves");
-    }
-    Ok(())
+    let mut out = String::new();
+    walk(tokens, &mut out);
+    out
 }
-
-/// Rust keywords that a raw identifier (`r#type`) cannot spell either.
-const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
 
 /// Label, event and field names become Rust parameters, methods and fields.
 /// Rejects `labels(type(cap = 4))` (write `r#type`) and `events(self)`.
@@ -142,7 +258,9 @@ fn check_rust_ident(ident: &Ident, what: &str, errors: &mut Errors) -> bool {
         );
         return false;
     }
-    if written == name && syn::parse_str::<Ident>(&name).is_err() {
+    // `r#name` passes every other rule for each keyword (a test in `names`
+    // shows it), so the suggestion is one that compiles.
+    if written == name && is_keyword(&name) {
         errors.spanned(
             ident,
             format!("{what} `{name}` is a Rust keyword: write `r#{name}` or pick another name"),
@@ -152,13 +270,25 @@ fn check_rust_ident(ident: &Ident, what: &str, errors: &mut Errors) -> bool {
     true
 }
 
-fn check_label_name(ident: &Ident, errors: &mut Errors) {
+/// Whether `name` may be declared as a label: a Prometheus label name that
+/// is none of the runtime's own.
+fn is_label_name(name: &str) -> bool {
+    prometheus_name(name).is_ok() && !RESERVED_LABELS.contains(&name)
+}
+
+/// Label names follow Prometheus rules and are none of the runtime's own.
+/// Rejects `labels(__tenant(cap = 8))`, `labels(région(cap = 8))`,
+/// `labels(host(cap = 8))`.
+fn check_label_name(ident: &Ident, labels: &[LabelArg], errors: &mut Errors) {
     let name = ident.unraw().to_string();
     if !check_rust_ident(ident, "label name", errors) {
         return;
     }
     if let Err(why) = prometheus_name(&name) {
-        errors.spanned(ident, format!("label name `{name}` {why}"));
+        let free = |n: &str| is_label_name(n) && !labels.iter().any(|l| l.ident.unraw() == n);
+        let fix = label_name_fix(&name, free)
+            .map_or_else(String::new, |fix| format!("; rename it, like `{fix}`"));
+        errors.spanned(ident, format!("label name `{name}` {why}{fix}"));
     } else if RESERVED_LABELS.contains(&name.as_str()) {
         errors.spanned(
             ident,
@@ -177,32 +307,144 @@ fn quoted(list: &[&str]) -> String {
         .join(", ")
 }
 
-/// Event names are snake_case ASCII: `[a-z][a-z0-9]*(_[a-z0-9]+)*`. They name
-/// emitter methods, enum variants and the `event` label value.
-fn is_snake_case(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.split('_').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
+/// What `check_events` found.
+struct CheckedEvents {
+    /// The events that can be generated.
+    events: Vec<Event>,
+    /// Label indices each event carries, for every event of `Args::events`
+    /// (the budget counts them whether or not the event can be generated).
+    event_labels: Vec<Vec<usize>>,
+    /// Fields whose error suggests a change to the labels: reported once
+    /// the budget model exists, so the change is one that fits.
+    label_fields: Vec<LabelField>,
 }
 
-fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Event> {
+/// A field whose fix would make it a label, or keep it one.
+struct LabelField {
+    ident: Ident,
+    /// Index into `Args::events`.
+    event: usize,
+    problem: LabelFieldProblem,
+}
+
+enum LabelFieldProblem {
+    /// `region` is bare but no declared label.
+    Undeclared,
+    /// `tenant: String` where `tenant` is a declared label (its index).
+    TypedLikeLabel(usize),
+}
+
+impl LabelField {
+    /// Rejects `events(resolved(region))` without `labels(region(...))`,
+    /// offering to declare it (with a cap the budget leaves room for) or to
+    /// give it a type; rejects `events(resolved(tenant: String))` when
+    /// `tenant` is a declared label, offering to write it bare if the
+    /// budget allows.
+    fn report(&self, args: &Args, model: &Cardinality, all: &[LabelField], errors: &mut Errors) {
+        let fname = self.ident.unraw().to_string();
+        let written = self.ident.to_string();
+        let message = match self.problem {
+            LabelFieldProblem::Undeclared => {
+                // Every event that names it bare would carry the new label.
+                let mut carried_by: Vec<usize> = all
+                    .iter()
+                    .filter(|f| {
+                        matches!(f.problem, LabelFieldProblem::Undeclared)
+                            && f.ident.unraw() == fname
+                    })
+                    .map(|f| f.event)
+                    .collect();
+                carried_by.dedup();
+                let cap = if is_label_name(&fname) {
+                    Cardinality::largest_fitting_cap(SUGGESTED_LABEL_CAP, |cap| {
+                        model.with_label(cap, &carried_by)
+                    })
+                } else {
+                    None
+                };
+                match cap {
+                    Some(cap) if args.labels_written => format!(
+                        "`{fname}` is not a declared label: add `{written}(cap = {cap})` to `labels(...)` or give it a type, like `{written}: String`"
+                    ),
+                    Some(cap) => format!(
+                        "`{fname}` is not a declared label: declare it with `labels({written}(cap = {cap}))` or give it a type, like `{written}: String`"
+                    ),
+                    None => {
+                        let why = if RESERVED_LABELS.contains(&fname.as_str()) {
+                            format!(" (`{fname}` is a built-in label, so it cannot be declared)")
+                        } else if !is_label_name(&fname) {
+                            format!(" (`{fname}` is not a valid label name)")
+                        } else {
+                            format!(
+                                " (as a label it would take `adapter_events_total` over the budget of {})",
+                                model.budget
+                            )
+                        };
+                        format!(
+                            "`{fname}` is not a declared label: give it a type, like `{written}: String`{why}"
+                        )
+                    }
+                }
+            }
+            LabelFieldProblem::TypedLikeLabel(label) => {
+                let bare = model.with_event_label(self.event, label);
+                if bare.events_fit() {
+                    format!(
+                        "`{fname}` is a declared label, so it takes no type here: write it bare, `{written}`, or rename the field"
+                    )
+                } else {
+                    let why = if bare.events[self.event].len() > MAX_EVENT_LABELS {
+                        format!("the event would carry more than {MAX_EVENT_LABELS} labels")
+                    } else {
+                        format!(
+                            "`adapter_events_total` would go over the budget of {}",
+                            model.budget
+                        )
+                    };
+                    format!(
+                        "`{fname}` is a declared label, so it takes no type here: rename the field (written bare, as a label, {why})"
+                    )
+                }
+            }
+        };
+        errors.spanned(&self.ident, message);
+    }
+}
+
+fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> CheckedEvents {
     let mut out: Vec<Event> = Vec::new();
-    for ev in &args.events {
+    let mut event_labels = Vec::new();
+    let mut label_fields = Vec::new();
+    for (event_index, ev) in args.events.iter().enumerate() {
         let name = ev.ident.unraw().to_string();
         // Rejects `events(CacheMiss(...))`, `events(cache__miss)`.
         let valid_ident = check_rust_ident(&ev.ident, "event name", errors);
         if valid_ident && !is_snake_case(&name) {
-            errors.spanned(
-                &ev.ident,
-                format!(
-                    "event name `{name}` must be snake_case ASCII, like `{}`",
-                    snake_case(&name)
+            // A fix that is no built-in event and no other event's name or
+            // variant.
+            let free = |n: &str| {
+                !BUILTIN_EVENTS.contains(&n)
+                    && args.events.iter().all(|other| {
+                        std::ptr::eq(other, ev)
+                            || (other.ident.unraw() != n
+                                && upper_camel(&other.ident.unraw().to_string()) != upper_camel(n))
+                    })
+            };
+            let candidate = event_name_candidate(&name);
+            let message = match event_name_fix(&name, free) {
+                Some(fix) => format!("event name `{name}` must be snake_case ASCII, like `{fix}`"),
+                // `Retry`: its snake_case is taken.
+                None if BUILTIN_EVENTS.contains(&candidate.as_str()) => format!(
+                    "event name `{name}` must be snake_case ASCII, and `{candidate}` is a built-in event: pick another name"
                 ),
-            );
+                None if is_snake_case(&candidate) && !NOT_RAW.contains(&candidate.as_str()) => format!(
+                    "event name `{name}` must be snake_case ASCII, and `{candidate}` is declared already: pick another name"
+                ),
+                None => format!(
+                    "event name `{name}` must be snake_case ASCII: lowercase letters and digits, in words joined by single `_`, starting with a letter"
+                ),
+            };
+            errors.spanned(&ev.ident, message);
         } else if valid_ident && BUILTIN_EVENTS.contains(&name.as_str()) {
             // Rejects `events(retry(n: u32))`: logs could not tell it from
             // the client's own retry event.
@@ -229,27 +471,27 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
         // Such an event cannot be generated at all (the build fails anyway).
         let usable = valid_ident && collides.is_none();
         let mut fields = Vec::new();
+        let mut labels = Vec::new();
         let mut seen: Vec<String> = Vec::new();
-        let mut label_count = 0;
         for f in &ev.fields {
-            let fname = f.ident().unraw().to_string();
+            let fname = f.ident.unraw().to_string();
             // What the emitter takes in place of a field that is rejected.
             let rejected = || Field::Rejected {
-                param: match f {
-                    FieldArg::Label(_) => quote!(&str),
-                    FieldArg::Typed(_, ty) => quote!(#ty),
+                param: match &f.ty {
+                    None => quote!(&str),
+                    Some(ty) => quote!(#ty),
                 },
             };
             if seen.contains(&fname) {
                 errors.spanned(
-                    f.ident(),
+                    &f.ident,
                     format!("duplicate field `{fname}` in event `{name}`"),
                 );
                 fields.push(rejected());
                 continue;
             }
             seen.push(fname.clone());
-            if !check_rust_ident(f.ident(), "field name", errors) {
+            if !check_rust_ident(&f.ident, "field name", errors) {
                 fields.push(rejected());
                 continue;
             }
@@ -257,7 +499,7 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
             // Rejects `events(resolved(event: String))`.
             if fname == "event" || fname.starts_with("__") {
                 errors.spanned(
-                    f.ident(),
+                    &f.ident,
                     format!(
                         "field name `{fname}` is reserved (`event` tags the serialised event, `__` names belong to generated code); pick another name"
                     ),
@@ -266,34 +508,33 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
                 continue;
             }
             let label = args.labels.iter().position(|l| l.ident.unraw() == fname);
-            match (f, label) {
-                (FieldArg::Label(ident), Some(label)) => {
-                    label_count += 1;
+            let label_field = |problem| LabelField {
+                ident: f.ident.clone(),
+                event: event_index,
+                problem,
+            };
+            match (&f.ty, label) {
+                (None, Some(label)) => {
+                    labels.push(label);
                     fields.push(Field::Label {
-                        ident: ident.clone(),
+                        ident: f.ident.clone(),
                         label,
                     });
                 }
                 // When `labels(...)` itself was malformed its error is enough.
-                (FieldArg::Label(_), None) if !args.labels_known => fields.push(rejected()),
-                (FieldArg::Label(ident), None) => {
-                    errors.spanned(
-                        ident,
-                        format!("`{fname}` is not a declared label: declare it with `labels({fname}(cap = 8))` or give it a type, like `{fname}: String`"),
-                    );
+                (None, None) if !args.labels_known => fields.push(rejected()),
+                (None, None) => {
+                    label_fields.push(label_field(LabelFieldProblem::Undeclared));
                     fields.push(rejected());
                 }
-                (FieldArg::Typed(ident, _), Some(_)) => {
-                    errors.spanned(
-                        ident,
-                        format!("`{fname}` is a declared label, so it takes no type here: write it bare, `{fname}`, or rename the field"),
-                    );
+                (Some(_), Some(label)) => {
+                    label_fields.push(label_field(LabelFieldProblem::TypedLikeLabel(label)));
                     fields.push(rejected());
                 }
-                (FieldArg::Typed(ident, ty), None) => {
+                (Some(ty), None) => {
                     if check_static_type(ty, generics, &fname, errors) {
                         fields.push(Field::Payload {
-                            ident: ident.clone(),
+                            ident: f.ident.clone(),
                             ty: ty.clone(),
                         });
                     } else {
@@ -306,12 +547,16 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
                 }
             }
         }
-        if label_count > MAX_EVENT_LABELS {
+        if labels.len() > MAX_EVENT_LABELS {
             errors.spanned(
                 &ev.ident,
-                format!("event `{name}` carries {label_count} labels; at most {MAX_EVENT_LABELS} are allowed"),
+                format!(
+                    "event `{name}` carries {} labels; at most {MAX_EVENT_LABELS} are allowed",
+                    labels.len()
+                ),
             );
         }
+        event_labels.push(labels);
         if !usable {
             continue;
         }
@@ -321,7 +566,11 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
             fields,
         });
     }
-    out
+    CheckedEvents {
+        events: out,
+        event_labels,
+        label_fields,
+    }
 }
 
 /// Payload types live in the adapter's one event enum, shared by every
@@ -329,11 +578,7 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Vec<Ev
 /// `dyn Any + 'static`. Rejects `events(seen(item: T))` on `struct A<T>` and
 /// `events(seen(name: &'a str))`.
 fn check_static_type(ty: &Type, generics: &Generics, field: &str, errors: &mut Errors) -> bool {
-    fn walk(
-        tokens: proc_macro2::TokenStream,
-        params: &[String],
-        found: &mut Option<(proc_macro2::Span, String)>,
-    ) {
+    fn walk(tokens: TokenStream, params: &[String], found: &mut Option<(Span, String)>) {
         let mut previous_quote = false;
         for tt in tokens {
             if found.is_some() {
@@ -388,126 +633,28 @@ fn check_static_type(ty: &Type, generics: &Generics, field: &str, errors: &mut E
     }
 }
 
-/// The cardinality budget: no metric may have more potential series than the
-/// budget. Rejects `hosts(cap = 1000)` with the default budget of 10000,
-/// since `http_requests_total` could then reach 1000 × 32 series.
-fn check_budget(args: &Args, events: &[Event], host_cap: u32, budget: u64, errors: &mut Errors) {
-    // Point at the host cap, or else at the budget that is too small.
-    let host_span = args
-        .host_cap
-        .as_ref()
-        .map(|c| c.span)
-        .or_else(|| args.budget.as_ref().map(|b| b.span))
-        .unwrap_or_else(Span::call_site);
-    let hint = |needed: u64| {
-        if needed <= crate::attr::MAX_BUDGET {
-            format!("lower a cap or raise the budget with `budget = {needed}`")
-        } else {
-            "lower a cap".to_string()
-        }
-    };
-    let host = u64::from(host_cap);
-    let requests = host * STATUS_PAIRS_PER_HOST;
-    if requests > budget {
-        errors.at(
-            host_span,
-            format!(
-                "metric `http_requests_total` could have {requests} series (`host` cap {host} × {STATUS_PAIRS_PER_HOST} method/status pairs), above the cardinality budget of {budget}; {}",
-                hint(requests)
-            ),
-        );
-    }
-    for ev in events {
-        let mut product: u64 = 1;
-        let mut parts = Vec::new();
-        for f in &ev.fields {
-            if let Field::Label { label, .. } = f {
-                let l = &args.labels[*label];
-                product = product.saturating_mul(u64::from(l.cap_value()));
-                parts.push(format!("`{}` cap {}", l.ident.unraw(), l.cap_value()));
-            }
-        }
-        if product > budget {
-            // The event is what combines the labels, so point at it; the
-            // message names each label and its cap.
-            errors.spanned(
-                &ev.ident,
-                format!(
-                    "metric `adapter_events_total` for event `{}` could have {product} series ({}), above the cardinality budget of {budget}; {}",
-                    ev.ident.unraw(),
-                    parts.join(" × "),
-                    hint(product)
-                ),
-            );
-        }
-    }
-}
-
-/// `CrossrefAPI` -> `crossref_api`, `HTTPClient` -> `http_client`.
-pub(crate) fn snake_case(s: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            let prev_upper = i > 0 && chars[i - 1].is_uppercase();
-            if i > 0 && (prev_lower || (prev_upper && next_lower)) && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `cache_miss` -> `CacheMiss`.
-pub(crate) fn upper_camel(s: &str) -> String {
-    s.split('_')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut c = p.chars();
-            c.next()
-                .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn case_conversions() {
-        assert_eq!(snake_case("Crossref"), "crossref");
-        assert_eq!(snake_case("CrossrefAPI"), "crossref_api");
-        assert_eq!(snake_case("HTTPClient"), "http_client");
-        assert_eq!(snake_case("S3Store"), "s3_store");
-        assert_eq!(upper_camel("cache_miss"), "CacheMiss");
-        assert_eq!(upper_camel("resolved"), "Resolved");
-    }
-
-    #[test]
-    fn snake_case_event_names() {
-        assert!(is_snake_case("resolved"));
-        assert!(is_snake_case("cache_miss_v2"));
-        assert!(!is_snake_case("CacheMiss"));
-        assert!(!is_snake_case("cache__miss"));
-        assert!(!is_snake_case("cache_"));
-        assert!(!is_snake_case("_cache"));
-        assert!(!is_snake_case("2xx"));
-        assert!(!is_snake_case(""));
-    }
-
-    #[test]
-    fn prometheus_names() {
-        assert!(prometheus_name("crossref_v2").is_ok());
-        assert!(prometheus_name("my-api").is_err());
-        assert!(prometheus_name("2fast").is_err());
-        assert!(prometheus_name("__meta").is_err());
-        assert!(prometheus_name("").is_err());
+    fn compact_writes_types_as_people_do() {
+        for (tokens, text) in [
+            (quote!(Vec<u8>), "Vec<u8>"),
+            (quote!(&'a str), "&'a str"),
+            (quote!(&mut T), "&mut T"),
+            (
+                quote!(std::collections::HashMap<String, u8>),
+                "std::collections::HashMap<String, u8>",
+            ),
+            (quote!(<T: Clone + Copy>), "<T: Clone + Copy>"),
+            (quote!(where T: Copy), "where T: Copy"),
+            (quote!(Box<dyn Fn(u8) -> u8>), "Box<dyn Fn(u8) -> u8>"),
+            (quote!([u8; 4]), "[u8; 4]"),
+            (quote!(pub(crate)), "pub(crate)"),
+            (quote!(Option<&'static str>), "Option<&'static str>"),
+        ] {
+            assert_eq!(compact(tokens), text);
+        }
     }
 }

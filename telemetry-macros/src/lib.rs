@@ -12,9 +12,11 @@
 
 mod ast;
 mod attr;
+mod budget;
 mod check;
 mod errors;
 mod expand;
+mod names;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -200,21 +202,95 @@ mod tests {
         );
     }
 
-    #[test]
-    fn budget_errors_name_labels_and_product() {
-        let out = expand_attribute(
-            quote!(
-                labels(a(cap = 100), b(cap = 200)),
-                events(x(a, b)),
-                budget = 19999
-            ),
+    /// The messages of expanding `args` (parsed from text) on `struct A {}`.
+    fn messages_of(args: &str) -> Vec<String> {
+        let args: proc_macro2::TokenStream = match args.parse() {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        errors(&expand_attribute(
+            args,
             quote!(
                 struct A {}
             ),
+        ))
+    }
+
+    #[test]
+    fn budget_errors_name_labels_and_product() {
+        assert_eq!(
+            messages_of("labels(a(cap = 100), b(cap = 200)), events(x(a, b)), budget = 19999"),
+            ["`adapter_events_total` for event `x` alone can reach (100 `a` values + 1) × (200 `b` values + 1) = 20,301 series, over the budget of 19999; lower the cap with `b(cap = 197)` or raise the budget with `budget = 20301`"]
+        );
+        // Both fixes compile: 101 × 198 = 19,998.
+        assert!(
+            messages_of("labels(a(cap = 100), b(cap = 197)), events(x(a, b)), budget = 19999")
+                .is_empty()
+        );
+        assert!(
+            messages_of("labels(a(cap = 100), b(cap = 200)), events(x(a, b)), budget = 20301")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_budget_counts_histogram_lines_and_the_other_slot() {
+        assert_eq!(
+            messages_of("hosts(cap = 300)"),
+            ["`http_request_duration_seconds` alone can reach (300 hosts + 1) × 10 methods × 17 lines = 51,170 series, over the budget of 10000, as can `http_backoff_duration_seconds` with 17,157; lower the host cap with `hosts(cap = 57)` or raise the budget with `budget = 51170`"]
+        );
+        assert!(messages_of("hosts(cap = 57)").is_empty());
+        assert!(messages_of("hosts(cap = 300), budget = 51170").is_empty());
+        // OpenTelemetry naming names the family as it is exported.
+        assert_eq!(
+            messages_of("hosts(cap = 58), naming = \"otel\"")[0],
+            "`http_client_request_duration_seconds` alone can reach (58 hosts + 1) × 10 methods × 17 lines = 10,030 series, over the budget of 10000; lower the host cap with `hosts(cap = 57)` or raise the budget with `budget = 10030`"
+        );
+        // Without `hosts(...)`, the default cap of 16 and a small budget.
+        assert_eq!(
+            messages_of("budget = 2000"),
+            ["`http_request_duration_seconds` alone can reach (16 hosts + 1) × 10 methods × 17 lines = 2,890 series, over the budget of 2000; lower the host cap with `hosts(cap = 10)` or raise the budget with `budget = 2890`"]
+        );
+        assert!(messages_of("budget = 2000, hosts(cap = 10)").is_empty());
+        // The largest host cap has a budget that fits.
+        assert_eq!(
+            messages_of("hosts(cap = 10000), budget = 2000000"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn the_events_budget_adds_up_every_event() {
+        // Each event fits alone; together they do not.
+        let messages = messages_of(
+            "labels(a(cap = 99), b(cap = 49)), events(x(a), y(a, b), z), budget = 5000",
         );
         assert_eq!(
-            errors(&out),
-            ["metric `adapter_events_total` for event `x` could have 20000 series (`a` cap 100 × `b` cap 200), above the cardinality budget of 19999; lower a cap or raise the budget with `budget = 20000`"]
+            messages,
+            ["`adapter_events_total` can reach 100 (`x`) + 5,000 (`y`) + 1 (`z`) = 5,101 series over its events, over the budget of 5000; lower the cap with `a(cap = 97)` or raise the budget with `budget = 5101`"]
+        );
+        assert!(messages_of(
+            "labels(a(cap = 97), b(cap = 49)), events(x(a), y(a, b), z), budget = 5000"
+        )
+        .is_empty());
+        let messages =
+            messages_of("labels(a(cap = 2999), b(cap = 2999)), events(x(a), y(b)), budget = 5000");
+        assert_eq!(
+            messages,
+            ["`adapter_events_total` can reach 3,000 (`x`) + 3,000 (`y`) = 6,000 series over its events, over the budget of 5000; lower the cap with `a(cap = 1999)` or raise the budget with `budget = 6000`"]
+        );
+        // 16 labels of cap 2: 3^16 = 43,046,721 series, past any budget.
+        let labels: Vec<String> = (0..16).map(|i| format!("l{i}(cap = 2)")).collect();
+        let names: Vec<String> = (0..16).map(|i| format!("l{i}")).collect();
+        let messages = messages_of(&format!(
+            "labels({}), events(wide({})), budget = 1000000",
+            labels.join(", "),
+            names.join(", ")
+        ));
+        assert_eq!(messages.len(), 1, "{messages:#?}");
+        assert!(
+            messages[0].ends_with("= 43,046,721 series, over the budget of 1000000; lower the cap of each of its labels to at most 1, like `l0(cap = 1)`"),
+            "{messages:#?}"
         );
     }
 }

@@ -177,7 +177,7 @@ fn label_values_past_the_cap_fold_into_other_and_are_counted() {
     events(resolved(tenant, doi: String, cached: bool), cache_miss(region, size: Option<u64>)),
     naming = "opentelemetry",
     slo(success = 99.5, latency_p99 = "500ms"),
-    budget = 5000,
+    budget = 6000,
 )]
 struct FullManifest {}
 
@@ -221,7 +221,7 @@ fn manifest_describes_the_declaration() {
                 "success_percent": 99.5,
                 "latency": {"quantile": 0.99, "target_seconds": 0.5},
             },
-            "cardinality_budget": 5000,
+            "cardinality_budget": 6000,
         })
     );
 

@@ -11,6 +11,7 @@ use super::duplicates::Attrs;
 use super::lex::{parse_list, ArgValue};
 use crate::ast::{EventArg, FieldArg};
 use crate::errors::Errors;
+use crate::names::{event_name_fix, is_snake_case};
 
 /// One field of an event: `name` or `name: Type`.
 struct FieldSyntax(FieldArg);
@@ -26,14 +27,28 @@ impl Parse for FieldSyntax {
         if input.peek(Token![:]) {
             input.parse::<Token![:]>()?;
             let ty: syn::Type = input.parse()?;
-            Ok(FieldSyntax(FieldArg::Typed(ident, Box::new(ty))))
+            Ok(FieldSyntax(FieldArg {
+                ident,
+                ty: Some(Box::new(ty)),
+            }))
         } else if input.is_empty() || input.peek(Token![,]) {
-            Ok(FieldSyntax(FieldArg::Label(ident)))
+            Ok(FieldSyntax(FieldArg { ident, ty: None }))
         } else {
             Err(input.error(format!(
                 "expected `:` and a type after `{ident}`, like `{ident}: String`, or `,` before the next field"
             )))
         }
+    }
+}
+
+/// How to write the event `ident` in an example: as written when it is a
+/// valid event name, else as its fix would be (`CacheMiss` -> `cache_miss`).
+fn example_name(ident: &Ident) -> String {
+    let name = ident.unraw().to_string();
+    if is_snake_case(&name) {
+        ident.to_string()
+    } else {
+        event_name_fix(&name, |_| true).unwrap_or_else(|| "resolved".to_owned())
     }
 }
 
@@ -55,9 +70,12 @@ pub(super) fn parse_events(group: Group, errors: &mut Errors) -> Vec<EventArg> {
             }
             ArgValue::Bare => Vec::new(),
             ArgValue::Assign(v) => {
+                let name = example_name(&ident);
                 errors.spanned(
                     v,
-                    format!("events are declared as `{ident}(field: Type, ...)`, not with `=`"),
+                    format!(
+                        "events are declared as `{name}(doi: String)`, or `{name}` without fields, not with `=`"
+                    ),
                 );
                 continue;
             }

@@ -2,12 +2,11 @@
 //! their caps.
 
 use proc_macro2::Group;
-use syn::ext::IdentExt;
 
 use super::by_keyword;
 use super::duplicates::Attrs;
 use super::lex::parse_list;
-use super::value::{expect_assign, expect_list, int_in};
+use super::value::{expect_assign, expect_list, int_in, IntRange};
 use crate::ast::{LabelArg, Spanned};
 use crate::errors::Errors;
 use crate::symbol::{CAP, CAP_ARGUMENTS};
@@ -24,8 +23,13 @@ pub(super) fn parse_cap(group: Group, owner: &str, errors: &mut Errors) -> Optio
     }
     for arg in by_keyword(items, CAP_ARGUMENTS, errors) {
         if let Some((_, v)) = expect_assign(arg, "cap = 16", errors) {
-            let max = u64::from(telemetry_vocab::MAX_CAP);
-            cap = int_in(&v, CAP, (1, max, 16), errors).and_then(|s| {
+            let range = IntRange {
+                min: 1,
+                max: u64::from(telemetry_vocab::MAX_CAP),
+                example: 16,
+                why: None,
+            };
+            cap = int_in(&v, CAP, &range, errors).and_then(|s| {
                 Some(Spanned {
                     value: u32::try_from(s.value).ok()?,
                     span: s.span,
@@ -46,7 +50,8 @@ pub(super) fn parse_labels(group: Group, errors: &mut Errors) -> Vec<LabelArg> {
     let mut out = Vec::new();
     for arg in written {
         let ident = arg.key.clone();
-        let name = ident.unraw().to_string();
+        // As written (`r#type`), so the example compiles.
+        let name = ident.to_string();
         let example = format!("{name}(cap = 8)");
         // A label whose cap is wrong stays declared (with no cap), so events
         // that carry it do not also report "not a declared label".

@@ -83,6 +83,15 @@ fn parse_arg(tokens: Vec<TokenTree>, expected: &str, errors: &mut Errors) -> Opt
         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && rest.len() == 1 => {
             ArgValue::List(g.clone())
         }
+        // `hosts(cap = 4) name = "a"`: a list, then the next argument with
+        // its comma forgotten.
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => {
+            errors.spanned(
+                &rest[1],
+                format!("expected `,` after `{key}(...)`: separate arguments with commas"),
+            );
+            return None;
+        }
         Some(_) => {
             let span_tokens: TokenStream = rest.iter().cloned().collect();
             errors.spanned(

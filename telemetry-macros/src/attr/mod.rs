@@ -17,7 +17,7 @@
 //! events(resolved(tenant, doi: String, cached: bool), miss(key: String))
 //! naming = "prometheus" | "opentelemetry"
 //! slo(success = 99.5, latency_p99 = "500ms")
-//! budget = 10000
+//! budget = 10000                        (340 ..= 2000000)
 //! crate = "::my_runtime_reexport"
 //! ```
 
@@ -38,16 +38,19 @@ use self::labels::{parse_cap, parse_labels};
 use self::lex::{parse_list, Arg};
 use self::slo::parse_slo;
 use self::unknown::unknown;
-use self::value::{expect_assign, expect_list, int_in, str_lit};
+use self::value::{expect_assign, expect_list, int_in, str_lit, IntRange};
 use crate::ast::{Args, Naming};
 use crate::errors::Errors;
+use telemetry_vocab::cardinality::{DEFAULT_BUDGET, MAX_BUDGET, MIN_BUDGET};
+
 use crate::symbol::{
     self, ARGUMENTS, BUDGET, CRATE, EVENTS, HOSTS, LABELS, NAME, NAMING, OPENTELEMETRY, OTEL,
     PROMETHEUS, SLO,
 };
 
-/// Largest cardinality budget.
-pub(crate) const MAX_BUDGET: u64 = 1_000_000;
+/// Why the budget starts at `MIN_BUDGET`.
+const BUDGET_RANGE_WHY: &str =
+    "`http_request_duration_seconds` alone has 340 series with one host and `_OTHER`";
 
 /// Parses the whole attribute.
 pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
@@ -65,10 +68,13 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
                     args.host_cap = parse_cap(g, HOSTS, errors);
                 }
             }
-            LABELS => match expect_list(arg, "labels(tenant(cap = 8))", errors) {
-                Some((_, g)) => args.labels = parse_labels(g, errors),
-                None => args.labels_known = false,
-            },
+            LABELS => {
+                args.labels_written = true;
+                match expect_list(arg, "labels(tenant(cap = 8))", errors) {
+                    Some((_, g)) => args.labels = parse_labels(g, errors),
+                    None => args.labels_known = false,
+                }
+            }
             EVENTS => {
                 if let Some((_, g)) = expect_list(arg, "events(resolved(doi: String))", errors) {
                     args.events = parse_events(g, errors);
@@ -97,7 +103,15 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
             }
             BUDGET => {
                 if let Some((_, v)) = expect_assign(arg, "budget = 10000", errors) {
-                    args.budget = int_in(&v, BUDGET, (1, MAX_BUDGET, 10_000), errors);
+                    // Below `MIN_BUDGET` not even `hosts(cap = 1)` fits: the
+                    // range says what can compile.
+                    let range = IntRange {
+                        min: MIN_BUDGET,
+                        max: MAX_BUDGET,
+                        example: DEFAULT_BUDGET,
+                        why: Some(BUDGET_RANGE_WHY),
+                    };
+                    args.budget = int_in(&v, BUDGET, &range, errors);
                 }
             }
             CRATE => {
@@ -126,12 +140,20 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
 /// right, a repeated one as a duplicate.
 fn by_keyword(args: Vec<Arg>, keywords: &[&str], errors: &mut Errors) -> Attrs<Arg> {
     let mut known = Attrs::new("argument");
+    // "Did you mean" offers no name that is written already: following it
+    // would only make a duplicate.
+    let written: Vec<String> = args.iter().map(|a| a.key.unraw().to_string()).collect();
+    let free: Vec<&str> = keywords
+        .iter()
+        .copied()
+        .filter(|k| !written.iter().any(|w| w == k))
+        .collect();
     for arg in args {
         if symbol::is_one_of(&arg.key, keywords) {
             let key = arg.key.clone();
             known.set(&key, arg, errors);
         } else {
-            unknown(&arg.key, keywords, errors);
+            unknown(&arg.key, keywords, &free, errors);
         }
     }
     known
@@ -191,7 +213,7 @@ mod tests {
         assert_eq!(
             messages("events(a = 1, a(x: u8), a)"),
             [
-                "events are declared as `a(field: Type, ...)`, not with `=`",
+                "events are declared as `a(doi: String)`, or `a` without fields, not with `=`",
                 "duplicate event `a`",
             ]
         );

@@ -32,6 +32,17 @@ pub(super) fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
             "`slo` needs at least one objective: `slo(success = 99.5, latency_p99 = \"500ms\")`",
         );
     }
+    // "Did you mean" offers no objective that is written already.
+    let written: Vec<String> = items.iter().map(|a| a.key.unraw().to_string()).collect();
+    let hints: Vec<&str> = SLO_OBJECTIVES
+        .iter()
+        .copied()
+        .filter(|o| {
+            !written
+                .iter()
+                .any(|w| w == o || (o.starts_with(LATENCY_PREFIX) && w.starts_with(LATENCY_PREFIX)))
+        })
+        .collect();
     let mut success = Attr::new(Duplicate::Named("argument"));
     // Every `latency_pQ` is one objective: the runtime keeps one target.
     let mut latency = Attr::new(Duplicate::OneOf("latency objective"));
@@ -42,7 +53,7 @@ pub(super) fn parse_slo(group: Group, errors: &mut Errors) -> SloArg {
         } else if key.starts_with(LATENCY_PREFIX) {
             &mut latency
         } else {
-            unknown(&arg.key, SLO_OBJECTIVES, errors);
+            unknown(&arg.key, SLO_OBJECTIVES, &hints, errors);
             continue;
         };
         let key = arg.key.clone();

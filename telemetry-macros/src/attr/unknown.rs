@@ -6,14 +6,16 @@ use syn::Ident;
 
 use crate::errors::Errors;
 
-pub(super) fn unknown(key: &Ident, expected: &[&str], errors: &mut Errors) {
+/// Reports `key` as unknown, listing `expected`; the "did you mean" hint is
+/// taken from `hints` only (the expected names not written yet).
+pub(super) fn unknown(key: &Ident, expected: &[&str], hints: &[&str], errors: &mut Errors) {
     let list = expected
         .iter()
         .map(|e| format!("`{e}`"))
         .collect::<Vec<_>>()
         .join(", ");
     let written = key.unraw().to_string();
-    let hint = expected
+    let hint = hints
         .iter()
         .filter(|e| edit_distance(&written, e) <= 2)
         .min_by_key(|e| edit_distance(&written, e))

@@ -10,15 +10,33 @@ use super::lex::{Arg, ArgValue};
 use crate::ast::Spanned;
 use crate::errors::Errors;
 
-/// Reads `value` as an integer literal in `min..=max`; `example` is a good
-/// value for the error message.
+/// The integers an argument takes.
+pub(super) struct IntRange {
+    pub(super) min: u64,
+    pub(super) max: u64,
+    /// A good value for the error message.
+    pub(super) example: u64,
+    /// Why the range starts where it does, when that is not obvious.
+    pub(super) why: Option<&'static str>,
+}
+
+/// Reads `value` as an integer literal in `range`.
 pub(super) fn int_in(
     value: &TokenStream,
     what: &str,
-    (min, max, example): (u64, u64, u64),
+    range: &IntRange,
     errors: &mut Errors,
 ) -> Option<Spanned<u64>> {
-    let range = || format!("`{what}` must be between {min} and {max}");
+    let IntRange {
+        min,
+        max,
+        example,
+        why,
+    } = *range;
+    let range = || match why {
+        Some(why) => format!("`{what}` must be between {min} and {max} ({why})"),
+        None => format!("`{what}` must be between {min} and {max}"),
+    };
     match syn::parse2::<Expr>(value.clone()) {
         Ok(Expr::Lit(ExprLit {
             lit: Lit::Int(i), ..

@@ -1,6 +1,7 @@
 use telemetry_runtime::instrumented_adapter;
 
-#[instrumented_adapter(hosts(cap = 1000))]
+// 301 host values × 10 methods × 17 lines of the duration histogram.
+#[instrumented_adapter(hosts(cap = 300))]
 struct Crossref {}
 
 fn main() {}
