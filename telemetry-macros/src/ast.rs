@@ -37,11 +37,13 @@ impl LabelArg {
 }
 
 /// One field of an event as written: `tenant` (a declared bounded label)
-/// or `doi: String` (a payload field).
+/// or `doi: String` (a payload field), either after an optional `#[secret]`.
 pub(crate) struct FieldArg {
     pub(crate) ident: Ident,
     /// The type of a payload field; `None` for a bare label.
     pub(crate) ty: Option<Box<Type>>,
+    /// The span of `#[secret]`, if written.
+    pub(crate) secret: Option<Span>,
 }
 
 pub(crate) struct EventArg {
@@ -99,21 +101,18 @@ impl Default for Args {
 /// One field of a checked custom event, in declaration order.
 pub(crate) enum Field {
     /// Index into `Adapter::labels`.
-    Label {
-        ident: Ident,
-        label: usize,
-    },
+    Label { ident: Ident, label: usize },
     Payload {
         ident: Ident,
         ty: Box<Type>,
+        /// `#[secret]`: serialised and debug-printed as `REDACTED`.
+        secret: bool,
     },
     /// A field that failed a check (an error says why). Only exists when the
     /// build fails anyway: the emitter keeps a parameter of type `param` in
     /// its place, so calls written for the intended signature still
     /// type-check and report nothing extra; the event does not carry it.
-    Rejected {
-        param: TokenStream,
-    },
+    Rejected { param: TokenStream },
 }
 
 pub(crate) struct Event {

@@ -324,6 +324,7 @@ struct LabelField {
     ident: Ident,
     /// Index into `Args::events`.
     event: usize,
+    secret: bool,
     problem: LabelFieldProblem,
 }
 
@@ -344,6 +345,9 @@ impl LabelField {
         let fname = self.ident.unraw().to_string();
         let written = self.ident.to_string();
         let message = match self.problem {
+            LabelFieldProblem::Undeclared if self.secret => format!(
+                "`{fname}` is not a declared label, and labels cannot be secret: give it a type, like `#[secret] {written}: String`"
+            ),
             LabelFieldProblem::Undeclared => {
                 // Every event that names it bare would carry the new label.
                 let mut carried_by: Vec<usize> = all
@@ -386,6 +390,9 @@ impl LabelField {
                     }
                 }
             }
+            LabelFieldProblem::TypedLikeLabel(_) if self.secret => format!(
+                "`{fname}` is a declared label, and labels cannot be secret: rename the field"
+            ),
             LabelFieldProblem::TypedLikeLabel(label) => {
                 let bare = model.with_event_label(self.event, label);
                 if bare.events_fit() {
@@ -511,10 +518,19 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Checke
             let label_field = |problem| LabelField {
                 ident: f.ident.clone(),
                 event: event_index,
+                secret: f.secret.is_some(),
                 problem,
             };
             match (&f.ty, label) {
                 (None, Some(label)) => {
+                    // Rejects `events(login(#[secret] tenant))`: label values
+                    // are exported in every metric line.
+                    if let Some(span) = f.secret {
+                        errors.at(
+                            span,
+                            format!("label `{fname}` cannot be secret: its values are exported as metric labels; remove `#[secret]`"),
+                        );
+                    }
                     labels.push(label);
                     fields.push(Field::Label {
                         ident: f.ident.clone(),
@@ -536,6 +552,7 @@ fn check_events(args: &Args, generics: &Generics, errors: &mut Errors) -> Checke
                         fields.push(Field::Payload {
                             ident: f.ident.clone(),
                             ty: ty.clone(),
+                            secret: f.secret.is_some(),
                         });
                     } else {
                         // The type names something the emitter cannot see

@@ -26,6 +26,13 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
         proc_macro2::Span::call_site(),
     );
 
+    // `#[secret]` fields serialise as `REDACTED` (JSON logs, recorded
+    // payloads, tracing and stored events all read the serialisation).
+    let redacted_path = syn::LitStr::new(
+        &quote!(#p::serialize_redacted).to_string().replace(' ', ""),
+        proc_macro2::Span::call_site(),
+    );
+
     let manifest = manifest(adapter, &p);
 
     let variants = adapter.events.iter().map(|ev| {
@@ -36,14 +43,84 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
                 let doc = format!("Bounded label `{}`.", ident.unraw());
                 Some(quote!(#[doc = #doc] #ident: #p::LabelValue))
             }
-            Field::Payload { ident, ty } => {
+            Field::Payload {
+                ident,
+                ty,
+                secret: false,
+            } => {
                 let doc = format!("Payload field `{}`.", ident.unraw());
                 Some(quote!(#[doc = #doc] #ident: #ty))
+            }
+            Field::Payload {
+                ident,
+                ty,
+                secret: true,
+            } => {
+                let doc = format!(
+                    "Secret payload field `{}`: serialised and debug-printed as `REDACTED`.",
+                    ident.unraw()
+                );
+                Some(quote!(#[doc = #doc] #[serde(serialize_with = #redacted_path)] #ident: #ty))
             }
             Field::Rejected { .. } => None,
         });
         quote!(#[doc = #doc] #variant { #(#fields),* })
     });
+
+    // With a secret field, `Debug` is written out so the field prints as
+    // `REDACTED`; otherwise it is derived.
+    let has_secret = adapter.events.iter().any(|ev| {
+        ev.fields
+            .iter()
+            .any(|f| matches!(f, Field::Payload { secret: true, .. }))
+    });
+    let formatter = Ident::new("formatter", Span::mixed_site());
+    let (derive_debug, debug_impl) = if has_secret {
+        let arms = adapter.events.iter().map(|ev| {
+            let variant = &ev.variant;
+            let vname = variant.to_string();
+            let mut bindings = Vec::new();
+            let mut entries = Vec::new();
+            for f in &ev.fields {
+                let (ident, value) = match f {
+                    Field::Label { ident, .. }
+                    | Field::Payload {
+                        ident,
+                        secret: false,
+                        ..
+                    } => {
+                        bindings.push(quote!(#ident));
+                        (ident, quote!(#ident))
+                    }
+                    Field::Payload {
+                        ident,
+                        secret: true,
+                        ..
+                    } => {
+                        bindings.push(quote!(#ident: _));
+                        (ident, quote!(&#p::REDACTED))
+                    }
+                    Field::Rejected { .. } => continue,
+                };
+                let fname = ident.unraw().to_string();
+                entries.push(quote!(.field(#fname, #value)));
+            }
+            quote!(Self::#variant { #(#bindings),* } => #formatter.debug_struct(#vname) #(#entries)* .finish())
+        });
+        (
+            quote!(),
+            quote! {
+                #[automatically_derived]
+                impl ::core::fmt::Debug for #event_enum {
+                    fn fmt(&self, #formatter: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        match self { #(#arms,)* }
+                    }
+                }
+            },
+        )
+    } else {
+        (quote!(::core::fmt::Debug,), quote!())
+    };
 
     let name_arms = adapter.events.iter().map(|ev| {
         let variant = &ev.variant;
@@ -84,7 +161,7 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
         let variant = &ev.variant;
         let params = ev.fields.iter().enumerate().map(|(i, f)| match f {
             Field::Label { ident, .. } => quote!(#ident: &str),
-            Field::Payload { ident, ty } => quote!(#ident: #ty),
+            Field::Payload { ident, ty, .. } => quote!(#ident: #ty),
             Field::Rejected { param } => {
                 let ident = format_ident!("_rejected_{}", i, span = Span::mixed_site());
                 quote!(#ident: #param)
@@ -122,7 +199,7 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
         #input
 
         #[doc = #enum_doc]
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, #p::serde::Serialize)]
+        #[derive(#derive_debug ::core::clone::Clone, #p::serde::Serialize)]
         #[serde(crate = #serde_path, tag = "event", rename_all = "snake_case")]
         #[allow(dead_code)]
         #vis enum #event_enum {
@@ -159,6 +236,8 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
                     &TELEMETRY
                 }
             }
+
+            #debug_impl
 
             #[automatically_derived]
             impl #p::CustomEvent for #event_enum {
@@ -208,7 +287,7 @@ fn manifest(adapter: &Adapter<'_>, p: &TokenStream) -> TokenStream {
             Field::Payload { .. } | Field::Rejected { .. } => None,
         });
         let fields = ev.fields.iter().filter_map(|f| match f {
-            Field::Payload { ident, ty } => {
+            Field::Payload { ident, ty, .. } => {
                 let n = ident.unraw().to_string();
                 let t = quote!(#ty).to_string().replace(' ', "");
                 Some(quote!(#p::FieldSpec { name: #n, ty: #t }))

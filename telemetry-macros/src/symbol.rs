@@ -27,6 +27,9 @@ pub(crate) const ARGUMENTS: &[&str] = &[NAME, HOSTS, LABELS, EVENTS, NAMING, SLO
 pub(crate) const CAP: &str = "cap";
 pub(crate) const CAP_ARGUMENTS: &[&str] = &[CAP];
 
+/// The one attribute of an event field: `#[secret] token: String`.
+pub(crate) const SECRET: &str = "secret";
+
 // Objectives of `slo(...)`.
 pub(crate) const SUCCESS: &str = "success";
 /// `latency_p` and a quantile's digits (`latency_p99`) name a latency

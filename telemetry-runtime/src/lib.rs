@@ -95,8 +95,20 @@ pub mod __private {
     pub use crate::core::manifest::{
         AdapterManifest, EventSpec, FieldSpec, LabelSpec, LatencyObjective, Naming, SloSpec,
     };
+    /// What a `#[secret]` event field debug-prints as.
+    pub use crate::core::redact::REDACTED;
     pub use erased_serde;
     pub use serde;
+
+    /// `#[serde(serialize_with)]` of a `#[secret]` event field: writes
+    /// [`REDACTED`] whatever the value, so no sink that serialises the event
+    /// sees it.
+    pub fn serialize_redacted<T: ?Sized, S: serde::Serializer>(
+        _value: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
 
     /// Whether event dispatch is compiled in at all.
     pub const ENABLED: bool = cfg!(feature = "events");

@@ -369,6 +369,121 @@ fn custom_events_log_as_one_json_object_each() {
     );
 }
 
+#[instrumented_adapter(
+    name = "secrets",
+    labels(tenant(cap = 2)),
+    events(login(tenant, user: String, #[secret] token: String, #[secret] pin: Option<u32>)),
+)]
+struct Secrets {}
+
+/// Keeps the `Debug` text of every custom event it sees.
+#[derive(Clone, Default)]
+struct DebugText(Arc<Mutex<Vec<String>>>);
+
+impl EventSink for DebugText {
+    fn name(&self) -> &'static str {
+        "debug_text"
+    }
+    fn on_event(&self, event: EventRef<'_>) {
+        if let EventRef::Custom(record) = event {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("{:?}", record.event));
+        }
+    }
+}
+
+#[test]
+fn secret_fields_are_redacted_in_every_sink() {
+    let rec = RecordingSink::new();
+    let log = Captured::default();
+    let debug = DebugText::default();
+    Secrets::telemetry().set_sink(Some(Box::new(
+        telemetry_runtime::sink::FanoutSink::new()
+            .with(rec.clone())
+            .with(JsonLogSink::to_writer(log.clone()))
+            .with(debug.clone())
+            .with(telemetry_runtime::backends::prometheus::PrometheusSink::new()),
+    )));
+    Secrets {}
+        .emit()
+        .login("acme", "ada".to_owned(), "s3cr3t".to_owned(), Some(4321));
+    Secrets::telemetry().set_sink(None);
+
+    let redacted = json!({
+        "event": "login",
+        "tenant": "acme",
+        "user": "ada",
+        "token": telemetry_runtime::redact::REDACTED,
+        "pin": "REDACTED",
+    });
+    // The recording sink's payload.
+    let recorded: Vec<_> = rec.take().iter().map(custom).collect();
+    assert_eq!(
+        recorded,
+        vec![("login", labels(&[("tenant", "acme")]), redacted.clone())]
+    );
+    // The JSON log line.
+    let text = log.text();
+    let lines = log.lines();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines[0]["fields"], redacted, "{text}");
+    // `Debug`, as a sink that prints the event sees it.
+    let debug = debug.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(
+        debug,
+        [r#"Login { tenant: "acme", user: "ada", token: "REDACTED", pin: "REDACTED" }"#]
+    );
+    for seen in [text.as_str(), debug[0].as_str()] {
+        assert!(!seen.contains("s3cr3t") && !seen.contains("4321"), "{seen}");
+    }
+    // The metrics count the event by its label only.
+    assert_eq!(
+        telemetry_runtime::backends::prometheus::custom_event_counts(Secrets::telemetry())
+            .into_iter()
+            .map(|(event, values, count)| (event, values[0].1.as_str(), count))
+            .collect::<Vec<_>>(),
+        [("login", "acme", 1)]
+    );
+}
+
+#[instrumented_adapter(name = "secrets_traced", events(login(user: String, #[secret] token: String)))]
+struct SecretsTraced {}
+
+#[test]
+fn secret_fields_are_redacted_in_tracing() {
+    // Asserts on what its thread-local subscriber saw of the runtime's
+    // callsites: alone in its process (see `support::process`).
+    telemetry_tests::run_alone!(secret_fields_are_redacted_in_tracing);
+    use telemetry_runtime::backends::tracing::{json_subscriber, TracingSink, EVENT_TARGET};
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = json_subscriber("info", move || writer.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    SecretsTraced::telemetry().set_sink(Some(Box::new(TracingSink::new())));
+    SecretsTraced {}
+        .emit()
+        .login("ada".to_owned(), "s3cr3t".to_owned());
+    SecretsTraced::telemetry().set_sink(None);
+
+    let text = out.text();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .into_iter()
+        .filter(|l| l["target"] == EVENT_TARGET && l["event"] == "login")
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let fields: serde_json::Value =
+        serde_json::from_str(lines[0]["fields"].as_str().unwrap_or_default()).unwrap_or_default();
+    assert_eq!(
+        fields,
+        json!({"event": "login", "user": "ada", "token": "REDACTED"}),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t"), "{text}");
+}
+
 #[instrumented_adapter(events(resolved(doi: String)))]
 struct Lazy {}
 

@@ -13,6 +13,7 @@ use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
     events(
         resolved(tenant, doi: String, cached: bool),
         cache_miss(region, key: String, size: Option<u64>),
+        login(tenant, user: String, #[secret] token: String),
         warmed_up,
     ),
     naming = "prometheus",
@@ -47,6 +48,8 @@ fn annotated_adapters_expose_their_manifests() {
     let c = Crossref::default();
     c.emit().resolved("acme", String::from("10.1000/182"), true);
     c.emit().cache_miss("eu", String::from("k"), None);
+    c.emit()
+        .login("acme", String::from("ada"), String::from("s3cr3t"));
     c.emit().warmed_up();
     telemetry_runtime::emit!(c, warmed_up());
     let b = Borrowing { items: &[1_u8] };

@@ -14,7 +14,7 @@
 //! name = "crossref"
 //! hosts(cap = 16)
 //! labels(tenant(cap = 8), region(cap = 4))
-//! events(resolved(tenant, doi: String, cached: bool), miss(key: String))
+//! events(resolved(tenant, doi: String, cached: bool), login(user: String, #[secret] token: String))
 //! naming = "prometheus" | "opentelemetry"
 //! slo(success = 99.5, latency_p99 = "500ms")
 //! budget = 10000                        (340 ..= 2000000)
