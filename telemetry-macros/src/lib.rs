@@ -16,6 +16,7 @@ mod budget;
 mod check;
 mod errors;
 mod expand;
+mod label_fields;
 mod names;
 mod symbol;
 
