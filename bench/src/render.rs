@@ -28,7 +28,7 @@ pub const SCRAPES: usize = 10;
 
 /// The adapter the "ours" render scenario records into: room for 10 000
 /// hosts, the hard maximum of a cap.
-#[instrumented_adapter(name = "render_bench", hosts(cap = 10000), budget = 320000)]
+#[instrumented_adapter(name = "render_bench", hosts(cap = 10000), budget = 1700170)]
 #[derive(Debug)]
 pub struct RenderAdapter {}
 

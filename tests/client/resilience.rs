@@ -286,7 +286,7 @@ async fn limiter_queues_per_host_and_hosts_are_isolated() {
     sim.shutdown().await;
 }
 
-#[instrumented_adapter(name = "client_eviction", hosts(cap = 64))]
+#[instrumented_adapter(name = "client_eviction", hosts(cap = 64), budget = 11050)]
 struct EvictionAdapter {}
 
 #[tokio::test]

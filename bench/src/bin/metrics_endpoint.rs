@@ -11,7 +11,7 @@ use telemetry_bench::HostMetricsExt;
 use telemetry_runtime::events::HttpMethod;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 
-#[instrumented_adapter(name = "endpoint_bench", hosts(cap = 10000), budget = 320000)]
+#[instrumented_adapter(name = "endpoint_bench", hosts(cap = 10000), budget = 1700170)]
 #[derive(Debug)]
 struct EndpointAdapter {}
 

@@ -404,7 +404,8 @@ impl HostHandles {
 
 /// Fallback sources kept per adapter before folding into `_OTHER`. Sources are
 /// names written in code, so this is a guard, not a limit anyone should reach.
-const FALLBACK_SOURCE_CAP: usize = 64;
+/// The macro's cardinality budget counts the same number.
+const FALLBACK_SOURCE_CAP: usize = telemetry_vocab::cardinality::FALLBACK_SOURCES as usize;
 
 /// Cached handles of one adapter, in the backend's table by adapter id.
 pub(crate) struct AdapterHandles {

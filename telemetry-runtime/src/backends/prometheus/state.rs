@@ -75,7 +75,8 @@ pub enum StatusKey {
 }
 
 /// Distinct `(method, status)` pairs tracked per host before folding into
-/// `(_OTHER, _OTHER)`: bounds `http_requests_total` at `hosts × 32`.
+/// `(_OTHER, _OTHER)`: bounds `http_requests_total` at `(hosts + 1) × 33`
+/// series (the slots plus the folded pair).
 pub const STATUS_SLOTS: usize = telemetry_vocab::STATUS_SLOTS;
 
 // The key of a `(method, status)` pair, before the +1 that keeps 0 free:
