@@ -72,6 +72,7 @@ pub const BUILTIN_EVENTS: &[&str] = &[
     "rate_limit",
     "breaker_transition",
     "fallback",
+    "redirect",
 ];
 
 /// Label names the runtime puts on its own metrics, and those

@@ -469,3 +469,39 @@ async fn head_and_patch_are_observed_with_their_methods() {
         ]
     );
 }
+
+#[instrumented_adapter(name = "client_budget_spent", hosts(cap = 4))]
+struct BudgetSpentAdapter {}
+
+/// A retry the budget refuses is a rejection before the wire: an error
+/// event with `reached_wire: false`, no wire attempt, and the call ends with
+/// the last attempt's answer.
+#[tokio::test]
+async fn a_spent_retry_budget_is_a_refusal_not_an_attempt() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(Route::host("spent.test"), Script::always(Step::status(503)));
+    let rec = record::<BudgetSpentAdapter>();
+    let client = AdapterClient::builder::<BudgetSpentAdapter>()
+        .resolve("spent.test", sim.addr())
+        .retry(fast_retries(5))
+        .retry_budget(telemetry_runtime::client::RetryBudget::new(1, 0.0))
+        .no_breaker()
+        .build()
+        .expect("client");
+    let r = client
+        .get(sim.url("spent.test", "/"))
+        .send()
+        .await
+        .expect("the last 503 comes back");
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.attempts(), 2, "one retry from the budget");
+    assert_eq!(sim.hits("spent.test", None), 2);
+    let events = rec.take();
+    let last = events.last().expect("events");
+    assert!(
+        matches!(last, RecordedEvent::Error(e)
+            if e.error_type == ErrorType::RetryBudgetExhausted && !e.reached_wire && e.meta.attempt == 3),
+        "{:?}",
+        describe_all(&events)
+    );
+}

@@ -529,13 +529,14 @@ async fn redirects_never_carry_secrets_to_another_host() {
     );
     sim.route(
         Route::host("origin.test").path("/here"),
-        Script::always(Step::status(301).header("location", "/landed")),
+        Script::always(Step::status(301).header("location", "/landed?sig=s3cret")),
     );
     sim.route(
         Route::host("origin.test").path("/landed"),
         Script::always(Step::ok()),
     );
     sim.route(Route::host("elsewhere.test"), Script::always(Step::ok()));
+    let rec = record::<RedirectAdapter>();
     let client = AdapterClient::builder::<RedirectAdapter>()
         .resolve("origin.test", sim.addr())
         .resolve("elsewhere.test", sim.addr())
@@ -570,6 +571,24 @@ async fn redirects_never_carry_secrets_to_another_host() {
         .collect();
     assert_eq!(landed.len(), 1);
     assert_eq!(landed[0].header("referer"), None, "no Referer, ever");
+    // The hop is an event of its request, its target redacted.
+    let events = rec.take();
+    let hops: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            RecordedEvent::Redirect(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hops.len(), 1, "{:?}", describe_all(&events));
+    assert_eq!(hops[0].status, 301);
+    assert_eq!(hops[0].hop, 1);
+    assert_eq!(hops[0].meta.correlation_id, here.correlation_id());
+    assert!(
+        hops[0].location.ends_with("/landed?sig=REDACTED"),
+        "{}",
+        hops[0].location
+    );
 
     // 0 redirects: even a same-origin 3xx is returned.
     let none = AdapterClient::builder::<RedirectAdapter>()

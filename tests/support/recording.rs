@@ -27,6 +27,7 @@ pub fn describe(e: &RecordedEvent) -> String {
         RecordedEvent::RateLimit(r) => format!("rate_limit#{a} {}", r.outcome),
         RecordedEvent::BreakerTransition(r) => format!("breaker#{a} {}->{}", r.from, r.to),
         RecordedEvent::Fallback(r) => format!("fallback {} {} {}", r.tier, r.source, r.outcome),
+        RecordedEvent::Redirect(r) => format!("redirect#{a} {} hop {}", r.status, r.hop),
         other => format!("custom {}", other.kind()),
     }
 }

@@ -193,6 +193,7 @@ impl crate::core::sink::EventSink for HealthSink {
             | EventRef::Retry(_)
             | EventRef::Backoff(_)
             | EventRef::Fallback(_)
+            | EventRef::Redirect(_)
             | EventRef::Custom(_) => {}
         }
     }

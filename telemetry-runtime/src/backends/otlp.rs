@@ -351,6 +351,7 @@ impl EventSink for OtlpSink {
             EventRef::BreakerTransition(e) => self.record_breaker_transition(e),
             EventRef::Fallback(e) => self.record_fallback(e),
             EventRef::Custom(_) => {}
+            EventRef::Redirect(_) => {}
         }
     }
 }

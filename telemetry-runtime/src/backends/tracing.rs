@@ -130,6 +130,7 @@ impl EventSink for TracingSink {
             EventRef::BreakerTransition(e) => self.log_breaker_transition(e),
             EventRef::Fallback(e) => self.log_fallback(e),
             EventRef::Custom(e) => self.log_custom(e),
+            EventRef::Redirect(e) => self.log_redirect(e),
         }
     }
 }
@@ -159,6 +160,12 @@ impl TracingSink {
         } else {
             log!(Level::INFO)
         }
+    }
+    fn log_redirect(&self, e: &RedirectEvent) {
+        debug!(target: EVENT_TARGET, event = RedirectEvent::KIND, adapter = e.meta.adapter_name(),
+            server.address = e.meta.host.as_str(), correlation_id = %cid(&e.meta),
+            attempt = e.meta.attempt, http.response.status_code = e.status,
+            url.full = %e.location, hop = e.hop, "http redirect");
     }
     fn log_error(&self, e: &ErrorEvent) {
         warn!(target: EVENT_TARGET, event = ErrorEvent::KIND, adapter = e.meta.adapter_name(),

@@ -12,6 +12,7 @@ use super::error::ClientError;
 use super::hosts::HostTable;
 use super::inner::ClientInner;
 use super::limiter::RateLimit;
+use super::redirect::{same_origin_redirects, DEFAULT_REDIRECTS};
 use super::retry::{RetryBudget, RetryPolicy};
 use super::AdapterClient;
 use crate::core::adapter::AdapterTelemetry;
@@ -245,34 +246,6 @@ impl AdapterClientBuilder {
         );
         Ok(AdapterClient { inner })
     }
-}
-
-/// Redirects followed by default.
-const DEFAULT_REDIRECTS: usize = 10;
-
-/// Follows at most `max` redirects, and only to the same origin (scheme,
-/// host, port): a cross-origin redirect stops, and its 3xx is the response.
-fn same_origin_redirects(max: usize) -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(move |attempt| {
-        if max == 0 {
-            return attempt.stop();
-        }
-        // `previous` holds the original URL and every hop so far.
-        if attempt.previous().len() > max {
-            return attempt.error(format!("more than {max} redirects"));
-        }
-        let next = attempt.url();
-        let same_origin = attempt.previous().last().is_some_and(|prev| {
-            prev.scheme() == next.scheme()
-                && prev.host_str() == next.host_str()
-                && prev.port_or_known_default() == next.port_or_known_default()
-        });
-        if same_origin {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
 }
 
 #[cfg(test)]

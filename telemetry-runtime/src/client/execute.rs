@@ -18,6 +18,7 @@ use super::error::{self, ClientError};
 use super::hosts::{ActiveGuard, HostState};
 use super::inner::ClientInner;
 use super::limiter::{HostLimiter, Rejected};
+use super::redirect::{Hop, InScope};
 use super::request::Response;
 use super::retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
 use super::span::{AttemptSpan, RequestSpan, SpanFields};
@@ -226,7 +227,18 @@ impl<'a> Call<'a> {
                     }
                     attempt_span.instrument(self.client.http.execute(this))
                 };
-                let result = wire.await;
+                // Polled with this attempt in scope, so the redirect
+                // policy's hop events name their request.
+                // (The scope is built per poll from what the future holds
+                // anyway, so it takes little room across the await.)
+                let result = InScope::new(wire, || Hop {
+                    telemetry: self.client.telemetry,
+                    adapter: self.client.adapter,
+                    host: self.state.label,
+                    correlation_id: self.emitter.correlation_id(),
+                    attempt,
+                })
+                .await;
                 let ended = Instant::now();
                 // Everything up to the back-off is synchronous (`settle`), so
                 // the response, the error and the retry bookkeeping take no
@@ -421,6 +433,16 @@ impl<'a> Call<'a> {
         };
         if let Some(budget) = &self.client.budget {
             if !budget.try_withdraw() {
+                // The retry is refused before the wire: a rejection event;
+                // the call ends with the last attempt's outcome.
+                emitter.error(
+                    attempt + 1,
+                    Some(ended),
+                    self.fields.method,
+                    ErrorType::RetryBudgetExhausted,
+                    Duration::ZERO,
+                    || "the retry budget has no retry left".to_owned(),
+                );
                 return Step::Done(self.finish(outcome, attempt));
             }
         }

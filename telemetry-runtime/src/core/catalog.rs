@@ -87,7 +87,7 @@ families! {
         "Size of HTTP response bodies.";
     /// `http_client_rejections_total`.
     Rejections => "http_client_rejections_total", "http.client.rejections", "http_client_rejections_total", "{request}", Counter,
-        "Requests the client refused before the wire (circuit_open, rate_limited, retry_after_too_long): not wire attempts.";
+        "Requests the client refused before the wire (circuit_open, rate_limited, retry_after_too_long, retry_budget_exhausted): not wire attempts.";
     /// `http_in_flight_requests`.
     InFlight => "http_in_flight_requests", "http.client.active_requests", "http_client_active_requests", "{request}", Gauge,
         "HTTP wire attempts in flight.";

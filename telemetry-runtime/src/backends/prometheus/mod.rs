@@ -67,7 +67,7 @@ use crate::core::adapter::{registered_adapters, AdapterTelemetry};
 use crate::core::catalog::Family;
 use crate::core::events::{
     BackoffEvent, BreakerState, BreakerTransitionEvent, CustomEventRecord, ErrorEvent, EventRef,
-    FallbackEvent, RateLimitEvent, RequestEvent, ResponseEvent, RetryEvent,
+    FallbackEvent, RateLimitEvent, RedirectEvent, RequestEvent, ResponseEvent, RetryEvent,
 };
 use crate::core::labels::LabelValue;
 use crate::core::manifest::Naming;
@@ -151,8 +151,12 @@ impl EventSink for PrometheusSink {
             EventRef::BreakerTransition(e) => self.on_breaker_transition(e),
             EventRef::Fallback(e) => self.on_fallback(e),
             EventRef::Custom(e) => self.on_custom(e),
+            EventRef::Redirect(e) => self.on_redirect(e),
         }
     }
+    // A followed redirect is inside its wire attempt, which the response
+    // and duration already count: no family of its own.
+    fn on_redirect(&self, _: &RedirectEvent) {}
     fn on_request(&self, e: &RequestEvent) {
         if let Some(a) = state::adapter(e.meta.adapter) {
             a.host(e.meta.host)

@@ -13,8 +13,8 @@
 
 use super::custom::CustomEventRecord;
 use super::lifecycle::{
-    BackoffEvent, BreakerTransitionEvent, ErrorEvent, FallbackEvent, RateLimitEvent, RequestEvent,
-    ResponseEvent, RetryEvent,
+    BackoffEvent, BreakerTransitionEvent, ErrorEvent, FallbackEvent, RateLimitEvent, RedirectEvent,
+    RequestEvent, ResponseEvent, RetryEvent,
 };
 use super::meta::EventMeta;
 
@@ -32,6 +32,7 @@ macro_rules! for_each_event_kind {
             RateLimit(RateLimitEvent) on_rate_limit "The rate limiter answered.";
             BreakerTransition(BreakerTransitionEvent) on_breaker_transition "A circuit breaker changed state.";
             Fallback(FallbackEvent) on_fallback "A fallback source was tried.";
+            Redirect(RedirectEvent) on_redirect "A redirect was followed.";
         }
     };
 }

@@ -166,3 +166,16 @@ event_struct! {
         elapsed: Duration => "elapsed_seconds" via secs,
     }
 }
+
+event_struct! {
+    /// A wire attempt's response was a redirect the client follows (same
+    /// origin only): one event per hop, before the next hop is sent.
+    RedirectEvent = "redirect" {
+        /// The redirect's status (301, 302, 303, 307, 308).
+        status: u16 => "http.response.status_code",
+        /// Where it leads, redacted.
+        location: String => "url.full",
+        /// Hops so far, this one included (1 for the first redirect).
+        hop: u32 => "hop",
+    }
+}

@@ -145,6 +145,8 @@ str_enum! {
         RateLimited => "rate_limited",
         /// The server asked to retry later than the configured cap allows.
         RetryAfterTooLong => "retry_after_too_long",
+        /// The client's retry budget had no retry left for this attempt.
+        RetryBudgetExhausted => "retry_budget_exhausted",
         /// Reading or decoding the body failed.
         Body => "body_error",
         /// Too many redirects or a bad redirect.
@@ -158,8 +160,8 @@ str_enum! {
 
 impl ErrorType {
     /// Whether this error is the client's own refusal before the wire
-    /// (circuit open, rate limited, `Retry-After` above the cap): no wire
-    /// attempt, counted as a rejection.
+    /// (circuit open, rate limited, `Retry-After` above the cap, retry
+    /// budget exhausted): no wire attempt, counted as a rejection.
     ///
     /// ```
     /// use telemetry_runtime::events::ErrorType;
@@ -169,7 +171,10 @@ impl ErrorType {
     pub fn is_refusal(self) -> bool {
         matches!(
             self,
-            ErrorType::CircuitOpen | ErrorType::RateLimited | ErrorType::RetryAfterTooLong
+            ErrorType::CircuitOpen
+                | ErrorType::RateLimited
+                | ErrorType::RetryAfterTooLong
+                | ErrorType::RetryBudgetExhausted
         )
     }
 }
