@@ -114,16 +114,7 @@ mod tests {
         let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(
             kinds,
-            [
-                "request",
-                "response",
-                "error",
-                "retry",
-                "backoff",
-                "rate_limit",
-                "breaker_transition",
-                "fallback"
-            ], // VOCAB-TODO
+            telemetry_vocab::BUILTIN_EVENTS,
             "telemetry-vocab's BUILTIN_EVENTS (the names the macro reserves) drifted from \
              the runtime's event kinds (core/events/kinds.rs)"
         );
