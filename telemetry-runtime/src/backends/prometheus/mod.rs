@@ -47,6 +47,7 @@ pub use crate::core::catalog as names;
 pub mod dashboard;
 pub mod rules;
 
+mod event_counts;
 mod facade;
 mod options;
 #[cfg(feature = "process")]
