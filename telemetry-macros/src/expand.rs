@@ -287,10 +287,10 @@ fn manifest(adapter: &Adapter<'_>, p: &TokenStream) -> TokenStream {
             Field::Payload { .. } | Field::Rejected { .. } => None,
         });
         let fields = ev.fields.iter().filter_map(|f| match f {
-            Field::Payload { ident, ty, .. } => {
+            Field::Payload { ident, ty, secret } => {
                 let n = ident.unraw().to_string();
                 let t = quote!(#ty).to_string().replace(' ', "");
-                Some(quote!(#p::FieldSpec { name: #n, ty: #t }))
+                Some(quote!(#p::FieldSpec { name: #n, ty: #t, secret: #secret }))
             }
             Field::Label { .. } | Field::Rejected { .. } => None,
         });

@@ -209,12 +209,15 @@ fn manifest_describes_the_declaration() {
                 {
                     "name": "resolved",
                     "labels": ["tenant"],
-                    "fields": [{"name": "doi", "ty": "String"}, {"name": "cached", "ty": "bool"}],
+                    "fields": [
+                        {"name": "doi", "ty": "String", "secret": false},
+                        {"name": "cached", "ty": "bool", "secret": false}
+                    ],
                 },
                 {
                     "name": "cache_miss",
                     "labels": ["region"],
-                    "fields": [{"name": "size", "ty": "Option<u64>"}],
+                    "fields": [{"name": "size", "ty": "Option<u64>", "secret": false}],
                 },
             ],
             "slo": {
@@ -535,4 +538,13 @@ fn emit_macro_does_not_evaluate_arguments_without_a_sink() {
             json!({"event": "resolved", "doi": "10.1/seen"})
         )]
     );
+}
+
+/// The manifest says which fields are secret, so tools that read it (stores,
+/// exports, dashboards) can keep them out too.
+#[test]
+fn the_manifest_marks_secret_fields() {
+    let login = &Secrets::MANIFEST.events[0];
+    let secret: Vec<(&str, bool)> = login.fields.iter().map(|f| (f.name, f.secret)).collect();
+    assert_eq!(secret, [("user", false), ("token", true), ("pin", true)]);
 }

@@ -32,6 +32,9 @@ pub struct FieldSpec {
     pub name: &'static str,
     /// The Rust type as written in the attribute, for documentation tools.
     pub ty: &'static str,
+    /// Declared `#[secret]`: every sink sees `REDACTED` instead of the
+    /// value, and tools (stores, exports) must not keep it either.
+    pub secret: bool,
 }
 
 /// A custom event declared with `events(name(...))`.
