@@ -124,22 +124,6 @@ fn cell(adapter: AdapterRef, host: LabelValue) -> Option<&'static HostCell> {
     }))
 }
 
-fn breaker_code(s: BreakerState) -> u8 {
-    match s {
-        BreakerState::Closed => 0,
-        BreakerState::Open => 1,
-        BreakerState::HalfOpen => 2,
-    }
-}
-
-fn breaker_of(code: u8) -> BreakerState {
-    match code {
-        1 => BreakerState::Open,
-        2 => BreakerState::HalfOpen,
-        _ => BreakerState::Closed,
-    }
-}
-
 impl HealthSink {
     fn with_cell(meta: &EventMeta, f: impl FnOnce(&HostCell)) {
         if let Some(c) = cell(meta.adapter, meta.host) {
@@ -184,7 +168,7 @@ impl crate::core::sink::EventSink for HealthSink {
                 c.state_seen.store(true, Ordering::Release);
             }),
             EventRef::BreakerTransition(e) => Self::with_cell(&e.meta, |c| {
-                c.breaker.store(breaker_code(e.to), Ordering::Relaxed);
+                c.breaker.store(e.to.code(), Ordering::Relaxed);
                 c.breaker_since
                     .store(e.meta.time_unix_nano, Ordering::Relaxed);
                 c.state_seen.store(true, Ordering::Release);
@@ -217,7 +201,7 @@ pub fn hosts(adapter: &'static AdapterTelemetry) -> Vec<HostTotals> {
         };
         let snap = c.latency.snapshot();
         let mut state = c.state_seen.load(Ordering::Acquire).then(|| HostState {
-            breaker: breaker_of(c.breaker.load(Ordering::Relaxed)),
+            breaker: BreakerState::from_code(c.breaker.load(Ordering::Relaxed)),
             breaker_since_unix_nano: c.breaker_since.load(Ordering::Relaxed),
             limiter_saturation: f64::from_bits(c.saturation.load(Ordering::Relaxed)),
             limiter_queue_depth: c.queue_depth.load(Ordering::Relaxed),

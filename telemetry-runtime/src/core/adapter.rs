@@ -191,6 +191,14 @@ pub fn duplicate_adapters() -> Vec<(&'static str, &'static str)> {
     DUPLICATES.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// Lists `adapter` among the refused (see [`duplicate_adapters`]).
+fn refuse(adapter: &'static AdapterTelemetry) {
+    DUPLICATES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((adapter.manifest.name, adapter.manifest.type_name));
+}
+
 /// Registers `adapter` and hands out its id (once per adapter: called from
 /// its state's `OnceLock`).
 fn register(adapter: &'static AdapterTelemetry) -> AdapterId {
@@ -199,10 +207,7 @@ fn register(adapter: &'static AdapterTelemetry) -> AdapterId {
     if let Some(first) = registry.iter().find(|a| a.manifest.name == name) {
         let first_type = first.manifest.type_name;
         drop(registry);
-        DUPLICATES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name, adapter.manifest.type_name));
+        refuse(adapter);
         // Once per refused type (registration happens once per type). The
         // library never prints: it logs through tracing when that backend is
         // compiled in, and `duplicate_adapters()` always lists the refusal.
@@ -222,10 +227,7 @@ fn register(adapter: &'static AdapterTelemetry) -> AdapterId {
     }
     if registry.len() >= AdapterId::MAX_ADAPTERS {
         drop(registry);
-        DUPLICATES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name, adapter.manifest.type_name));
+        refuse(adapter);
         #[cfg(feature = "tracing")]
         tracing::warn!(
             target: "telemetry_runtime::registry",

@@ -27,6 +27,7 @@ use metrics_exporter_prometheus::{
 };
 
 use super::options::{default_buckets, is_hot, is_text_rendered, PrometheusOptions};
+use super::state::overflow_slot;
 use crate::core::adapter::PerAdapter;
 use crate::core::catalog::{Family, Kind, LabelNames};
 use crate::core::events::{BreakerState, DelaySource, ErrorType, FallbackOutcome, RetryReason};
@@ -166,14 +167,6 @@ pub(crate) fn naming_of(adapter: &'static AdapterManifest) -> Naming {
 }
 
 const BREAKER_STATES: usize = 3;
-
-fn breaker_index(s: BreakerState) -> usize {
-    match s {
-        BreakerState::Closed => 0,
-        BreakerState::Open => 1,
-        BreakerState::HalfOpen => 2,
-    }
-}
 
 /// The limiter families of one host.
 struct LimiterHandles {
@@ -343,8 +336,7 @@ impl HostHandles {
         }
         if let Some(state) = now.breaker {
             if state != self.breaker_state() {
-                self.last_breaker
-                    .store(breaker_index(state) as u8, Ordering::Relaxed);
+                self.last_breaker.store(state.code(), Ordering::Relaxed);
             }
             // The gauge exists once a transition was seen; a breaker that
             // never moved stays out of the exposition, as before.
@@ -374,7 +366,7 @@ impl HostHandles {
         self.breaker_state
             .get_or_init(|| exporter().gauge(Family::BreakerState, self.naming, self.base()))
             .set(to.gauge_value());
-        let i = breaker_index(from) * BREAKER_STATES + breaker_index(to);
+        let i = usize::from(from.code()) * BREAKER_STATES + usize::from(to.code());
         if let Some(slot) = self.transitions.get(i) {
             slot.get_or_init(|| {
                 let mut l = self.base();
@@ -384,17 +376,12 @@ impl HostHandles {
             })
             .increment(1);
         }
-        self.last_breaker
-            .store(breaker_index(to) as u8, Ordering::Relaxed);
+        self.last_breaker.store(to.code(), Ordering::Relaxed);
     }
 
     /// The last breaker state seen for this host.
     pub(crate) fn breaker_state(&self) -> BreakerState {
-        match self.last_breaker.load(Ordering::Relaxed) {
-            1 => BreakerState::Open,
-            2 => BreakerState::HalfOpen,
-            _ => BreakerState::Closed,
-        }
+        BreakerState::from_code(self.last_breaker.load(Ordering::Relaxed))
     }
     /// The last limiter saturation seen for this host.
     pub(crate) fn saturation(&self) -> f64 {
@@ -483,11 +470,6 @@ impl AdapterHandles {
 }
 
 static HANDLES: PerAdapter<AdapterHandles> = PerAdapter::new();
-
-#[cold]
-fn overflow_slot<T>(slots: &[T]) -> &T {
-    &slots[slots.len() - 1]
-}
 
 /// Handles of `adapter`, created on first use: one indexed load of the
 /// backend's table. `None` for an adapter whose metrics are not exported (a

@@ -402,8 +402,10 @@ impl AdapterMetrics {
     }
 }
 
+/// The last slot of a per-host table (the overflow host's): the cold
+/// fallback of a host lookup whose index is out of range (it never is).
 #[cold]
-fn overflow_slot<T>(slots: &[T]) -> &T {
+pub(crate) fn overflow_slot<T>(slots: &[T]) -> &T {
     // `slots` has cap + 1 >= 2 entries (the cap is at least 1).
     &slots[slots.len() - 1]
 }

@@ -230,13 +230,35 @@ str_enum! {
 }
 
 impl BreakerState {
+    /// The state as a small number: 0 closed, 1 open, 2 half-open (what
+    /// backends keep in an atomic and the gauge exports).
+    ///
+    /// ```
+    /// use telemetry_runtime::events::BreakerState;
+    /// for s in BreakerState::ALL {
+    ///     assert_eq!(BreakerState::from_code(s.code()), *s);
+    /// }
+    /// ```
+    pub fn code(self) -> u8 {
+        match self {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+        }
+    }
+
+    /// The state of [`BreakerState::code`]; any other number is closed.
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => BreakerState::Open,
+            2 => BreakerState::HalfOpen,
+            _ => BreakerState::Closed,
+        }
+    }
+
     /// The value of the `http_circuit_breaker_state` gauge: 0 closed, 1 open, 2 half-open.
     pub fn gauge_value(self) -> f64 {
-        match self {
-            BreakerState::Closed => 0.0,
-            BreakerState::Open => 1.0,
-            BreakerState::HalfOpen => 2.0,
-        }
+        f64::from(self.code())
     }
 }
 
