@@ -185,7 +185,7 @@ pub(crate) fn expand(adapter: &Adapter<'_>) -> TokenStream {
                 if #p::interested() {
                     let #telemetry: &'static #p::AdapterTelemetry = &TELEMETRY;
                     let #event = #event_enum::#variant { #(#inits,)* };
-                    #telemetry.emit_custom(&#event);
+                    #p::emit_custom(#telemetry, &#event);
                 }
             }
         }

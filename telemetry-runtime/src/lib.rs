@@ -45,7 +45,7 @@ pub mod server;
 pub mod sink;
 
 // The core's modules at the paths users know.
-pub use crate::core::{dispatch, events, labels, manifest, redact};
+pub use crate::core::{dispatch, events, labels, manifest, redact, scope};
 /// The server's configuration (TOML).
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
@@ -97,6 +97,9 @@ pub mod __private {
     };
     /// What a `#[secret]` event field debug-prints as.
     pub use crate::core::redact::REDACTED;
+    /// What the generated emitters call: delivers a custom event with the
+    /// request in scope, if any.
+    pub use crate::core::scope::emit_custom;
     pub use erased_serde;
     pub use serde;
 

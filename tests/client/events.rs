@@ -505,3 +505,65 @@ async fn a_spent_retry_budget_is_a_refusal_not_an_attempt() {
         describe_all(&events)
     );
 }
+
+#[instrumented_adapter(
+    name = "client_scoped_custom",
+    hosts(cap = 8),
+    events(parsed(items: u32))
+)]
+struct ScopedCustom {}
+
+#[instrumented_adapter(name = "client_scoped_other", hosts(cap = 8), events(noted(n: u32)))]
+struct ScopedOther {}
+
+/// A custom event emitted while handling a response, in its request's
+/// scope, carries the request's correlation id and host; outside the scope
+/// it gets a fresh id and the overflow host; another adapter's event in the
+/// scope keeps the correlation id only.
+#[tokio::test]
+async fn custom_events_in_a_request_scope_carry_its_correlation_id_and_host() {
+    let (sim, rec, client) =
+        setup::<ScopedCustom>("scoped.test", Script::always(Step::ok()), fast_retries(1)).await;
+    let other = record::<ScopedOther>();
+    let api = ScopedCustom {};
+    let resp = client
+        .get(format!("http://scoped.test:{}/items", sim.port()))
+        .send()
+        .await
+        .expect("200");
+    let ctx = resp.context();
+    let host = format!("scoped.test:{}", sim.port());
+    assert_eq!((ctx.adapter(), ctx.host()), ("client_scoped_custom", host.as_str()));
+    let body = ctx.in_scope(resp.text()).await.expect("body");
+    ctx.scope(|| {
+        api.emit().parsed(u32::try_from(body.len()).unwrap_or(u32::MAX));
+        ScopedOther {}.emit().noted(1);
+    });
+    api.emit().parsed(0);
+
+    let customs: Vec<_> = rec
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            RecordedEvent::Custom { meta, .. } => Some(meta),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(customs.len(), 2, "two custom events of the adapter");
+    assert_eq!(customs[0].correlation_id, ctx.correlation_id());
+    assert_eq!(customs[0].host.as_str(), host);
+    assert_ne!(customs[1].correlation_id, ctx.correlation_id());
+    assert_eq!(customs[1].host.as_str(), "_OTHER");
+
+    let others: Vec<_> = other
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            RecordedEvent::Custom { meta, .. } => Some(meta),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(others.len(), 1);
+    assert_eq!(others[0].correlation_id, ctx.correlation_id());
+    assert_eq!(others[0].host.as_str(), "_OTHER", "host labels are per adapter");
+}

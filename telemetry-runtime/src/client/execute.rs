@@ -18,7 +18,6 @@ use super::error::{self, ClientError};
 use super::hosts::{ActiveGuard, HostState};
 use super::inner::ClientInner;
 use super::limiter::{HostLimiter, Rejected};
-use super::redirect::{Hop, InScope};
 use super::request::Response;
 use super::retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
 use super::span::{AttemptSpan, RequestSpan, SpanFields};
@@ -26,6 +25,7 @@ use crate::core::events::{
     BreakerState, CorrelationId, DelaySource, ErrorType, HttpMethod, RateLimitOutcome, RetryReason,
 };
 use crate::core::redact::Redactor;
+use crate::core::scope::RequestContext;
 
 /// What every attempt of one logical request shares, borrowed from
 /// `execute`'s future: the attempt loop's future holds these references and
@@ -231,12 +231,13 @@ impl<'a> Call<'a> {
                 // policy's hop events name their request.
                 // (The scope is built per poll from what the future holds
                 // anyway, so it takes little room across the await.)
-                let result = InScope::new(wire, || Hop {
-                    telemetry: self.client.telemetry,
-                    adapter: self.client.adapter,
-                    host: self.state.label,
-                    correlation_id: self.emitter.correlation_id(),
-                    attempt,
+                let result = RequestContext::scoped_by(wire, || {
+                    RequestContext::new(
+                        self.client.telemetry,
+                        self.state.label,
+                        self.emitter.correlation_id(),
+                        attempt,
+                    )
                 })
                 .await;
                 let ended = Instant::now();
@@ -457,7 +458,12 @@ impl<'a> Call<'a> {
             AttemptOutcome::Response(inner) => Ok(Response {
                 inner,
                 attempts: attempt,
-                correlation_id: self.emitter.correlation_id(),
+                context: RequestContext::new(
+                    self.client.telemetry,
+                    self.state.label,
+                    self.emitter.correlation_id(),
+                    0,
+                ),
             }),
             AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
                 host: self.state.display(),

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{AdapterClient, ClientError};
 use crate::core::events::CorrelationId;
+use crate::core::scope::RequestContext;
 
 /// A request being built: reqwest's builder plus the client's own options
 /// (idempotency opt-in, correlation id). Finish with [`send`](Self::send).
@@ -158,7 +159,7 @@ impl RequestBuilder {
 pub struct Response {
     pub(crate) inner: reqwest::Response,
     pub(crate) attempts: u32,
-    pub(crate) correlation_id: CorrelationId,
+    pub(crate) context: RequestContext,
 }
 
 impl fmt::Debug for Response {
@@ -166,7 +167,7 @@ impl fmt::Debug for Response {
         f.debug_struct("Response")
             .field("status", &self.inner.status())
             .field("attempts", &self.attempts)
-            .field("correlation_id", &self.correlation_id)
+            .field("correlation_id", &self.context.correlation_id())
             .finish_non_exhaustive()
     }
 }
@@ -186,7 +187,28 @@ impl Response {
 
     /// The logical request's correlation id.
     pub fn correlation_id(&self) -> CorrelationId {
-        self.correlation_id
+        self.context.correlation_id()
+    }
+
+    /// The logical request (adapter, host, correlation id), to handle the
+    /// response in its scope: custom events emitted inside
+    /// [`RequestContext::scope`] or [`RequestContext::in_scope`] carry this
+    /// request's correlation id and host.
+    ///
+    /// ```no_run
+    /// # use telemetry_runtime::{instrumented_adapter, AdapterClient};
+    /// #[instrumented_adapter(name = "doc_resp_ctx", hosts(cap = 4), events(parsed(items: u32)))]
+    /// struct Api {}
+    /// # async fn run(api: &Api, client: &AdapterClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let resp = client.get("https://api.test/items").send().await?;
+    /// let ctx = resp.context();
+    /// let body = ctx.in_scope(resp.text()).await?;
+    /// // Carries the request's correlation id and host `api.test`.
+    /// ctx.scope(|| api.emit().parsed(body.lines().count() as u32));
+    /// # Ok(()) }
+    /// ```
+    pub fn context(&self) -> RequestContext {
+        self.context
     }
 
     /// The status code as a number.

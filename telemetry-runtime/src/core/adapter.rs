@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::core::dispatch::{self, SinkSlot};
-use crate::core::events::{CorrelationId, CustomEvent, CustomEventRecord, EventMeta, EventRef};
+use crate::core::events::{CustomEvent, EventRef};
 use crate::core::id::{AdapterId, AdapterRef};
 use crate::core::labels::BoundedLabel;
 use crate::core::manifest::AdapterManifest;
@@ -370,12 +370,6 @@ impl AdapterTelemetry {
         dispatch::deliver_observers(event);
     }
 
-    /// Delivers a custom event (what generated emitters call).
-    pub fn emit_custom(&'static self, event: &dyn CustomEvent) {
-        let meta = EventMeta::new(self, self.hosts().overflow(), CorrelationId::next(), 0);
-        let record = CustomEventRecord { meta, event };
-        self.emit(EventRef::Custom(&record));
-    }
 }
 
 #[cfg(test)]

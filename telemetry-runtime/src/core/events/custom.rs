@@ -29,8 +29,10 @@ pub trait CustomEvent: fmt::Debug + Send + Sync + 'static {
 /// A custom event as sinks receive it.
 #[derive(Debug, Clone, Copy)]
 pub struct CustomEventRecord<'a> {
-    /// Adapter, a fresh correlation id and the timestamp. Custom events are
-    /// not tied to a host: `meta.host` is the host label's `_OTHER` value.
+    /// Adapter, correlation id, host, attempt and timestamp. Emitted in the
+    /// scope of a request of the same adapter (`core::scope`), the event
+    /// carries that request's correlation id, host and attempt; otherwise a
+    /// fresh correlation id, the host label's `_OTHER` value and attempt 0.
     pub meta: EventMeta,
     /// The event itself.
     pub event: &'a dyn CustomEvent,
