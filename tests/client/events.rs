@@ -533,10 +533,14 @@ async fn custom_events_in_a_request_scope_carry_its_correlation_id_and_host() {
         .expect("200");
     let ctx = resp.context();
     let host = format!("scoped.test:{}", sim.port());
-    assert_eq!((ctx.adapter(), ctx.host()), ("client_scoped_custom", host.as_str()));
+    assert_eq!(
+        (ctx.adapter(), ctx.host()),
+        ("client_scoped_custom", host.as_str())
+    );
     let body = ctx.in_scope(resp.text()).await.expect("body");
     ctx.scope(|| {
-        api.emit().parsed(u32::try_from(body.len()).unwrap_or(u32::MAX));
+        api.emit()
+            .parsed(u32::try_from(body.len()).unwrap_or(u32::MAX));
         ScopedOther {}.emit().noted(1);
     });
     api.emit().parsed(0);
@@ -565,5 +569,50 @@ async fn custom_events_in_a_request_scope_carry_its_correlation_id_and_host() {
         .collect();
     assert_eq!(others.len(), 1);
     assert_eq!(others[0].correlation_id, ctx.correlation_id());
-    assert_eq!(others[0].host.as_str(), "_OTHER", "host labels are per adapter");
+    assert_eq!(
+        others[0].host.as_str(),
+        "_OTHER",
+        "host labels are per adapter"
+    );
+}
+
+#[instrumented_adapter(name = "client_filter_folded", hosts(cap = 1))]
+struct FilterFolded {}
+
+/// The host filter matches the host before folding: with a cap of 1 the
+/// second host's label is `_OTHER`, and an allow list naming it still
+/// passes its events (and only its events).
+#[tokio::test]
+async fn the_host_filter_matches_a_host_folded_into_other() {
+    use telemetry_runtime::sink::HostFilterSink;
+    let sim = Simulator::start().await.expect("simulator");
+    for h in ["first.test", "second.test"] {
+        sim.route(Route::host(h), Script::always(Step::ok()));
+    }
+    let rec = RecordingSink::new();
+    let port = sim.port();
+    FilterFolded::telemetry().set_sink(Some(Box::new(HostFilterSink::allow(
+        [format!("Second.Test:{port}")],
+        rec.clone(),
+    ))));
+    let client = AdapterClient::builder::<FilterFolded>()
+        .resolve("first.test", sim.addr())
+        .resolve("second.test", sim.addr())
+        .no_breaker()
+        .build()
+        .expect("client builds");
+    for h in ["first.test", "second.test", "first.test"] {
+        client
+            .get(format!("http://{h}:{port}/"))
+            .send()
+            .await
+            .expect("200");
+    }
+    FilterFolded::telemetry().set_sink(None);
+    let events = rec.take();
+    assert_eq!(describe_all(&events), ["request#1 GET", "response#1 200"]);
+    assert!(
+        events.iter().all(|e| e.meta().host.as_str() == "_OTHER"),
+        "the second host is past the cap of 1, so its label is folded"
+    );
 }

@@ -13,7 +13,7 @@ use crate::core::events::{
     RateLimitOutcome, RequestEvent, ResponseEvent, RetryEvent, RetryReason,
 };
 use crate::core::id::AdapterRef;
-use crate::core::labels::LabelValue;
+use crate::core::labels::{HostKey, LabelValue};
 
 /// Context shared by the events of one logical request (or one source of a
 /// fallback chain): adapter, host, correlation id, clock.
@@ -21,6 +21,7 @@ pub(super) struct Emitter {
     telemetry: &'static AdapterTelemetry,
     adapter: AdapterRef,
     host: LabelValue,
+    host_key: HostKey,
     correlation_id: CorrelationId,
     /// The client's epoch and its wall-clock time (see `meta_at`).
     epoch: Instant,
@@ -28,17 +29,20 @@ pub(super) struct Emitter {
 }
 
 impl Emitter {
-    /// The events of `client` about `host`, under `correlation_id`.
+    /// The events of `client` about `host` (`host_key` before folding),
+    /// under `correlation_id`.
     #[inline]
     pub(super) fn new(
         client: &ClientInner,
         host: LabelValue,
+        host_key: HostKey,
         correlation_id: CorrelationId,
     ) -> Self {
         Emitter {
             telemetry: client.telemetry,
             adapter: client.adapter,
             host,
+            host_key,
             correlation_id,
             epoch: client.epoch,
             epoch_unix_nanos: client.epoch_unix_nanos,
@@ -67,6 +71,7 @@ impl Emitter {
         EventMeta {
             adapter: self.adapter,
             host: self.host,
+            host_key: self.host_key,
             correlation_id: self.correlation_id,
             attempt,
             time_unix_nano: self.epoch_unix_nanos.saturating_add(since),

@@ -101,7 +101,7 @@ impl ClientInner {
             state.mark_used(now_ms);
             self.hosts.sweep_at(now_ms, false);
 
-            let emitter = Emitter::new(self, state.label, correlation_id);
+            let emitter = Emitter::new(self, state.label, state.key, correlation_id);
             let want_url = emitter.on() || RequestSpan::enabled();
             let url_full = if want_url {
                 redacted_url(&self.redactor, first.url())
@@ -238,6 +238,7 @@ impl<'a> Call<'a> {
                         self.emitter.correlation_id(),
                         attempt,
                     )
+                    .with_host_key(self.state.key)
                 })
                 .await;
                 let ended = Instant::now();
@@ -463,7 +464,8 @@ impl<'a> Call<'a> {
                     self.state.label,
                     self.emitter.correlation_id(),
                     0,
-                ),
+                )
+                .with_host_key(self.state.key),
             }),
             AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
                 host: self.state.display(),

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::emit::Emitter;
 use super::{AdapterClient, ClientError, Response};
 use crate::core::events::{CorrelationId, FallbackOutcome};
+use crate::core::labels::HostKey;
 
 type SourceFuture<'c> = Pin<Box<dyn Future<Output = Result<Response, ClientError>> + Send + 'c>>;
 type SourceFn<'c> = Box<dyn FnOnce(CorrelationId) -> SourceFuture<'c> + Send + 'c>;
@@ -108,9 +109,15 @@ impl<'c> Fallback<'c> {
                         _ => None,
                     };
                     let host = r.url().host_str().map(|h| {
-                        telemetry
+                        let url = r.url();
+                        let label = telemetry
                             .hosts()
-                            .intern_host_port(h, r.url().port(), r.url().scheme())
+                            .intern_host_port(h, url.port(), url.scheme());
+                        let key = match url.port() {
+                            Some(p) => HostKey::of(&format!("{h}:{p}")),
+                            None => HostKey::of(h),
+                        };
+                        (label, key)
                     });
                     if reason.is_some() {
                         (FallbackOutcome::Failure, reason, host)
@@ -124,13 +131,20 @@ impl<'c> Fallback<'c> {
                     } else {
                         FallbackOutcome::Failure
                     };
-                    let host = error_host(e).map(|h| telemetry.hosts().intern_host(h, None));
+                    let host = error_host(e)
+                        .map(|h| (telemetry.hosts().intern_host(h, None), HostKey::of(h)));
                     (outcome, Some(e.error_type().as_str()), host)
                 }
             };
-            let event_host = host.unwrap_or_else(|| telemetry.hosts().overflow());
-            Emitter::new(&self.client.inner, event_host, self.correlation_id)
-                .fallback(tier, source, outcome, reason, elapsed);
+            let (event_host, host_key) =
+                host.unwrap_or_else(|| (telemetry.hosts().overflow(), HostKey::UNKNOWN));
+            Emitter::new(
+                &self.client.inner,
+                event_host,
+                host_key,
+                self.correlation_id,
+            )
+            .fallback(tier, source, outcome, reason, elapsed);
             match result {
                 Ok(response) if outcome == FallbackOutcome::Success => {
                     return Ok(FallbackHit {
@@ -142,7 +156,7 @@ impl<'c> Fallback<'c> {
                 Ok(response) => failures.push((
                     source,
                     ClientError::Status {
-                        host: host.map_or_else(String::new, |h| h.as_str().to_owned()),
+                        host: host.map_or_else(String::new, |(h, _)| h.as_str().to_owned()),
                         correlation_id: response.correlation_id(),
                         status: response.status_code(),
                         attempts: response.attempts(),

@@ -11,7 +11,7 @@ use super::limiter::{HostLimiter, LimiterSnapshot, RateLimit};
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::events::BreakerState;
 use crate::core::labels::hash::FastHashBuilder;
-use crate::core::labels::LabelValue;
+use crate::core::labels::{HostKey, LabelValue};
 use crate::core::live::LiveHostState;
 
 /// Host name → per-port states.
@@ -26,6 +26,8 @@ pub(super) struct HostState {
     port: u16,
     /// The `host` label value (`host`, or `host:port` off the default port).
     pub(super) label: LabelValue,
+    /// The host before cap folding, for host filters (`HostKey`).
+    pub(super) key: HostKey,
     pub(super) limiter: Option<HostLimiter>,
     pub(super) breaker: Option<HostBreaker>,
     /// Milliseconds since the client's epoch of the last use.
@@ -177,10 +179,16 @@ impl HostTable {
             (port != default_port).then_some(port),
             scheme,
         );
+        let key = if port != default_port {
+            HostKey::of_label(&format!("{host}:{port}"))
+        } else {
+            HostKey::of_label(host)
+        };
         let state = Arc::new(HostState {
             host: host.into(),
             port,
             label,
+            key,
             limiter: self.limit_for(host, port).map(HostLimiter::new),
             breaker: self.breaker.clone().map(HostBreaker::new),
             last_used_ms: AtomicU64::new(self.now_ms()),

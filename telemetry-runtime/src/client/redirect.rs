@@ -26,8 +26,10 @@ fn emit_hop(status: u16, next: &reqwest::Url, hop: usize) {
     if !telemetry.interested() {
         return;
     }
+    let mut meta = EventMeta::new(telemetry, h.host_label(), h.correlation_id(), h.attempt());
+    meta.host_key = h.host_key();
     let e = RedirectEvent {
-        meta: EventMeta::new(telemetry, h.host_label(), h.correlation_id(), h.attempt()),
+        meta,
         status,
         location: redact_url(next.as_str()),
         hop: u32::try_from(hop).unwrap_or(u32::MAX),

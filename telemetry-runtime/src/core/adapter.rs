@@ -369,7 +369,6 @@ impl AdapterTelemetry {
         }
         dispatch::deliver_observers(event);
     }
-
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::events::{CorrelationId, CustomEvent, CustomEventRecord, EventMeta, EventRef};
-use crate::core::labels::LabelValue;
+use crate::core::labels::{HostKey, LabelValue};
 
 /// One request of one adapter: what events emitted on its behalf carry.
 ///
@@ -33,6 +33,7 @@ use crate::core::labels::LabelValue;
 pub struct RequestContext {
     telemetry: &'static AdapterTelemetry,
     host: LabelValue,
+    host_key: HostKey,
     correlation_id: CorrelationId,
     attempt: u32,
 }
@@ -77,9 +78,17 @@ impl RequestContext {
         RequestContext {
             telemetry,
             host,
+            host_key: HostKey::UNKNOWN,
             correlation_id,
             attempt,
         }
+    }
+
+    /// The same context, with the host before cap folding (what the
+    /// client knows, for host filters).
+    pub fn with_host_key(mut self, key: HostKey) -> Self {
+        self.host_key = key;
+        self
     }
 
     /// The context in scope on this thread, if any.
@@ -106,6 +115,11 @@ impl RequestContext {
     /// The host label value, as events carry it.
     pub fn host_label(&self) -> LabelValue {
         self.host
+    }
+
+    /// The host before cap folding ([`HostKey::UNKNOWN`] when not given).
+    pub fn host_key(&self) -> HostKey {
+        self.host_key
     }
 
     /// The logical request's correlation id.
@@ -238,12 +252,16 @@ impl<F: Future, C: Fn() -> RequestContext> Future for ScopedBy<F, C> {
 /// so the host stays the overflow value); outside any request, a fresh
 /// correlation id.
 pub fn emit_custom(telemetry: &'static AdapterTelemetry, event: &dyn CustomEvent) {
-    let (host, correlation_id, attempt) = match RequestContext::current() {
-        Some(c) if std::ptr::eq(c.telemetry, telemetry) => (c.host, c.correlation_id, c.attempt),
-        Some(c) => (telemetry.hosts().overflow(), c.correlation_id, 0),
-        None => (telemetry.hosts().overflow(), CorrelationId::next(), 0),
+    let overflow = telemetry.hosts().overflow();
+    let (host, host_key, correlation_id, attempt) = match RequestContext::current() {
+        Some(c) if std::ptr::eq(c.telemetry, telemetry) => {
+            (c.host, c.host_key, c.correlation_id, c.attempt)
+        }
+        Some(c) => (overflow, HostKey::UNKNOWN, c.correlation_id, 0),
+        None => (overflow, HostKey::UNKNOWN, CorrelationId::next(), 0),
     };
-    let meta = EventMeta::new(telemetry, host, correlation_id, attempt);
+    let mut meta = EventMeta::new(telemetry, host, correlation_id, attempt);
+    meta.host_key = host_key;
     let record = CustomEventRecord { meta, event };
     telemetry.emit(EventRef::Custom(&record));
 }

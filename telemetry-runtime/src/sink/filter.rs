@@ -4,15 +4,17 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::core::events::EventRef;
-use crate::core::labels::normalized_host;
+use crate::core::labels::{normalized_host, HostKey};
 use crate::core::sink::{deliver, EventSink};
 
 /// Passes on only events whose host label is (or is not) in a set.
 ///
 /// The hosts given are normalised as host labels are (`API.Example.com:443`
-/// is `api.example.com`), so any spelling matches. A host past its adapter's
-/// cap is folded into `_OTHER` before events are built: its events carry
-/// `_OTHER`, which only an explicit `_OTHER` entry matches.
+/// is `api.example.com`), so any spelling matches. The match is on the host
+/// before cap folding (the event's [`HostKey`](crate::labels::HostKey)): a
+/// host past its adapter's cap, whose label is `_OTHER`, still matches its
+/// own name, and an explicit `_OTHER` entry matches every event whose label
+/// is `_OTHER` (folded hosts, custom events outside a request's scope).
 ///
 /// ```
 /// use telemetry_runtime::sink::{HostFilterSink, RecordingSink};
@@ -22,6 +24,7 @@ use crate::core::sink::{deliver, EventSink};
 /// ```
 pub struct HostFilterSink<S> {
     hosts: HashSet<String>,
+    keys: HashSet<HostKey>,
     allow: bool,
     inner: S,
 }
@@ -39,16 +42,20 @@ impl<S: EventSink> fmt::Debug for HostFilterSink<S> {
 impl<S: EventSink> HostFilterSink<S> {
     /// Passes events of these hosts only.
     pub fn allow<I: IntoIterator<Item = H>, H: Into<String>>(hosts: I, inner: S) -> Self {
+        let hosts = normalize_all(hosts);
         HostFilterSink {
-            hosts: normalize_all(hosts),
+            keys: keys_of(&hosts),
+            hosts,
             allow: true,
             inner,
         }
     }
     /// Passes every event except those of these hosts.
     pub fn deny<I: IntoIterator<Item = H>, H: Into<String>>(hosts: I, inner: S) -> Self {
+        let hosts = normalize_all(hosts);
         HostFilterSink {
-            hosts: normalize_all(hosts),
+            keys: keys_of(&hosts),
+            hosts,
             allow: false,
             inner,
         }
@@ -65,12 +72,18 @@ fn normalize_all<I: IntoIterator<Item = H>, H: Into<String>>(hosts: I) -> HashSe
         .collect()
 }
 
+fn keys_of(hosts: &HashSet<String>) -> HashSet<HostKey> {
+    hosts.iter().map(|h| HostKey::of_label(h)).collect()
+}
+
 impl<S: EventSink> EventSink for HostFilterSink<S> {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
     fn on_event(&self, event: EventRef<'_>) {
-        let listed = self.hosts.contains(event.meta().host.as_str());
+        let meta = event.meta();
+        let listed = self.hosts.contains(meta.host.as_str())
+            || (!meta.host_key.is_unknown() && self.keys.contains(&meta.host_key));
         if listed == self.allow {
             deliver(&self.inner, event);
         }

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 
 use crate::core::id::AdapterRef;
 use crate::core::labels::hash::mix64;
-use crate::core::labels::LabelValue;
+use crate::core::labels::{HostKey, LabelValue};
 
 /// Identifies one logical request (all its attempts) across events, spans and logs.
 ///
@@ -73,6 +73,9 @@ pub struct EventMeta {
     pub adapter: AdapterRef,
     /// The bounded, normalised host label (`server.address`).
     pub host: LabelValue,
+    /// The host before cap folding ([`HostKey::UNKNOWN`] when not a wire
+    /// host): what host filters match, also for hosts folded into `_OTHER`.
+    pub host_key: HostKey,
     /// The logical request this event belongs to.
     pub correlation_id: CorrelationId,
     /// Wire attempt, starting at 1 (`http.request.resend_count` is `attempt - 1`);
@@ -93,6 +96,7 @@ impl EventMeta {
         EventMeta {
             adapter: adapter.into(),
             host,
+            host_key: HostKey::UNKNOWN,
             correlation_id,
             attempt,
             time_unix_nano: now_unix_nanos(),

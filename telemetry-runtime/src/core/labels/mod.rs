@@ -24,7 +24,7 @@ mod table;
 mod value;
 
 pub use host::MAX_HOST_LEN;
-pub use normal::normalized_host;
+pub use normal::{normalized_host, HostKey};
 pub use table::BoundedLabel;
 pub use value::{LabelEntry, LabelValue, MAX_CAP, MAX_VALUE_LEN, OVERFLOW_VALUE};
 
