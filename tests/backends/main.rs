@@ -20,6 +20,7 @@
 //!   a tracing subscriber saw of the runtime's callsites (OTLP spans, JSON
 //!   logs, redaction), whose interest `tracing-core` caches process-wide.
 
+mod alerting;
 mod buckets;
 mod exposition;
 mod otlp;
