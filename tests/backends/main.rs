@@ -23,6 +23,7 @@
 mod alerting;
 mod buckets;
 mod exposition;
+mod k8s;
 mod otlp;
 mod prometheus;
 mod prometheus_limiter;
