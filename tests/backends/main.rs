@@ -31,6 +31,7 @@ mod queue;
 mod real_prometheus;
 mod redaction;
 mod rules;
+mod runbook;
 mod server;
 mod sinks;
 mod tracing;
