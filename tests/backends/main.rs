@@ -22,6 +22,7 @@
 
 mod alerting;
 mod buckets;
+mod docs_rules;
 mod exposition;
 mod k8s;
 mod otlp;
