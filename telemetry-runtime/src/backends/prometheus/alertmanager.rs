@@ -46,10 +46,26 @@ use super::rules::prom_duration;
 
 /// The severities the generated rules use, each routed to the receiver of
 /// the same name.
+///
+/// ```
+/// use telemetry_runtime::backends::prometheus::alertmanager::SEVERITIES;
+/// assert_eq!(SEVERITIES, ["page", "ticket", "info"]);
+/// ```
 pub const SEVERITIES: &[&str] = &["page", "ticket", "info"];
 
 /// A time interval during which some adapters' alerts are not notified
 /// (Alertmanager's `time_intervals` + `mute_time_intervals`).
+///
+/// ```
+/// use telemetry_runtime::backends::prometheus::alertmanager::MuteInterval;
+/// let weekend = MuteInterval {
+///     name: "weekend".into(),
+///     adapters: vec!["batch_import".into()],
+///     weekdays: vec!["saturday:sunday".into()],
+///     times: vec![],
+/// };
+/// assert_eq!(weekend.adapters.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MuteInterval {
     /// The interval's name in the configuration.
@@ -65,6 +81,14 @@ pub struct MuteInterval {
 }
 
 /// What [`alertmanager_config`] writes.
+///
+/// ```
+/// use std::time::Duration;
+/// use telemetry_runtime::backends::prometheus::alertmanager::AlertmanagerOptions;
+/// let o = AlertmanagerOptions::default();
+/// assert_eq!(o.repeat_interval, Duration::from_secs(4 * 3600));
+/// assert!(o.send_resolved);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertmanagerOptions {
     /// Where every receiver posts (Alertmanager's webhook format).
@@ -149,6 +173,13 @@ fn alternation(names: &[String]) -> String {
 
 /// An Alertmanager configuration (YAML) for the generated rules, written as
 /// `options` say (see the module docs).
+///
+/// ```
+/// use telemetry_runtime::backends::prometheus::alertmanager::{alertmanager_config, AlertmanagerOptions};
+/// let yaml = alertmanager_config(&AlertmanagerOptions::default());
+/// assert!(yaml.contains("equal: [adapter]"));
+/// assert!(yaml.contains("send_resolved: true"));
+/// ```
 pub fn alertmanager_config(options: &AlertmanagerOptions) -> String {
     let mut out = String::with_capacity(2048);
     out.push_str(
