@@ -23,6 +23,9 @@
 //!    gets `status: resolved`;
 //! 6. a changed rule file loads through `POST /-/reload`, the same process.
 //!
+//! The test runs alone in a child process (`run_alone!`): the server's
+//! readiness, which other tests check, judges every adapter of a process.
+//!
 //! A missing binary fails under `scripts/test.sh` and in CI
 //! (`tests/support/tools.rs`).
 
@@ -247,6 +250,10 @@ fn the_generated_alertmanager_config_passes_amtool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_reach_a_real_alertmanager() {
+    // Alone in a child process: its failing adapters would fail the
+    // readiness other tests of this binary expect (readiness judges every
+    // adapter of the process).
+    telemetry_tests::run_alone!(alerts_reach_a_real_alertmanager);
     let Some(prometheus) = require_tool("prometheus") else {
         return;
     };

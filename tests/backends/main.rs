@@ -16,7 +16,8 @@
 //!   `support::process`): the configured buckets (fixed at the first
 //!   recording in the process), the exposition property test (hundreds of
 //!   hosts the other tests should not render), the server's readiness walk
-//!   (judges every adapter of the process), and the tests asserting on what
+//!   (judges every adapter of the process), the alerting test (its failing
+//!   adapters would fail that readiness), and the tests asserting on what
 //!   a tracing subscriber saw of the runtime's callsites (OTLP spans, JSON
 //!   logs, redaction), whose interest `tracing-core` caches process-wide.
 
