@@ -30,7 +30,12 @@ step "tools"
 command -v cargo >/dev/null || { echo "FATAL: cargo not found" >&2; exit 1; }
 need_apt valgrind valgrind
 if [ -f scripts/install-prometheus.sh ]; then bash scripts/install-prometheus.sh; else need_apt promtool prometheus; fi
-for tool in promtool prometheus; do
+# The alerting test (tests/backends/alerting.rs) runs a real Alertmanager.
+if ! command -v prometheus-alertmanager >/dev/null 2>&1 && ! command -v alertmanager >/dev/null 2>&1; then
+  need_apt prometheus-alertmanager prometheus-alertmanager
+fi
+need_apt amtool prometheus-alertmanager
+for tool in promtool prometheus amtool; do
   command -v "$tool" >/dev/null 2>&1 || { echo "FATAL: $tool missing after the install step; the tests that need it would fail" >&2; exit 1; }
 done
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt

@@ -91,9 +91,11 @@ struct Args {
     /// Quick run with little output (used by the test suite).
     #[arg(long)]
     smoke: bool,
-    /// Write Prometheus alert rules (`alerts.yml`) and one Grafana dashboard per
-    /// adapter (`dashboard-<adapter>.json`), generated from the adapters'
-    /// manifests, into this directory.
+    /// Write Prometheus alert rules (`alerts.yml`), one Grafana dashboard per
+    /// adapter (`dashboard-<adapter>.json`), an Alertmanager configuration
+    /// (`alertmanager.yml`), a `PrometheusRule` (`prometheus-rule.yaml`) and a
+    /// `ServiceMonitor` (`service-monitor.yaml`), generated from the
+    /// adapters' manifests, into this directory.
     #[arg(long)]
     export: Option<std::path::PathBuf>,
 }
@@ -108,6 +110,21 @@ fn export(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         let json = serde_json::to_string_pretty(&dashboard::grafana_dashboard(m))?;
         std::fs::write(dir.join(format!("dashboard-{}.json", m.name)), json)?;
     }
+    // --- issue 13 (alerting, Kubernetes): Alertmanager config, PrometheusRule, ServiceMonitor ---
+    {
+        use telemetry_runtime::backends::prometheus::{alertmanager, k8s};
+        let am = alertmanager::alertmanager_config(&alertmanager::AlertmanagerOptions::default());
+        std::fs::write(dir.join("alertmanager.yml"), am)?;
+        std::fs::write(
+            dir.join("prometheus-rule.yaml"),
+            k8s::prometheus_rule(&manifests, "default"),
+        )?;
+        std::fs::write(
+            dir.join("service-monitor.yaml"),
+            k8s::service_monitor("default"),
+        )?;
+    }
+    // --- end issue 13 ---
     println!("wrote alert rules and dashboards to {}", dir.display());
     Ok(())
 }

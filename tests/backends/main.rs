@@ -16,12 +16,16 @@
 //!   `support::process`): the configured buckets (fixed at the first
 //!   recording in the process), the exposition property test (hundreds of
 //!   hosts the other tests should not render), the server's readiness walk
-//!   (judges every adapter of the process), and the tests asserting on what
+//!   (judges every adapter of the process), the alerting test (its failing
+//!   adapters would fail that readiness), and the tests asserting on what
 //!   a tracing subscriber saw of the runtime's callsites (OTLP spans, JSON
 //!   logs, redaction), whose interest `tracing-core` caches process-wide.
 
+mod alerting;
 mod buckets;
+mod docs_rules;
 mod exposition;
+mod k8s;
 mod otlp;
 mod prometheus;
 mod prometheus_limiter;
@@ -29,6 +33,7 @@ mod queue;
 mod real_prometheus;
 mod redaction;
 mod rules;
+mod runbook;
 mod server;
 mod sinks;
 mod tracing;

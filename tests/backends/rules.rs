@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::json;
 use telemetry_runtime::backends::prometheus::dashboard::{grafana_dashboard, queries};
-use telemetry_runtime::backends::prometheus::rules::alert_rules;
+use telemetry_runtime::backends::prometheus::rules::{alert_rules, default_runbook_base};
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 use telemetry_tests::support::{require_tool, temp_dir};
 
@@ -53,6 +53,8 @@ fn rules_have_the_expected_alerts() {
         "alert: RulesOtelErrorBudgetBurnFast",
         "alert: RulesPlainCircuitBreakerOpen",
         "alert: RulesPlainLabelOverflow",
+        "alert: RulesSloRetryRateHigh",
+        "alert: RulesPlainRetryRateHigh",
     ] {
         assert!(yaml.contains(alert), "{alert} in\n{yaml}");
     }
@@ -81,6 +83,7 @@ fn promtool_checks_and_unit_tests_the_rules() {
     );
     assert!(ok, "promtool check rules:\n{out}");
 
+    let runbook = default_runbook_base();
     let req = |labels: &str, series: &str| json!({"series": format!("http_requests_total{{{labels}}}"), "values": series});
     // Minute samples: rules_slo fails 10% of attempts, rules_ok none,
     // rules_otel 50% (by error_type); rules_slo's p99 is near 1 s.
@@ -100,43 +103,66 @@ fn promtool_checks_and_unit_tests_the_rules() {
                 {"series": r#"http_request_duration_seconds_bucket{adapter="rules_slo",host="a",method="GET",le="1"}"#, "values": "0+100x120"},
                 {"series": r#"http_request_duration_seconds_bucket{adapter="rules_slo",host="a",method="GET",le="+Inf"}"#, "values": "0+100x120"},
                 {"series": r#"http_circuit_breaker_state{adapter="rules_slo",host="a"}"#, "values": "1+0x120"},
+                // Retries: rules_slo retries 20 of its 100 attempts a minute
+                // (0.2 > 0.1), rules_ok 5 of 105.
+                {"series": r#"http_retries_total{adapter="rules_slo",host="a",reason="status"}"#, "values": "0+20x120"},
+                {"series": r#"http_retries_total{adapter="rules_ok",host="a",reason="status"}"#, "values": "0+5x120"},
                 {"series": r#"http_circuit_breaker_state{adapter="rules_ok",host="a"}"#, "values": "0+0x120"},
             ],
             "alert_rule_test": [
                 {"eval_time": "30m", "alertname": "RulesSloErrorBudgetBurnFast", "exp_alerts": [{
-                    "exp_labels": {"severity": "page", "adapter": "rules_slo"},
+                    "exp_labels": {"severity": "page", "adapter": "rules_slo", "host": "a"},
                     "exp_annotations": {
                         "summary": "rules_slo: error budget of the 99.5% success objective burning 14.4x too fast",
-                        "description": "Failed attempts over 1h and 5m are both above 0.0720 (14.4 x the 0.0050 budget)."
+                        "description": "Failed attempts over 1h and 5m are both above 0.0720 (14.4 x the 0.0050 budget).",
+                        "runbook_url": format!("{runbook}#errorbudgetburnfast")
                     }
                 }]},
                 {"eval_time": "30m", "alertname": "RulesSloErrorBudgetBurnSlow", "exp_alerts": [{
-                    "exp_labels": {"severity": "ticket", "adapter": "rules_slo"},
+                    "exp_labels": {"severity": "ticket", "adapter": "rules_slo", "host": "a"},
                     "exp_annotations": {
                         "summary": "rules_slo: error budget of the 99.5% success objective burning 6x too fast",
-                        "description": "Failed attempts over 6h and 30m are both above 0.0300 (6 x the 0.0050 budget)."
+                        "description": "Failed attempts over 6h and 30m are both above 0.0300 (6 x the 0.0050 budget).",
+                        "runbook_url": format!("{runbook}#errorbudgetburnslow")
                     }
                 }]},
                 {"eval_time": "1m", "alertname": "RulesSloErrorBudgetBurnFast", "exp_alerts": []},
                 {"eval_time": "30m", "alertname": "RulesOkErrorBudgetBurnFast", "exp_alerts": []},
                 {"eval_time": "30m", "alertname": "RulesOkErrorBudgetBurnSlow", "exp_alerts": []},
                 {"eval_time": "30m", "alertname": "RulesOtelErrorBudgetBurnFast", "exp_alerts": [{
-                    "exp_labels": {"severity": "page", "adapter": "rules_otel"},
+                    "exp_labels": {"severity": "page", "adapter": "rules_otel", "server_address": "b"},
                     "exp_annotations": {
                         "summary": "rules_otel: error budget of the 99% success objective burning 14.4x too fast",
-                        "description": "Failed attempts over 1h and 5m are both above 0.1440 (14.4 x the 0.0100 budget)."
+                        "description": "Failed attempts over 1h and 5m are both above 0.1440 (14.4 x the 0.0100 budget).",
+                        "runbook_url": format!("{runbook}#errorbudgetburnfast")
                     }
                 }]},
                 {"eval_time": "30m", "alertname": "RulesSloLatencyAboveObjective", "exp_alerts": [{
-                    "exp_labels": {"severity": "ticket", "adapter": "rules_slo"},
-                    "exp_annotations": {"summary": "rules_slo: p99 attempt latency above the 0.5s objective"}
+                    "exp_labels": {"severity": "ticket", "adapter": "rules_slo", "host": "a"},
+                    "exp_annotations": {
+                        "summary": "rules_slo: p99 attempt latency above the 0.5s objective",
+                        "runbook_url": format!("{runbook}#latencyaboveobjective")
+                    }
                 }]},
                 {"eval_time": "30m", "alertname": "RulesSloCircuitBreakerOpen", "exp_alerts": [{
                     "exp_labels": {"severity": "ticket", "adapter": "rules_slo", "host": "a"},
-                    "exp_annotations": {"summary": "rules_slo: circuit breaker open for a"}
+                    "exp_annotations": {
+                        "summary": "rules_slo: circuit breaker open for a",
+                        "runbook_url": format!("{runbook}#circuitbreakeropen")
+                    }
                 }]},
                 {"eval_time": "3m", "alertname": "RulesSloCircuitBreakerOpen", "exp_alerts": []},
                 {"eval_time": "30m", "alertname": "RulesOkCircuitBreakerOpen", "exp_alerts": []},
+                {"eval_time": "30m", "alertname": "RulesSloRetryRateHigh", "exp_alerts": [{
+                    "exp_labels": {"severity": "ticket", "adapter": "rules_slo", "host": "a"},
+                    "exp_annotations": {
+                        "summary": "rules_slo: more than 0.1 retries per attempt to a",
+                        "runbook_url": format!("{runbook}#retryratehigh")
+                    }
+                }]},
+                // `for: 10m`: not yet after 5 minutes.
+                {"eval_time": "5m", "alertname": "RulesSloRetryRateHigh", "exp_alerts": []},
+                {"eval_time": "30m", "alertname": "RulesOkRetryRateHigh", "exp_alerts": []},
             ],
         }],
     });

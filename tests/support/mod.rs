@@ -18,4 +18,4 @@ pub use otlp::{otlp_receiver, OtlpRequest, OtlpRequests};
 pub use process::quiet_panics;
 pub use recording::{assert_one_request, describe, describe_all, of, record};
 pub use sim::flaky_host;
-pub use tools::{in_ci, require_tool};
+pub use tools::{in_ci, require_any_tool, require_tool};

@@ -66,12 +66,20 @@ fn is_executable(p: &std::path::Path) -> bool {
 /// the tools are required, else prints a skip notice on the terminal and
 /// returns `None`, and the caller skips what needs the tool.
 pub fn require_tool(tool: &str) -> Option<PathBuf> {
-    let found = find_tool(tool);
+    require_any_tool(
+        &[tool],
+        "run `bash scripts/install-prometheus.sh` (Debian package `prometheus`)",
+    )
+}
+
+/// The first of `names` found on `PATH` (one tool under its possible names,
+/// such as `prometheus-alertmanager` and `alertmanager`); missing, as
+/// [`require_tool`], with `install` saying how to get it.
+pub fn require_any_tool(names: &[&str], install: &str) -> Option<PathBuf> {
+    let found = names.iter().find_map(|t| find_tool(t));
+    let tool = names.join("` or `");
     if found.is_none() {
-        let msg = format!(
-            "`{tool}` is not on PATH: run `bash scripts/install-prometheus.sh` \
-             (Debian package `prometheus`)"
-        );
+        let msg = format!("`{tool}` is not on PATH: {install}");
         if let Some(why) = tools_required() {
             panic!(
                 "{msg}. {why}, so a missing tool fails the test; \

@@ -44,7 +44,9 @@
 /// Metric and label names in both naming modes (shared with the OTLP backend).
 pub use crate::core::catalog as names;
 
+pub mod alertmanager;
 pub mod dashboard;
+pub mod k8s;
 pub mod rules;
 
 mod event_counts;
