@@ -45,7 +45,7 @@ pub mod server;
 pub mod sink;
 
 // The core's modules at the paths users know.
-pub use crate::core::{dispatch, events, labels, manifest, redact};
+pub use crate::core::{dispatch, events, labels, manifest, redact, run};
 /// The server's configuration (TOML).
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]

@@ -167,6 +167,10 @@ struct Shared {
     changed: Condvar,
     written: AtomicU64,
     dropped: AtomicU64,
+    /// Events the inner sink took but reported it could not write.
+    lost: AtomicU64,
+    /// Batches whose write failed (at least one event lost).
+    write_errors: AtomicU64,
     restarts: AtomicU64,
 }
 
@@ -237,10 +241,22 @@ impl Shared {
             }
             // Room was made: wake emitters blocked on a full queue.
             self.changed.notify_all();
+            let len = batch.len();
+            guarded(&*self.inner, |s| s.begin_batch(len));
             for event in batch.drain(..) {
                 guarded(&*self.inner, |s| event.deliver_to(s));
-                self.written.fetch_add(1, Ordering::Relaxed);
             }
+            // The batch boundary: a batched writer commits here and says how
+            // many of the batch's events it could not write.
+            let mut lost = 0u64;
+            guarded(&*self.inner, |s| lost = s.end_batch());
+            let lost = lost.min(len as u64);
+            if lost > 0 {
+                self.lost.fetch_add(lost, Ordering::Relaxed);
+                self.write_errors.fetch_add(1, Ordering::Relaxed);
+                record_dropped(self.name, lost);
+            }
+            self.written.fetch_add(len as u64 - lost, Ordering::Relaxed);
         }
     }
 }
@@ -291,10 +307,17 @@ impl EventSink for QueuedSink {
 /// What a [`QueueGuard::shutdown`] could and could not write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
-    /// Events delivered to the inner sink over the queue's life.
+    /// Events delivered to the inner sink over the queue's life (less those
+    /// it reported it could not write).
     pub written: u64,
     /// Events dropped because the queue was full.
     pub dropped: u64,
+    /// Events the inner sink could not write (I/O errors, a full disk),
+    /// reported by [`EventSink::end_batch`]; also counted in
+    /// `telemetry_events_dropped_total{sink}`.
+    pub lost: u64,
+    /// Batches that failed to write (at least one event lost).
+    pub write_errors: u64,
     /// Events still queued when the deadline passed (not written).
     pub unwritten: usize,
     /// Times the writer thread died and was restarted.
@@ -323,6 +346,18 @@ impl QueueGuard {
     /// Events dropped so far (queue full).
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
+    }
+    /// Events the inner sink reported it could not write, so far.
+    pub fn lost(&self) -> u64 {
+        self.shared.lost.load(Ordering::Relaxed)
+    }
+    /// Batches whose write failed, so far.
+    pub fn write_errors(&self) -> u64 {
+        self.shared.write_errors.load(Ordering::Relaxed)
+    }
+    /// Events waiting in the queue now (at most the capacity).
+    pub fn queued(&self) -> usize {
+        self.shared.lock().queue.len()
     }
 
     /// Stops taking events, writes what is queued until `deadline` has
@@ -355,6 +390,9 @@ impl QueueGuard {
             st.queue.clear();
             n
         };
+        if unwritten > 0 {
+            record_dropped(self.shared.name, unwritten as u64);
+        }
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
@@ -362,6 +400,8 @@ impl QueueGuard {
         ShutdownReport {
             written: self.written(),
             dropped: self.dropped(),
+            lost: self.lost(),
+            write_errors: self.write_errors(),
             unwritten,
             writer_restarts: self.shared.restarts.load(Ordering::Relaxed),
         }
@@ -408,6 +448,8 @@ pub fn non_blocking_with(sink: impl EventSink, options: QueueOptions) -> (Queued
         changed: Condvar::new(),
         written: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
+        lost: AtomicU64::new(0),
+        write_errors: AtomicU64::new(0),
         restarts: AtomicU64::new(0),
     });
     let worker = Arc::clone(&shared);
