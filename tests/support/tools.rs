@@ -66,12 +66,18 @@ fn is_executable(p: &std::path::Path) -> bool {
 /// the tools are required, else prints a skip notice on the terminal and
 /// returns `None`, and the caller skips what needs the tool.
 pub fn require_tool(tool: &str) -> Option<PathBuf> {
+    require_tool_installed_by(
+        tool,
+        "run `bash scripts/install-prometheus.sh` (Debian package `prometheus`)",
+    )
+}
+
+/// [`require_tool`] for a tool that `install` (the hint in the message,
+/// `apt-get install prometheus-pushgateway`, say) provides.
+pub fn require_tool_installed_by(tool: &str, install: &str) -> Option<PathBuf> {
     let found = find_tool(tool);
     if found.is_none() {
-        let msg = format!(
-            "`{tool}` is not on PATH: run `bash scripts/install-prometheus.sh` \
-             (Debian package `prometheus`)"
-        );
+        let msg = format!("`{tool}` is not on PATH: {install}");
         if let Some(why) = tools_required() {
             panic!(
                 "{msg}. {why}, so a missing tool fails the test; \
