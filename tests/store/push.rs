@@ -87,5 +87,23 @@ fn a_run_is_pushed_grouped_by_job_and_run_id() {
             .any(|l| l.starts_with("push_time_seconds") && l.contains(&run_id)),
         "no push_time_seconds of the group"
     );
+
+    // Periodic pushes of a second run, then the final one at stop().
+    let periodic = Run::start("store-push-periodic");
+    let gw = Pushgateway::new(&base);
+    let pusher = gw.every(&periodic, Duration::from_millis(100));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let periodic_id = format!("run_id=\"{}\"", periodic.id());
+    loop {
+        let m = get(&format!("{base}/metrics")).unwrap_or_default();
+        if m.lines()
+            .any(|l| l.starts_with("push_time_seconds") && l.contains(&periodic_id))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no periodic push arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pusher.stop().expect("final push");
     Pushed::telemetry().set_sink(None);
 }
