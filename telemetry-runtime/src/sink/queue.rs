@@ -156,7 +156,12 @@ struct State {
     /// Events taken by the writer and not yet delivered.
     in_flight: usize,
     shutting_down: bool,
+    /// The writer waits for events (an emitter must wake it).
+    writer_parked: bool,
 }
+
+/// How long the writer waits for a batch to fill once woken.
+const LINGER: Duration = Duration::from_micros(500);
 
 struct Shared {
     name: &'static str,
@@ -215,28 +220,50 @@ impl Shared {
                 }
             }
         }
+        // Wake the writer only when it is parked on an empty queue, not for
+        // every event: a condvar notify is a system call.
         st.queue.push_back(owned);
+        let wake = st.writer_parked;
+        st.writer_parked = false;
         drop(st);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// The writer: takes batches and delivers them outside the lock.
     fn write_loop(&self) {
-        let mut batch: Vec<OwnedEvent> = Vec::with_capacity(self.options.batch);
+        let mut batch: VecDeque<OwnedEvent> =
+            VecDeque::with_capacity(self.options.batch.min(self.options.capacity));
         loop {
             {
                 let mut st = self.lock();
                 st.in_flight = 0;
                 while st.queue.is_empty() && !st.shutting_down {
+                    st.writer_parked = true;
                     st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                    st.writer_parked = false;
+                }
+                if st.queue.len() < self.options.batch && !st.shutting_down {
+                    // Linger briefly so a trickle becomes a batch and the
+                    // request path rarely has to wake a parked writer.
+                    drop(st);
+                    std::thread::sleep(LINGER);
+                    st = self.lock();
                 }
                 if st.queue.is_empty() && st.shutting_down {
                     drop(st);
                     self.changed.notify_all();
                     return;
                 }
-                let n = st.queue.len().min(self.options.batch);
-                batch.extend(st.queue.drain(..n));
+                if st.queue.len() <= self.options.batch {
+                    // O(1) under the lock: take the whole queue, leave the
+                    // (empty, allocated) batch buffer in its place.
+                    std::mem::swap(&mut st.queue, &mut batch);
+                } else {
+                    let n = self.options.batch;
+                    batch.extend(st.queue.drain(..n));
+                }
                 st.in_flight = batch.len();
             }
             // Room was made: wake emitters blocked on a full queue.
@@ -443,6 +470,7 @@ pub fn non_blocking_with(sink: impl EventSink, options: QueueOptions) -> (Queued
             queue: VecDeque::with_capacity(options.capacity.min(4096)),
             in_flight: 0,
             shutting_down: false,
+            writer_parked: false,
         }),
         options,
         changed: Condvar::new(),
