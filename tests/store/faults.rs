@@ -186,3 +186,72 @@ fn an_unwritable_destination_is_an_error_at_open_not_a_panic() {
     .expect_err("cannot open");
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
 }
+
+#[instrumented_adapter(name = "store_locked", hosts(cap = 4))]
+struct Locked {}
+
+#[test]
+fn a_batch_that_cannot_be_written_is_rolled_back_counted_and_the_next_one_is_written() {
+    let dir = temp_dir("store-locked");
+    let db = dir.join("locked.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let run = Run::start("locked");
+    let (sink, guard) = sqlite::open(&db, &run, SqliteOptions::default()).expect("open");
+    let a = Locked::telemetry();
+    a.set_sink(Some(Box::new(sink)));
+    let host = a.hosts().intern("locked.example.org");
+    let emit = |n: u64| {
+        for i in 0..n {
+            a.emit(EventRef::Response(&ResponseEvent {
+                meta: EventMeta::new(a, host, CorrelationId::next(), 1),
+                method: HttpMethod::Get,
+                status: 200,
+                duration: Duration::from_micros(100),
+                body_size: Some(i),
+            }));
+        }
+    };
+    // Another writer holds the database: the writer's inserts time out
+    // (busy timeout 5 s) and the batch is rolled back.
+    let blocker = Connection::open(&db).expect("second connection");
+    blocker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    emit(10);
+    let queue = guard.queue().expect("queue");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while queue.lost() < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the failed batch was not counted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(queue.write_errors() >= 1);
+    blocker.execute_batch("ROLLBACK").expect("unlock");
+    drop(blocker);
+    emit(7);
+    a.set_sink(None);
+    let summary = guard.finish(Duration::from_secs(30)).expect("finish");
+    assert_eq!((summary.events_written, summary.events_dropped), (7, 10));
+    let conn = Connection::open(&db).expect("reopen");
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM http_events", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 7);
+    let dropped: i64 = conn
+        .query_row("SELECT events_dropped FROM runs", [], |r| r.get(0))
+        .expect("run");
+    assert_eq!(dropped, 10);
+    let counted = dispatch::events_dropped()
+        .into_iter()
+        .find(|(sink, _)| *sink == "sqlite")
+        .map(|(_, n)| n)
+        .unwrap_or(0);
+    assert!(
+        counted >= 10,
+        "telemetry_events_dropped_total{{sink=\"sqlite\"}} = {counted}"
+    );
+    drop(conn);
+    let _ = std::fs::remove_dir_all(&dir);
+}
