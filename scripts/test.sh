@@ -38,6 +38,9 @@ need_apt amtool prometheus-alertmanager
 for tool in promtool prometheus amtool; do
   command -v "$tool" >/dev/null 2>&1 || { echo "FATAL: $tool missing after the install step; the tests that need it would fail" >&2; exit 1; }
 done
+# --- event store (issue 11): the Pushgateway test (tests/store/push.rs) ---
+need_apt prometheus-pushgateway prometheus-pushgateway
+# --- end event store ---
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
 
 step "format"
@@ -62,6 +65,23 @@ step "main job smoke run"
 rm -rf target/main-job-export
 cargo run -q -p telemetry-examples --release -- --smoke --export target/main-job-export >/dev/null
 promtool check rules target/main-job-export/alerts.yml
+
+# --- event store (issue 11): the main job writes its run to SQLite and JSONL ---
+step "main job event store smoke run (--db, --jsonl)"
+rm -f target/main-job-run.sqlite target/main-job-run.sqlite-wal target/main-job-run.sqlite-shm target/main-job-run.jsonl
+cargo run -q -p telemetry-examples --release -- --smoke --db target/main-job-run.sqlite --jsonl target/main-job-run.jsonl >/dev/null
+test -s target/main-job-run.sqlite || { echo "FATAL: the main job wrote no SQLite event store" >&2; exit 1; }
+test -s target/main-job-run.jsonl || { echo "FATAL: the main job wrote no JSONL events" >&2; exit 1; }
+python3 - target/main-job-run.sqlite <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+n = c.execute("SELECT count(*) FROM http_events").fetchone()[0]
+ended = c.execute("SELECT count(*) FROM runs WHERE ended_unix_nano IS NOT NULL").fetchone()[0]
+assert n > 0 and ended == 1, (n, ended)
+print(f"event store: {n} http_events rows, run closed")
+PY
+# --- end event store ---
 
 step "all test steps passed"
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$RESULTS"

@@ -18,6 +18,10 @@ use telemetry_runtime::{emit, instrumented_adapter, AdapterClient, InstrumentedA
 use telemetry_sim::scenario::{Scenario, SummarySink};
 use telemetry_sim::{Route, Script, Simulator, Step};
 
+// --- event store (issue 11): --db, --jsonl, --push; see store.rs ---
+mod store;
+// --- end event store ---
+
 /// A DOI metadata service, spread over the scenario's seven hosts.
 #[instrumented_adapter(
     name = "crossref",
@@ -98,6 +102,10 @@ struct Args {
     /// adapters' manifests, into this directory.
     #[arg(long)]
     export: Option<std::path::PathBuf>,
+    // --- event store (issue 11) ---
+    #[command(flatten)]
+    store: store::StoreArgs,
+    // --- end event store ---
 }
 
 /// Writes the alert rules and dashboards generated from the manifests.
@@ -136,6 +144,9 @@ fn sinks(summary: &SummarySink, log_events: bool) -> Box<dyn EventSink> {
     if log_events {
         fanout = fanout.with(JsonLogSink::stderr());
     }
+    // --- event store (issue 11) ---
+    let fanout = store::with_store_sinks(fanout);
+    // --- end event store ---
     Box::new(fanout)
 }
 
@@ -180,6 +191,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "primary.test"
     );
 
+    // --- event store (issue 11): opened before the adapters' sinks ---
+    let run_store = store::start(&args.store)?;
+    // --- end event store ---
     let crossref_summary = SummarySink::new();
     let resolver_summary = SummarySink::new();
     Crossref::telemetry().set_sink(Some(sinks(&crossref_summary, args.log_events)));
@@ -246,6 +260,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if ok == 0 || served == 0 || !exposition.contains("http_requests_total{") {
         return Err("the main job observed no successful request".into());
     }
+
+    // --- event store (issue 11): the run ends here ---
+    run_store.finish()?;
+    // --- end event store ---
 
     if args.hold > 0 {
         println!(

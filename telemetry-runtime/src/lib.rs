@@ -45,7 +45,7 @@ pub mod server;
 pub mod sink;
 
 // The core's modules at the paths users know.
-pub use crate::core::{dispatch, events, labels, manifest, redact, scope};
+pub use crate::core::{dispatch, events, labels, manifest, redact, run, scope};
 /// The server's configuration (TOML).
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]

@@ -72,6 +72,12 @@ pub fn require_tool(tool: &str) -> Option<PathBuf> {
     )
 }
 
+/// [`require_tool`] for a tool that `install` (the hint in the message,
+/// `apt-get install prometheus-pushgateway`, say) provides.
+pub fn require_tool_installed_by(tool: &str, install: &str) -> Option<PathBuf> {
+    require_any_tool(&[tool], install)
+}
+
 /// The first of `names` found on `PATH` (one tool under its possible names,
 /// such as `prometheus-alertmanager` and `alertmanager`); missing, as
 /// [`require_tool`], with `install` saying how to get it.

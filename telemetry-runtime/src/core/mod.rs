@@ -22,4 +22,5 @@ pub mod live;
 pub mod manifest;
 pub mod redact;
 pub mod scope;
+pub mod run;
 pub mod sink;

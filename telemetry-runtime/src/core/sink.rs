@@ -48,6 +48,30 @@ macro_rules! define_sink_trait {
             }
             /// Flush buffered output (called on shutdown).
             fn flush(&self) {}
+
+            /// A queue's writer is about to deliver a batch of `len` events
+            /// ([`crate::sink::queue`] calls it; direct dispatch never does).
+            /// A batched writer opens its transaction here.
+            fn begin_batch(&self, len: usize) {
+                let _ = len;
+            }
+
+            /// The batch begun by [`EventSink::begin_batch`] was delivered:
+            /// commit it. Returns how many of its events could not be
+            /// written (an I/O error, a full disk); the queue counts them as
+            /// dropped in `telemetry_events_dropped_total{sink}` and as a
+            /// write error. The default writes nothing and loses nothing.
+            ///
+            /// ```
+            /// use telemetry_runtime::sink::EventSink;
+            /// struct Plain;
+            /// impl EventSink for Plain { fn name(&self) -> &'static str { "plain" } }
+            /// Plain.begin_batch(3);
+            /// assert_eq!(Plain.end_batch(), 0);
+            /// ```
+            fn end_batch(&self) -> u64 {
+                0
+            }
         }
 
         /// Delivers `event` to the callback of its kind.

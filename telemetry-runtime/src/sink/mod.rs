@@ -19,10 +19,16 @@
 mod fanout;
 mod filter;
 mod json_log;
+#[cfg(feature = "jsonl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jsonl")))]
+pub mod jsonl;
 pub mod queue;
 mod rate_limit;
 mod recording;
 mod sample;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod sqlite;
 
 pub use crate::core::sink::{deliver, EventSink};
 pub use fanout::FanoutSink;

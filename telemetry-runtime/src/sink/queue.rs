@@ -156,7 +156,12 @@ struct State {
     /// Events taken by the writer and not yet delivered.
     in_flight: usize,
     shutting_down: bool,
+    /// The writer waits for events (an emitter must wake it).
+    writer_parked: bool,
 }
+
+/// How long the writer waits for a batch to fill once woken.
+const LINGER: Duration = Duration::from_micros(500);
 
 struct Shared {
     name: &'static str,
@@ -167,6 +172,10 @@ struct Shared {
     changed: Condvar,
     written: AtomicU64,
     dropped: AtomicU64,
+    /// Events the inner sink took but reported it could not write.
+    lost: AtomicU64,
+    /// Batches whose write failed (at least one event lost).
+    write_errors: AtomicU64,
     restarts: AtomicU64,
 }
 
@@ -211,36 +220,70 @@ impl Shared {
                 }
             }
         }
+        // Wake the writer only when it is parked on an empty queue, not for
+        // every event: a condvar notify is a system call.
         st.queue.push_back(owned);
+        let wake = st.writer_parked;
+        st.writer_parked = false;
         drop(st);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// The writer: takes batches and delivers them outside the lock.
     fn write_loop(&self) {
-        let mut batch: Vec<OwnedEvent> = Vec::with_capacity(self.options.batch);
+        let mut batch: VecDeque<OwnedEvent> =
+            VecDeque::with_capacity(self.options.batch.min(self.options.capacity));
         loop {
             {
                 let mut st = self.lock();
                 st.in_flight = 0;
                 while st.queue.is_empty() && !st.shutting_down {
+                    st.writer_parked = true;
                     st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                    st.writer_parked = false;
+                }
+                if st.queue.len() < self.options.batch && !st.shutting_down {
+                    // Linger briefly so a trickle becomes a batch and the
+                    // request path rarely has to wake a parked writer.
+                    drop(st);
+                    std::thread::sleep(LINGER);
+                    st = self.lock();
                 }
                 if st.queue.is_empty() && st.shutting_down {
                     drop(st);
                     self.changed.notify_all();
                     return;
                 }
-                let n = st.queue.len().min(self.options.batch);
-                batch.extend(st.queue.drain(..n));
+                if st.queue.len() <= self.options.batch {
+                    // O(1) under the lock: take the whole queue, leave the
+                    // (empty, allocated) batch buffer in its place.
+                    std::mem::swap(&mut st.queue, &mut batch);
+                } else {
+                    let n = self.options.batch;
+                    batch.extend(st.queue.drain(..n));
+                }
                 st.in_flight = batch.len();
             }
             // Room was made: wake emitters blocked on a full queue.
             self.changed.notify_all();
+            let len = batch.len();
+            guarded(&*self.inner, |s| s.begin_batch(len));
             for event in batch.drain(..) {
                 guarded(&*self.inner, |s| event.deliver_to(s));
-                self.written.fetch_add(1, Ordering::Relaxed);
             }
+            // The batch boundary: a batched writer commits here and says how
+            // many of the batch's events it could not write.
+            let mut lost = 0u64;
+            guarded(&*self.inner, |s| lost = s.end_batch());
+            let lost = lost.min(len as u64);
+            if lost > 0 {
+                self.lost.fetch_add(lost, Ordering::Relaxed);
+                self.write_errors.fetch_add(1, Ordering::Relaxed);
+                record_dropped(self.name, lost);
+            }
+            self.written.fetch_add(len as u64 - lost, Ordering::Relaxed);
         }
     }
 }
@@ -291,10 +334,17 @@ impl EventSink for QueuedSink {
 /// What a [`QueueGuard::shutdown`] could and could not write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
-    /// Events delivered to the inner sink over the queue's life.
+    /// Events delivered to the inner sink over the queue's life (less those
+    /// it reported it could not write).
     pub written: u64,
     /// Events dropped because the queue was full.
     pub dropped: u64,
+    /// Events the inner sink could not write (I/O errors, a full disk),
+    /// reported by [`EventSink::end_batch`]; also counted in
+    /// `telemetry_events_dropped_total{sink}`.
+    pub lost: u64,
+    /// Batches that failed to write (at least one event lost).
+    pub write_errors: u64,
     /// Events still queued when the deadline passed (not written).
     pub unwritten: usize,
     /// Times the writer thread died and was restarted.
@@ -323,6 +373,18 @@ impl QueueGuard {
     /// Events dropped so far (queue full).
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
+    }
+    /// Events the inner sink reported it could not write, so far.
+    pub fn lost(&self) -> u64 {
+        self.shared.lost.load(Ordering::Relaxed)
+    }
+    /// Batches whose write failed, so far.
+    pub fn write_errors(&self) -> u64 {
+        self.shared.write_errors.load(Ordering::Relaxed)
+    }
+    /// Events waiting in the queue now (at most the capacity).
+    pub fn queued(&self) -> usize {
+        self.shared.lock().queue.len()
     }
 
     /// Stops taking events, writes what is queued until `deadline` has
@@ -355,6 +417,9 @@ impl QueueGuard {
             st.queue.clear();
             n
         };
+        if unwritten > 0 {
+            record_dropped(self.shared.name, unwritten as u64);
+        }
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
@@ -362,6 +427,8 @@ impl QueueGuard {
         ShutdownReport {
             written: self.written(),
             dropped: self.dropped(),
+            lost: self.lost(),
+            write_errors: self.write_errors(),
             unwritten,
             writer_restarts: self.shared.restarts.load(Ordering::Relaxed),
         }
@@ -403,11 +470,14 @@ pub fn non_blocking_with(sink: impl EventSink, options: QueueOptions) -> (Queued
             queue: VecDeque::with_capacity(options.capacity.min(4096)),
             in_flight: 0,
             shutting_down: false,
+            writer_parked: false,
         }),
         options,
         changed: Condvar::new(),
         written: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
+        lost: AtomicU64::new(0),
+        write_errors: AtomicU64::new(0),
         restarts: AtomicU64::new(0),
     });
     let worker = Arc::clone(&shared);

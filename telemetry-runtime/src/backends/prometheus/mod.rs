@@ -54,6 +54,9 @@ mod facade;
 mod options;
 #[cfg(feature = "process")]
 pub mod process;
+#[cfg(feature = "push")]
+#[cfg_attr(docsrs, doc(cfg(feature = "push")))]
+pub mod push;
 #[doc(hidden)]
 pub mod state;
 mod text;
