@@ -108,6 +108,11 @@ impl ClientInner {
             } else {
                 String::new()
             };
+            // The client's timeout, per request: the reqwest client may be
+            // a pool shared with other adapters (their own timeouts).
+            if first.timeout().is_none() {
+                *first.timeout_mut() = Some(self.timeout);
+            }
             if let Some(name) = &self.correlation_header {
                 if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
                     first.headers_mut().insert(name.clone(), v);
