@@ -18,6 +18,7 @@ use super::retry::{RetryBudget, RetryPolicy};
 use super::AdapterClient;
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::live::{self, HostStateSource};
+use crate::core::propagation::{HeaderInjector, Propagation};
 use crate::core::redact::Redactor;
 
 /// Configures an [`AdapterClient`].
@@ -48,6 +49,7 @@ pub struct AdapterClientBuilder {
     /// pool): refused at `build` when the pool is shared.
     pool_setting: Option<&'static str>,
     // --- end shared pool ---
+    propagation: Propagation,
 }
 
 impl fmt::Debug for AdapterClientBuilder {
@@ -83,6 +85,7 @@ impl AdapterClientBuilder {
             timeout: Duration::from_secs(30),
             pool: None,
             pool_setting: None,
+            propagation: Propagation::Global,
         }
     }
 
@@ -241,6 +244,45 @@ impl AdapterClientBuilder {
         self
     }
 
+    /// How each wire attempt's trace context is sent (`traceparent`,
+    /// `tracestate` of its attempt span): [`Propagation::Global`] (the
+    /// default: the injector installed with
+    /// [`set_global_injector`](crate::core::propagation::set_global_injector),
+    /// which the `otlp` pipeline installs), [`Propagation::Off`], or a
+    /// [`Propagation::Custom`] injector.
+    ///
+    /// ```
+    /// use telemetry_runtime::core::propagation::Propagation;
+    /// # use telemetry_runtime::{instrumented_adapter, AdapterClient};
+    /// # #[instrumented_adapter(name = "quiet")] struct Quiet {}
+    /// let client = AdapterClient::builder::<Quiet>().propagation(Propagation::Off).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
+        self
+    }
+
+    /// This client's own trace context injector (shorthand for
+    /// `propagation(Propagation::Custom(..))`).
+    ///
+    /// ```
+    /// use telemetry_runtime::core::propagation::HeaderInjector;
+    /// # use telemetry_runtime::{instrumented_adapter, AdapterClient};
+    /// # #[instrumented_adapter(name = "b3")] struct B3 {}
+    /// struct Constant;
+    /// impl HeaderInjector for Constant {
+    ///     fn inject_current(&self, set: &mut dyn FnMut(&str, &str)) { set("x-trace", "1") }
+    /// }
+    /// let client = AdapterClient::builder::<B3>().propagator(Constant).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn propagator(self, injector: impl HeaderInjector) -> Self {
+        self.propagation(Propagation::Custom(std::sync::Arc::new(injector)))
+    }
+
     /// The redaction lists for URLs in events, spans and errors.
     pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = redactor;
@@ -269,9 +311,11 @@ impl AdapterClientBuilder {
         };
         // --- shared pool (issue 14) ---
         let http = match (self.pool, self.pool_setting) {
-            (Some(_), Some(setting)) => return Err(ClientError::InvalidConfig(format!(
+            (Some(_), Some(setting)) => {
+                return Err(ClientError::InvalidConfig(format!(
                 "`{setting}` is a setting of the shared pool: give it to `SharedPool::configure`"
-            ))),
+            )))
+            }
             (Some(pool), None) => pool.reqwest().clone(),
             (None, _) => self.http.build().map_err(ClientError::Request)?,
         };
@@ -287,6 +331,7 @@ impl AdapterClientBuilder {
             correlation_header,
             redactor: self.redactor,
             timeout: self.timeout,
+            propagation: self.propagation,
             epoch,
             epoch_unix_nanos,
             hosts: HostTable::new(

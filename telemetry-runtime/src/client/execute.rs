@@ -230,6 +230,8 @@ impl<'a> Call<'a> {
                     if self.retry_method && attempt < self.client.retry.attempts() {
                         *slot = this.try_clone();
                     }
+                    let mut this = this;
+                    attempt_span.propagate(&self.client.propagation, this.headers_mut());
                     attempt_span.instrument(self.client.http.execute(this))
                 };
                 // Polled with this attempt in scope, so the redirect

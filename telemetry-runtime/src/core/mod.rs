@@ -20,5 +20,6 @@ pub(crate) mod instruments;
 pub mod labels;
 pub mod live;
 pub mod manifest;
+pub mod propagation;
 pub mod redact;
 pub mod sink;
