@@ -57,6 +57,14 @@ step "main job smoke run"
 rm -rf target/main-job-export
 cargo run -q -p telemetry-examples --release -- --smoke --export target/main-job-export >/dev/null
 promtool check rules target/main-job-export/alerts.yml
+# --- examples of issue 14 (docs/examples.md); each exits non-zero when
+# what it shows did not happen ---
+cargo build -q -p telemetry-examples --examples
+for example in request_log limiter_budget retry_alert custom_events otlp_export; do
+  step "example $example"
+  cargo run -q -p telemetry-examples --example "$example" -- "target/examples-out/$example" >/dev/null
+done
+# --- end examples of issue 14 ---
 
 step "all test steps passed"
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$RESULTS"
