@@ -6,6 +6,7 @@
 //! adapter names in the binary) with its own sink, never the global sink,
 //! and reads only its own series from the shared Prometheus exposition.
 
+mod body;
 mod events;
 mod metrics;
 mod panic_sink;

@@ -67,14 +67,21 @@ async fn two_adapters_on_a_shared_pool_reuse_one_connection() {
             "rate_limit#1 acquired",
             "request#1 GET",
             "response#1 200",
+            "body#1 complete",
             "rate_limit#1 acquired",
             "request#1 GET",
             "response#1 200",
+            "body#1 complete",
         ]
     );
     assert_eq!(
         describe_all(&rec_b.take()),
-        ["rate_limit#1 acquired", "request#1 GET", "response#1 200",]
+        [
+            "rate_limit#1 acquired",
+            "request#1 GET",
+            "response#1 200",
+            "body#1 complete"
+        ]
     );
     let host = format!("pooled.test:{}", sim.port());
     let snap_a = a.limiter_snapshot_for(&host).expect("a's limiter");

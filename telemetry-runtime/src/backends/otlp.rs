@@ -287,6 +287,8 @@ impl HeaderInjector for OtelPropagation {
 struct Instruments {
     duration: Histogram<f64>,
     body_size: Histogram<u64>,
+    body_duration: Histogram<f64>,
+    body_errors: Counter<u64>,
     retries: Counter<u64>,
     rejections: Counter<u64>,
     backoff: Histogram<f64>,
@@ -321,6 +323,12 @@ impl Instruments {
                 .with_unit("By")
                 .with_description(Family::ResponseSize.help())
                 .with_boundaries(SIZE_BUCKETS_BYTES.to_vec())
+                .build(),
+            body_duration: secs(Family::BodyDuration, DURATION_BUCKETS_SECONDS),
+            body_errors: meter
+                .u64_counter(Family::BodyErrors.otel_name())
+                .with_unit(Family::BodyErrors.unit())
+                .with_description(Family::BodyErrors.help())
                 .build(),
             retries: meter
                 .u64_counter(Family::Retries.otel_name())
@@ -440,11 +448,29 @@ impl EventSink for OtlpSink {
             EventRef::Fallback(e) => self.record_fallback(e),
             EventRef::Custom(_) => {}
             EventRef::Redirect(_) => {}
+            EventRef::Body(e) => self.record_body(e),
         }
     }
 }
 
 impl OtlpSink {
+    // As in the Prometheus backend: a body without `Content-Length` is
+    // sized from the bytes read (the response recorded the announced size).
+    fn record_body(&self, e: &BodyEvent) {
+        let attrs = base(&e.meta);
+        if e.content_length.is_none() {
+            self.instruments.body_size.record(e.size, &attrs);
+        }
+        self.instruments
+            .body_duration
+            .record(e.duration.as_secs_f64(), &attrs);
+        if let Some(t) = e.error_type {
+            let mut attrs = attrs;
+            attrs.push(KeyValue::new("error.type", t.as_str()));
+            self.instruments.body_errors.add(1, &attrs);
+        }
+    }
+
     fn record_response(&self, e: &ResponseEvent) {
         let mut attrs = base(&e.meta);
         push_response_attrs(&mut attrs, e.method, e.status);

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 
+use super::body::BodyWatch;
 use super::breaker::{Admission, HostBreaker};
 use super::emit::Emitter;
 use super::error::{self, ClientError};
@@ -461,11 +462,27 @@ impl<'a> Call<'a> {
     /// The logical request's result, after `attempt` attempts.
     fn finish(&self, outcome: AttemptOutcome, attempt: u32) -> Result<Response, ClientError> {
         match outcome {
-            AttemptOutcome::Response(inner) => Ok(Response {
-                inner,
-                attempts: attempt,
-                correlation_id: self.emitter.correlation_id(),
-            }),
+            AttemptOutcome::Response(inner) => {
+                // Watched only when a sink listens: no box, no clock read
+                // otherwise.
+                let watch = self.emitter.on().then(|| {
+                    Box::new(BodyWatch {
+                        emitter: *self.emitter,
+                        attempt,
+                        method: self.fields.method,
+                        status: inner.status().as_u16(),
+                        content_length: inner.content_length(),
+                        started: Instant::now(),
+                        read: 0,
+                    })
+                });
+                Ok(Response {
+                    inner,
+                    attempts: attempt,
+                    correlation_id: self.emitter.correlation_id(),
+                    watch,
+                })
+            }
             AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
                 host: self.state.display(),
                 correlation_id: self.emitter.correlation_id(),

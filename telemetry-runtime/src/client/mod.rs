@@ -51,6 +51,7 @@
 //! }
 //! ```
 
+mod body;
 mod breaker;
 mod builder;
 mod emit;
