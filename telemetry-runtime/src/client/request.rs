@@ -202,6 +202,16 @@ impl Response {
     /// body ends, or fails, its `BodyEvent` is emitted (bytes read, time
     /// since the headers, the failure's `error.type`). The way to stream a
     /// body and still have it observed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: telemetry_runtime::AdapterClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut resp = client.get("http://api-a.test/export").send().await?;
+    /// let mut total = 0;
+    /// while let Some(chunk) = resp.chunk().await? {
+    ///     total += chunk.len(); // the body event counts the same bytes
+    /// }
+    /// # let _ = total; Ok(()) }
+    /// ```
     pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, reqwest::Error> {
         match self.inner.chunk().await {
             Ok(Some(c)) => {
