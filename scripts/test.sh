@@ -65,6 +65,14 @@ step "main job smoke run"
 rm -rf target/main-job-export
 cargo run -q -p telemetry-examples --release -- --smoke --export target/main-job-export >/dev/null
 promtool check rules target/main-job-export/alerts.yml
+# --- examples of issue 14 (docs/examples.md); each exits non-zero when
+# what it shows did not happen ---
+cargo build -q -p telemetry-examples --examples
+for example in request_log limiter_budget retry_alert custom_events otlp_export; do
+  step "example $example"
+  cargo run -q -p telemetry-examples --example "$example" -- "target/examples-out/$example" >/dev/null
+done
+# --- end examples of issue 14 ---
 
 # --- event store (issue 11): the main job writes its run to SQLite and JSONL ---
 step "main job event store smoke run (--db, --jsonl)"

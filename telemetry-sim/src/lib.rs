@@ -33,13 +33,16 @@ pub mod scenario;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future as _;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -79,7 +82,17 @@ impl RetryAfter {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Reply { status: u16, body: Option<Bytes> },
+    Reply {
+        status: u16,
+        body: Option<Bytes>,
+    },
+    /// `200`, the body sent as these chunks with `Transfer-Encoding:
+    /// chunked` (no `Content-Length`); with `fail`, the connection is cut
+    /// after the last chunk instead of ending the body.
+    Chunked {
+        chunks: Vec<Bytes>,
+        fail: bool,
+    },
     Reset,
 }
 
@@ -137,6 +150,43 @@ impl Step {
     /// `200` with a body of `len` bytes.
     pub fn large_body(len: usize) -> Self {
         Step::ok().body(Bytes::from(vec![b'x'; len]))
+    }
+
+    /// `200` with a body of `chunks` chunks of `chunk_len` bytes each, sent
+    /// with `Transfer-Encoding: chunked` and no `Content-Length` (so only
+    /// the bytes read tell its size).
+    ///
+    /// ```
+    /// let step = telemetry_sim::Step::chunked(4, 1024); // 4 KiB, chunked
+    /// # let _ = step;
+    /// ```
+    pub fn chunked(chunks: usize, chunk_len: usize) -> Self {
+        Step {
+            action: Action::Chunked {
+                chunks: vec![Bytes::from(vec![b'c'; chunk_len]); chunks],
+                fail: false,
+            },
+            ..Step::ok()
+        }
+    }
+
+    /// `200`, then `chunks` chunks of `chunk_len` bytes (chunked, no
+    /// `Content-Length`), then the connection is cut before the body ends:
+    /// the client sees the body fail midway, after `chunks * chunk_len`
+    /// bytes.
+    ///
+    /// ```
+    /// let step = telemetry_sim::Step::body_fails_after(2, 512);
+    /// # let _ = step;
+    /// ```
+    pub fn body_fails_after(chunks: usize, chunk_len: usize) -> Self {
+        Step {
+            action: Action::Chunked {
+                chunks: vec![Bytes::from(vec![b'f'; chunk_len]); chunks],
+                fail: true,
+            },
+            ..Step::ok()
+        }
     }
 
     /// Waits this long before answering (or resetting).
@@ -291,6 +341,8 @@ struct RouteState {
 struct Shared {
     routes: Mutex<Vec<RouteState>>,
     log: Mutex<VecDeque<LoggedRequest>>,
+    /// TCP connections accepted since the start.
+    accepted: AtomicUsize,
 }
 
 impl Shared {
@@ -411,6 +463,21 @@ impl Simulator {
             .count()
     }
 
+    /// TCP connections the simulator has accepted since it started: how a
+    /// test tells one reused pooled connection from several.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let sim = telemetry_sim::Simulator::start().await?;
+    /// assert_eq!(sim.accepted_connections(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn accepted_connections(&self) -> usize {
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
+
     /// Empties the request log.
     pub fn clear_log(&self) {
         self.shared
@@ -446,6 +513,7 @@ async fn accept_loop(
             _ = stopped.changed() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                shared.accepted.fetch_add(1, Ordering::SeqCst);
                 let _ = stream.set_nodelay(true);
                 connections.spawn(serve_connection(stream, shared.clone(), stopped.clone()));
             }
@@ -480,7 +548,7 @@ async fn respond(
     req: Request<Incoming>,
     shared: Arc<Shared>,
     reset: Arc<Notify>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<SimBody>, Infallible> {
     let host = req
         .headers()
         .get(hyper::header::HOST)
@@ -515,9 +583,22 @@ async fn respond(
             reset.notify_one();
             // The connection is being dropped; never answer.
             std::future::pending::<()>().await;
-            return Ok(Response::new(Full::new(Bytes::new())));
+            return Ok(Response::new(SimBody::full(Bytes::new())));
         }
         Action::Reply { status, body } => (status, body),
+        Action::Chunked { chunks, fail } => {
+            let mut resp = Response::new(SimBody {
+                chunks: chunks.into(),
+                fail,
+                sized: false,
+                cut: None,
+            });
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/octet-stream"),
+            );
+            return Ok(resp);
+        }
     };
     let body = body.unwrap_or_else(|| {
         Bytes::from(format!(
@@ -525,7 +606,7 @@ async fn respond(
             host, path
         ))
     });
-    let mut resp = Response::new(Full::new(body));
+    let mut resp = Response::new(SimBody::full(body));
     *resp.status_mut() =
         hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = resp.headers_mut();
@@ -549,6 +630,68 @@ async fn respond(
     Ok(resp)
 }
 
+/// A response body: one sized chunk (`Content-Length`), or several with
+/// no size (`Transfer-Encoding: chunked`), optionally failing after the last
+/// (hyper then cuts the connection before the terminating chunk).
+struct SimBody {
+    chunks: VecDeque<Bytes>,
+    fail: bool,
+    /// Whether the size is known up front (one full body).
+    sized: bool,
+    /// The pause before the cut: hyper drops its unsent buffer when the
+    /// body fails, so the chunks are given time to leave first.
+    cut: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl SimBody {
+    fn full(body: Bytes) -> Self {
+        SimBody {
+            chunks: VecDeque::from([body]),
+            fail: false,
+            sized: true,
+            cut: None,
+        }
+    }
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match self.chunks.pop_front() {
+            Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+            None if self.fail => {
+                let cut = self
+                    .cut
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(Duration::from_millis(50))));
+                if cut.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.fail = false;
+                Poll::Ready(Some(Err(std::io::Error::other("body cut midway"))))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty() && !self.fail
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.sized {
+            let len: usize = self.chunks.iter().map(Bytes::len).sum();
+            SizeHint::with_exact(len as u64)
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
 fn strip_port(host: &str) -> &str {
     // IPv6 literals are bracketed: `[::1]:8080`.
     if let Some(rest) = host.strip_prefix('[') {
@@ -567,7 +710,7 @@ mod tests {
         let statuses: Vec<u16> = (0..4)
             .map(|i| match s.step(i).action {
                 Action::Reply { status, .. } => status,
-                Action::Reset => 0,
+                Action::Chunked { .. } | Action::Reset => 0,
             })
             .collect();
         assert_eq!(statuses, vec![503, 200, 200, 200]);
@@ -575,7 +718,7 @@ mod tests {
         let statuses: Vec<u16> = (0..4)
             .map(|i| match c.step(i).action {
                 Action::Reply { status, .. } => status,
-                Action::Reset => 0,
+                Action::Chunked { .. } | Action::Reset => 0,
             })
             .collect();
         assert_eq!(statuses, vec![503, 200, 503, 200]);
@@ -601,7 +744,7 @@ mod tests {
         }
         let status = |h: &str, p: &str| match shared.next_step(h, p).action {
             Action::Reply { status, .. } => status,
-            Action::Reset => 0,
+            Action::Chunked { .. } | Action::Reset => 0,
         };
         assert_eq!(status("a.test", "/p"), 204);
         assert_eq!(status("a.test", "/q"), 203);
@@ -649,6 +792,22 @@ mod tests {
         );
         let err = client.get(sim.url("a.test", "/reset")).send().await;
         assert!(err.is_err(), "a reset gives no response");
+
+        sim.route(
+            Route::host("a.test").path("/chunked"),
+            Script::always(Step::chunked(4, 1024)),
+        );
+        let r = client.get(sim.url("a.test", "/chunked")).send().await?;
+        assert_eq!(r.content_length(), None, "chunked: no Content-Length");
+        assert_eq!(r.bytes().await?.len(), 4096);
+        sim.route(
+            Route::host("a.test").path("/cut"),
+            Script::always(Step::body_fails_after(2, 512)),
+        );
+        let r = client.get(sim.url("a.test", "/cut")).send().await?;
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.bytes().await.is_err(), "the body fails midway");
+        assert!(sim.accepted_connections() >= 2, "the reset closed one");
         sim.shutdown().await;
         Ok(())
     }

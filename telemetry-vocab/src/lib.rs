@@ -73,6 +73,7 @@ pub const BUILTIN_EVENTS: &[&str] = &[
     "breaker_transition",
     "fallback",
     "redirect",
+    "body",
 ];
 
 /// Label names the runtime puts on its own metrics, and those

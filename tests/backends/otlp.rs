@@ -267,3 +267,127 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         .expect("shutdown");
     sim.shutdown().await;
 }
+
+#[instrumented_adapter(name = "otlp_propagation", hosts(cap = 8))]
+struct Propagated {}
+
+/// The spans in `r` of the logical request `cid`: the request span and its
+/// attempt spans in attempt order.
+fn request_and_attempts(r: &Received, cid: &str) -> (Span, Vec<Span>) {
+    let spans: Vec<Span> = r
+        .traces
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .filter(|s| str_attr(&s.attributes, "correlation_id").as_deref() == Some(cid))
+        .cloned()
+        .collect();
+    let request = spans
+        .iter()
+        .find(|s| s.parent_span_id.is_empty())
+        .cloned()
+        .expect("a root request span");
+    let mut attempts: Vec<Span> = spans
+        .into_iter()
+        .filter(|s| s.parent_span_id == request.span_id)
+        .collect();
+    attempts.sort_by_key(|s| int_attr(&s.attributes, "http.request.resend_count"));
+    (request, attempts)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Issue 14: each wire attempt carries `traceparent` for its own attempt
+/// span (W3C: `00-<trace id>-<span id>-<flags>`), the ids the exported
+/// spans have; a client with propagation off sends none, and nothing is
+/// sent without an OpenTelemetry layer.
+#[tokio::test(flavor = "current_thread")]
+async fn each_attempt_sends_traceparent_of_its_exported_span() {
+    telemetry_tests::run_alone!(each_attempt_sends_traceparent_of_its_exported_span);
+    let (sim, client) = support::flaky_host::<Propagated>("prop-a.test").await;
+    let (endpoint, received) = otlp_receiver().await;
+    let mut config = OtlpConfig::new(endpoint, "propagation-test");
+    config.metrics_interval = Duration::from_secs(3600);
+    // Starting the pipeline installs the W3C injector globally.
+    let pipeline = OtlpPipeline::start(config).expect("pipeline starts");
+    assert!(telemetry_runtime::core::propagation::has_global_injector());
+
+    // No tracing layer yet: no context, no header.
+    let r = client
+        .get(sim.url("prop-a.test", "/flaky"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.attempts(), 2);
+    let log = sim.requests();
+    assert_eq!(log.len(), 2);
+    assert!(
+        log.iter().all(|l| l.header("traceparent").is_none()),
+        "{log:?}"
+    );
+    sim.clear_log();
+
+    let subscriber = tracing_subscriber::registry().with(pipeline.tracing_layer());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    sim.route(
+        telemetry_sim::Route::host("prop-a.test"),
+        telemetry_sim::Script::sequence([
+            telemetry_sim::Step::status(503),
+            telemetry_sim::Step::ok(),
+        ]),
+    );
+    let response = client
+        .get(sim.url("prop-a.test", "/flaky"))
+        .send()
+        .await
+        .expect("second attempt succeeds");
+    assert_eq!(response.attempts(), 2);
+    let cid = response.correlation_id().to_string();
+    let log = sim.requests();
+    assert_eq!(log.len(), 2);
+
+    // Propagation off: the same subscriber, no header.
+    let quiet = telemetry_runtime::AdapterClient::builder::<Propagated>()
+        .resolve("prop-a.test", sim.addr())
+        .propagation(telemetry_runtime::core::propagation::Propagation::Off)
+        .build()
+        .expect("client");
+    quiet
+        .get(sim.url("prop-a.test", "/quiet"))
+        .send()
+        .await
+        .expect("answer");
+    let quiet_log = sim.requests();
+    assert_eq!(quiet_log.len(), 3);
+    assert_eq!(quiet_log[2].path, "/quiet");
+    assert_eq!(quiet_log[2].header("traceparent"), None);
+
+    let p = pipeline.clone();
+    tokio::task::spawn_blocking(move || p.force_flush())
+        .await
+        .expect("join")
+        .expect("flush exports");
+    let r = decode(std::mem::take(&mut *received.lock().expect("lock")));
+    let (request, attempts) = request_and_attempts(&r, &cid);
+    assert_eq!(attempts.len(), 2);
+    for (logged, span) in log.iter().zip(&attempts) {
+        let header = logged.header("traceparent").expect("traceparent sent");
+        let parts: Vec<&str> = header.split('-').collect();
+        assert_eq!(parts.len(), 4, "{header}");
+        assert_eq!(parts[0], "00");
+        assert_eq!(parts[1], hex(&request.trace_id), "the trace id");
+        assert_eq!(parts[2], hex(&span.span_id), "the attempt span's id");
+        assert_eq!(parts[3], "01", "sampled");
+        assert_eq!(logged.header("tracestate"), None, "empty trace state");
+    }
+    assert_ne!(
+        log[0].header("traceparent"),
+        log[1].header("traceparent"),
+        "one span per attempt"
+    );
+    let _ = tokio::task::spawn_blocking(move || pipeline.shutdown()).await;
+    telemetry_runtime::core::propagation::clear_global_injector();
+}

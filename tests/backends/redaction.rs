@@ -158,6 +158,7 @@ async fn no_secret_reaches_any_backend_or_sink() {
             RecordedEvent::BreakerTransition(x) => serde_json::to_string(x),
             RecordedEvent::Fallback(x) => serde_json::to_string(x),
             RecordedEvent::Redirect(x) => serde_json::to_string(x),
+            RecordedEvent::Body(x) => serde_json::to_string(x),
             RecordedEvent::Custom { payload, .. } => serde_json::to_string(payload),
         }
         .expect("serialises");

@@ -6,7 +6,9 @@
 //! adapter names in the binary) with its own sink, never the global sink,
 //! and reads only its own series from the shared Prometheus exposition.
 
+mod body;
 mod events;
 mod metrics;
 mod panic_sink;
+mod pool;
 mod resilience;

@@ -28,6 +28,10 @@ pub fn describe(e: &RecordedEvent) -> String {
         RecordedEvent::BreakerTransition(r) => format!("breaker#{a} {}->{}", r.from, r.to),
         RecordedEvent::Fallback(r) => format!("fallback {} {} {}", r.tier, r.source, r.outcome),
         RecordedEvent::Redirect(r) => format!("redirect#{a} {} hop {}", r.status, r.hop),
+        RecordedEvent::Body(r) => match r.error_type {
+            None => format!("body#{a} complete"),
+            Some(t) => format!("body#{a} failed {t}"),
+        },
         other => format!("custom {}", other.kind()),
     }
 }

@@ -178,6 +178,7 @@ impl crate::core::sink::EventSink for HealthSink {
             | EventRef::Backoff(_)
             | EventRef::Fallback(_)
             | EventRef::Redirect(_)
+            | EventRef::Body(_)
             | EventRef::Custom(_) => {}
         }
     }

@@ -43,9 +43,14 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 
+use opentelemetry::propagation::{Injector, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+
 use crate::core::catalog::{self, Family};
 use crate::core::events::*;
 use crate::core::instruments::{DURATION_BUCKETS_SECONDS, SIZE_BUCKETS_BYTES};
+use crate::core::propagation::{self, HeaderInjector};
 use crate::core::sink::EventSink;
 
 /// Where and how to export.
@@ -147,6 +152,12 @@ impl OtlpPipeline {
             .with_resource(resource)
             .build();
         let instruments = Arc::new(Instruments::new(&meter_provider.meter("telemetry_runtime")));
+        // Trace context on the wire by default (issue 14): W3C
+        // `traceparent`/`tracestate`, unless the application installed an
+        // injector of its own first.
+        if !propagation::has_global_injector() {
+            propagation::set_global_injector(OtelPropagation::trace_context());
+        }
         Ok(OtlpPipeline {
             tracer_provider,
             meter_provider,
@@ -196,9 +207,88 @@ impl OtlpPipeline {
     }
 }
 
+/// The OpenTelemetry propagator API behind the client's
+/// [`HeaderInjector`] hook: the context of the current `tracing` span (as
+/// tracing-opentelemetry's layer knows it) injected by a
+/// [`TextMapPropagator`]. [`OtlpPipeline::start`] installs
+/// [`trace_context`](Self::trace_context) globally unless an injector is
+/// installed already; install another with
+/// [`propagation::set_global_injector`], or give one to a single client
+/// with `AdapterClientBuilder::propagator`.
+///
+/// Without an OpenTelemetry layer in the subscriber the span has no valid
+/// context, and nothing is written.
+///
+/// ```
+/// use telemetry_runtime::backends::otlp::OtelPropagation;
+/// use telemetry_runtime::core::propagation::{self, HeaderInjector};
+/// let w3c = OtelPropagation::trace_context();
+/// let mut headers = Vec::new();
+/// w3c.inject_current(&mut |k, v| headers.push((k.to_owned(), v.to_owned())));
+/// assert!(headers.is_empty(), "no span, no context, no header");
+/// propagation::set_global_injector(OtelPropagation::global());
+/// # propagation::clear_global_injector();
+/// ```
+pub struct OtelPropagation {
+    propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
+}
+
+impl fmt::Debug for OtelPropagation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelPropagation")
+            .field("global", &self.propagator.is_none())
+            .finish()
+    }
+}
+
+impl OtelPropagation {
+    /// W3C Trace Context: `traceparent` and `tracestate`.
+    pub fn trace_context() -> Self {
+        Self::new(TraceContextPropagator::new())
+    }
+
+    /// Any propagator (a composite, B3, Jaeger, ...).
+    pub fn new(propagator: impl TextMapPropagator + Send + Sync + 'static) -> Self {
+        OtelPropagation {
+            propagator: Some(Box::new(propagator)),
+        }
+    }
+
+    /// Whatever `opentelemetry::global::set_text_map_propagator` installed
+    /// when each request is sent (a no-op propagator until then).
+    pub fn global() -> Self {
+        OtelPropagation { propagator: None }
+    }
+}
+
+impl HeaderInjector for OtelPropagation {
+    fn inject_current(&self, set: &mut dyn FnMut(&str, &str)) {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        struct Setter<'a>(&'a mut dyn FnMut(&str, &str));
+        impl Injector for Setter<'_> {
+            fn set(&mut self, key: &str, value: String) {
+                (self.0)(key, &value);
+            }
+        }
+        let cx = tracing::Span::current().context();
+        if !cx.span().span_context().is_valid() {
+            return;
+        }
+        let mut setter = Setter(set);
+        match &self.propagator {
+            Some(p) => p.inject_context(&cx, &mut setter),
+            None => opentelemetry::global::get_text_map_propagator(|p| {
+                p.inject_context(&cx, &mut setter)
+            }),
+        }
+    }
+}
+
 struct Instruments {
     duration: Histogram<f64>,
     body_size: Histogram<u64>,
+    body_duration: Histogram<f64>,
+    body_errors: Counter<u64>,
     retries: Counter<u64>,
     rejections: Counter<u64>,
     backoff: Histogram<f64>,
@@ -233,6 +323,12 @@ impl Instruments {
                 .with_unit("By")
                 .with_description(Family::ResponseSize.help())
                 .with_boundaries(SIZE_BUCKETS_BYTES.to_vec())
+                .build(),
+            body_duration: secs(Family::BodyDuration, DURATION_BUCKETS_SECONDS),
+            body_errors: meter
+                .u64_counter(Family::BodyErrors.otel_name())
+                .with_unit(Family::BodyErrors.unit())
+                .with_description(Family::BodyErrors.help())
                 .build(),
             retries: meter
                 .u64_counter(Family::Retries.otel_name())
@@ -352,11 +448,29 @@ impl EventSink for OtlpSink {
             EventRef::Fallback(e) => self.record_fallback(e),
             EventRef::Custom(_) => {}
             EventRef::Redirect(_) => {}
+            EventRef::Body(e) => self.record_body(e),
         }
     }
 }
 
 impl OtlpSink {
+    // As in the Prometheus backend: a body without `Content-Length` is
+    // sized from the bytes read (the response recorded the announced size).
+    fn record_body(&self, e: &BodyEvent) {
+        let attrs = base(&e.meta);
+        if e.content_length.is_none() {
+            self.instruments.body_size.record(e.size, &attrs);
+        }
+        self.instruments
+            .body_duration
+            .record(e.duration.as_secs_f64(), &attrs);
+        if let Some(t) = e.error_type {
+            let mut attrs = attrs;
+            attrs.push(KeyValue::new("error.type", t.as_str()));
+            self.instruments.body_errors.add(1, &attrs);
+        }
+    }
+
     fn record_response(&self, e: &ResponseEvent) {
         let mut attrs = base(&e.meta);
         push_response_attrs(&mut attrs, e.method, e.status);

@@ -131,6 +131,7 @@ impl EventSink for TracingSink {
             EventRef::Fallback(e) => self.log_fallback(e),
             EventRef::Custom(e) => self.log_custom(e),
             EventRef::Redirect(e) => self.log_redirect(e),
+            EventRef::Body(e) => self.log_body(e),
         }
     }
 }
@@ -159,6 +160,25 @@ impl TracingSink {
             log!(Level::WARN)
         } else {
             log!(Level::INFO)
+        }
+    }
+    fn log_body(&self, e: &BodyEvent) {
+        match e.error_type {
+            None => {
+                debug!(target: EVENT_TARGET, event = BodyEvent::KIND, adapter = e.meta.adapter_name(),
+                server.address = e.meta.host.as_str(), correlation_id = %cid(&e.meta),
+                attempt = e.meta.attempt, http.request.method = e.method.as_str(),
+                http.response.status_code = e.status, http.response.body.size = e.size,
+                duration_seconds = e.duration.as_secs_f64(), "http response body")
+            }
+            Some(t) => {
+                warn!(target: EVENT_TARGET, event = BodyEvent::KIND, adapter = e.meta.adapter_name(),
+                server.address = e.meta.host.as_str(), correlation_id = %cid(&e.meta),
+                attempt = e.meta.attempt, http.request.method = e.method.as_str(),
+                http.response.status_code = e.status, http.response.body.size = e.size,
+                duration_seconds = e.duration.as_secs_f64(), error.type = t.as_str(),
+                "http response body failed")
+            }
         }
     }
     fn log_redirect(&self, e: &RedirectEvent) {

@@ -12,11 +12,13 @@ use super::error::ClientError;
 use super::hosts::HostTable;
 use super::inner::ClientInner;
 use super::limiter::RateLimit;
+use super::pool::SharedPool;
 use super::redirect::{same_origin_redirects, DEFAULT_REDIRECTS};
 use super::retry::{RetryBudget, RetryPolicy};
 use super::AdapterClient;
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::live::{self, HostStateSource};
+use crate::core::propagation::{HeaderInjector, Propagation};
 use crate::core::redact::Redactor;
 
 /// Configures an [`AdapterClient`].
@@ -37,6 +39,17 @@ pub struct AdapterClientBuilder {
     idle_ttl: Duration,
     correlation_header: Option<String>,
     redactor: Redactor,
+    // --- shared pool (issue 14) ---
+    /// Timeout of each wire attempt, applied per request (so it works the
+    /// same on an own and on a shared pool).
+    timeout: Duration,
+    /// The pool shared with other adapters' clients, if any.
+    pool: Option<SharedPool>,
+    /// The first setting given that belongs to the reqwest client (the
+    /// pool): refused at `build` when the pool is shared.
+    pool_setting: Option<&'static str>,
+    // --- end shared pool ---
+    propagation: Propagation,
 }
 
 impl fmt::Debug for AdapterClientBuilder {
@@ -59,7 +72,6 @@ impl AdapterClientBuilder {
             // secrets included, to the next host), and only same-origin
             // redirects followed (see `max_redirects`).
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
                 .referer(false)
                 .redirect(same_origin_redirects(DEFAULT_REDIRECTS)),
             retry: RetryPolicy::default(),
@@ -70,41 +82,81 @@ impl AdapterClientBuilder {
             idle_ttl: Duration::from_secs(300),
             correlation_header: None,
             redactor: Redactor::new(),
+            timeout: Duration::from_secs(30),
+            pool: None,
+            pool_setting: None,
+            propagation: Propagation::Global,
         }
     }
 
+    /// Applies a setting of the reqwest client; `setting` names it in the
+    /// error `build` returns when the pool is shared.
     fn map_http(
         mut self,
+        setting: &'static str,
         f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
     ) -> Self {
         self.http = f(self.http);
+        self.pool_setting.get_or_insert(setting);
         self
     }
 
-    /// Timeout of each wire attempt (default 30 s).
-    pub fn timeout(self, d: Duration) -> Self {
-        self.map_http(|b| b.timeout(d))
+    /// Timeout of each wire attempt (default 30 s), from sending to the end
+    /// of the body; a request's own
+    /// [`timeout`](super::RequestBuilder::timeout) wins. Applied to each
+    /// request, so it is this client's even on a [`shared_pool`](Self::shared_pool).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Sends through `pool`, a connection pool shared with other adapters'
+    /// clients, instead of a pool of this client's own. The limiter, retry
+    /// policy, breaker, timeout, correlation header, redaction and telemetry
+    /// stay this client's. Settings of the reqwest client itself
+    /// (`connect_timeout`, `resolve`, `user_agent`, `max_redirects`,
+    /// `pool_*`, `configure_reqwest`) are the pool's: given here as well,
+    /// `build` fails with [`ClientError::InvalidConfig`] naming the first.
+    ///
+    /// ```
+    /// use telemetry_runtime::client::SharedPool;
+    /// use telemetry_runtime::{instrumented_adapter, AdapterClient};
+    /// #[instrumented_adapter(name = "orcid")]
+    /// struct Orcid {}
+    /// let pool = SharedPool::new()?;
+    /// let orcid = AdapterClient::builder::<Orcid>().shared_pool(&pool).build()?;
+    /// assert!(AdapterClient::builder::<Orcid>()
+    ///     .shared_pool(&pool)
+    ///     .user_agent("x")
+    ///     .build()
+    ///     .is_err());
+    /// # let _ = orcid;
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn shared_pool(mut self, pool: &SharedPool) -> Self {
+        self.pool = Some(pool.clone());
+        self
     }
 
     /// Connect timeout.
     pub fn connect_timeout(self, d: Duration) -> Self {
-        self.map_http(|b| b.connect_timeout(d))
+        self.map_http("connect_timeout", |b| b.connect_timeout(d))
     }
 
     /// How long idle pooled connections are kept.
     pub fn pool_idle_timeout(self, d: Duration) -> Self {
-        self.map_http(|b| b.pool_idle_timeout(d))
+        self.map_http("pool_idle_timeout", |b| b.pool_idle_timeout(d))
     }
 
     /// Idle pooled connections kept per host.
     pub fn pool_max_idle_per_host(self, n: usize) -> Self {
-        self.map_http(|b| b.pool_max_idle_per_host(n))
+        self.map_http("pool_max_idle_per_host", |b| b.pool_max_idle_per_host(n))
     }
 
     /// The `User-Agent` header.
     pub fn user_agent(self, ua: &str) -> Self {
         let ua = ua.to_owned();
-        self.map_http(|b| b.user_agent(ua))
+        self.map_http("user_agent", |b| b.user_agent(ua))
     }
 
     /// Resolves `domain` to `addr` instead of asking DNS (the port of `addr`
@@ -112,7 +164,7 @@ impl AdapterClientBuilder {
     /// local simulator.
     pub fn resolve(self, domain: &str, addr: SocketAddr) -> Self {
         let domain = domain.to_owned();
-        self.map_http(|b| b.resolve(&domain, addr))
+        self.map_http("resolve", |b| b.resolve(&domain, addr))
     }
 
     /// Follows at most `n` redirects (default 10; 0 returns every 3xx to the
@@ -122,7 +174,7 @@ impl AdapterClientBuilder {
     /// and no URL secret reaches a host the caller did not name. No
     /// `Referer` is ever sent.
     pub fn max_redirects(self, n: usize) -> Self {
-        self.map_http(|b| b.redirect(same_origin_redirects(n)))
+        self.map_http("max_redirects", |b| b.redirect(same_origin_redirects(n)))
     }
 
     /// Any other reqwest setting (a `redirect` policy given here replaces
@@ -133,7 +185,7 @@ impl AdapterClientBuilder {
         self,
         f: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
     ) -> Self {
-        self.map_http(f)
+        self.map_http("configure_reqwest", f)
     }
 
     /// The retry policy.
@@ -192,6 +244,45 @@ impl AdapterClientBuilder {
         self
     }
 
+    /// How each wire attempt's trace context is sent (`traceparent`,
+    /// `tracestate` of its attempt span): [`Propagation::Global`] (the
+    /// default: the injector installed with
+    /// [`set_global_injector`](crate::core::propagation::set_global_injector),
+    /// which the `otlp` pipeline installs), [`Propagation::Off`], or a
+    /// [`Propagation::Custom`] injector.
+    ///
+    /// ```
+    /// use telemetry_runtime::core::propagation::Propagation;
+    /// # use telemetry_runtime::{instrumented_adapter, AdapterClient};
+    /// # #[instrumented_adapter(name = "quiet")] struct Quiet {}
+    /// let client = AdapterClient::builder::<Quiet>().propagation(Propagation::Off).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
+        self
+    }
+
+    /// This client's own trace context injector (shorthand for
+    /// `propagation(Propagation::Custom(..))`).
+    ///
+    /// ```
+    /// use telemetry_runtime::core::propagation::HeaderInjector;
+    /// # use telemetry_runtime::{instrumented_adapter, AdapterClient};
+    /// # #[instrumented_adapter(name = "b3")] struct B3 {}
+    /// struct Constant;
+    /// impl HeaderInjector for Constant {
+    ///     fn inject_current(&self, set: &mut dyn FnMut(&str, &str)) { set("x-trace", "1") }
+    /// }
+    /// let client = AdapterClient::builder::<B3>().propagator(Constant).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn propagator(self, injector: impl HeaderInjector) -> Self {
+        self.propagation(Propagation::Custom(std::sync::Arc::new(injector)))
+    }
+
     /// The redaction lists for URLs in events, spans and errors.
     pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = redactor;
@@ -218,7 +309,17 @@ impl AdapterClientBuilder {
             })?),
             None => None,
         };
-        let http = self.http.build().map_err(ClientError::Request)?;
+        // --- shared pool (issue 14) ---
+        let http = match (self.pool, self.pool_setting) {
+            (Some(_), Some(setting)) => {
+                return Err(ClientError::InvalidConfig(format!(
+                "`{setting}` is a setting of the shared pool: give it to `SharedPool::configure`"
+            )))
+            }
+            (Some(pool), None) => pool.reqwest().clone(),
+            (None, _) => self.http.build().map_err(ClientError::Request)?,
+        };
+        // --- end shared pool ---
         let epoch = Instant::now();
         let epoch_unix_nanos = crate::core::events::now_unix_nanos();
         let inner = Arc::new(ClientInner {
@@ -229,6 +330,8 @@ impl AdapterClientBuilder {
             budget: self.budget,
             correlation_header,
             redactor: self.redactor,
+            timeout: self.timeout,
+            propagation: self.propagation,
             epoch,
             epoch_unix_nanos,
             hosts: HostTable::new(

@@ -8,15 +8,17 @@ use super::inner::ClientInner;
 use super::limiter::HostLimiter;
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::events::{
-    BackoffEvent, BreakerTransitionEvent, CorrelationId, DelaySource, ErrorEvent, ErrorType,
-    EventMeta, EventRef, FallbackEvent, FallbackOutcome, HttpMethod, RateLimitEvent,
+    BackoffEvent, BodyEvent, BreakerTransitionEvent, CorrelationId, DelaySource, ErrorEvent,
+    ErrorType, EventMeta, EventRef, FallbackEvent, FallbackOutcome, HttpMethod, RateLimitEvent,
     RateLimitOutcome, RequestEvent, ResponseEvent, RetryEvent, RetryReason,
 };
 use crate::core::id::AdapterRef;
 use crate::core::labels::{HostKey, LabelValue};
 
 /// Context shared by the events of one logical request (or one source of a
-/// fallback chain): adapter, host, correlation id, clock.
+/// fallback chain): adapter, host, correlation id, clock. `Copy`: a
+/// response's body watch keeps one.
+#[derive(Clone, Copy)]
 pub(super) struct Emitter {
     telemetry: &'static AdapterTelemetry,
     adapter: AdapterRef,
@@ -126,6 +128,34 @@ impl Emitter {
                 body_size,
             };
             self.telemetry.emit(EventRef::Response(&e));
+        }
+    }
+
+    /// `BodyEvent`: the body of attempt `attempt`'s response ended at `at`
+    /// (read to its end, or failed with `error_type`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn body(
+        &self,
+        attempt: u32,
+        at: Instant,
+        method: HttpMethod,
+        status: u16,
+        size: u64,
+        content_length: Option<u64>,
+        duration: Duration,
+        error_type: Option<ErrorType>,
+    ) {
+        if self.on() {
+            let e = BodyEvent {
+                meta: self.meta_at(attempt, at),
+                method,
+                status,
+                size,
+                content_length,
+                duration,
+                error_type,
+            };
+            self.telemetry.emit(EventRef::Body(&e));
         }
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 
+use super::body::BodyWatch;
 use super::breaker::{Admission, HostBreaker};
 use super::emit::Emitter;
 use super::error::{self, ClientError};
@@ -108,6 +109,11 @@ impl ClientInner {
             } else {
                 String::new()
             };
+            // The client's timeout, per request: the reqwest client may be
+            // a pool shared with other adapters (their own timeouts).
+            if first.timeout().is_none() {
+                *first.timeout_mut() = Some(self.timeout);
+            }
             if let Some(name) = &self.correlation_header {
                 if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
                     first.headers_mut().insert(name.clone(), v);
@@ -225,6 +231,8 @@ impl<'a> Call<'a> {
                     if self.retry_method && attempt < self.client.retry.attempts() {
                         *slot = this.try_clone();
                     }
+                    let mut this = this;
+                    attempt_span.propagate(&self.client.propagation, this.headers_mut());
                     attempt_span.instrument(self.client.http.execute(this))
                 };
                 // Polled with this attempt in scope, so the redirect
@@ -456,17 +464,33 @@ impl<'a> Call<'a> {
     /// The logical request's result, after `attempt` attempts.
     fn finish(&self, outcome: AttemptOutcome, attempt: u32) -> Result<Response, ClientError> {
         match outcome {
-            AttemptOutcome::Response(inner) => Ok(Response {
-                inner,
-                attempts: attempt,
-                context: RequestContext::new(
-                    self.client.telemetry,
-                    self.state.label,
-                    self.emitter.correlation_id(),
-                    0,
-                )
-                .with_host_key(self.state.key),
-            }),
+            AttemptOutcome::Response(inner) => {
+                // Watched only when a sink listens: no box, no clock read
+                // otherwise.
+                let watch = self.emitter.on().then(|| {
+                    Box::new(BodyWatch {
+                        emitter: *self.emitter,
+                        attempt,
+                        method: self.fields.method,
+                        status: inner.status().as_u16(),
+                        content_length: inner.content_length(),
+                        started: Instant::now(),
+                        read: 0,
+                    })
+                });
+                Ok(Response {
+                    inner,
+                    attempts: attempt,
+                    context: RequestContext::new(
+                        self.client.telemetry,
+                        self.state.label,
+                        self.emitter.correlation_id(),
+                        0,
+                    )
+                    .with_host_key(self.state.key),
+                    watch,
+                })
+            }
             AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
                 host: self.state.display(),
                 correlation_id: self.emitter.correlation_id(),

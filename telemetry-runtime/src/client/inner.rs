@@ -21,6 +21,11 @@ pub(super) struct ClientInner {
     pub(super) retry: RetryPolicy,
     pub(super) budget: Option<RetryBudget>,
     pub(super) correlation_header: Option<HeaderName>,
+    /// Timeout of each wire attempt, set on each request that has none
+    /// (not on the reqwest client, which may be a shared pool).
+    pub(super) timeout: std::time::Duration,
+    /// Which injector writes each attempt's trace context headers.
+    pub(super) propagation: crate::core::propagation::Propagation,
     pub(super) redactor: Redactor,
     pub(super) epoch: Instant,
     /// Wall-clock time of `epoch`, nanoseconds since the Unix epoch: event

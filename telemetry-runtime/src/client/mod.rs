@@ -51,6 +51,7 @@
 //! }
 //! ```
 
+mod body;
 mod breaker;
 mod builder;
 mod emit;
@@ -60,6 +61,7 @@ mod fallback;
 mod hosts;
 mod inner;
 mod limiter;
+mod pool;
 mod redirect;
 mod request;
 pub mod retry;
@@ -75,6 +77,7 @@ pub use builder::AdapterClientBuilder;
 pub use error::{ClientError, RateLimitRejection};
 pub use fallback::{Fallback, FallbackHit};
 pub use limiter::{LimiterSnapshot, RateLimit};
+pub use pool::SharedPool;
 pub use request::{RequestBuilder, Response};
 pub use retry::{RetryBudget, RetryPolicy};
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
+use super::body::BodyWatch;
 use super::{AdapterClient, ClientError};
 use crate::core::events::CorrelationId;
 use crate::core::scope::RequestContext;
@@ -160,6 +161,9 @@ pub struct Response {
     pub(crate) inner: reqwest::Response,
     pub(crate) attempts: u32,
     pub(crate) context: RequestContext,
+    /// The body's observer (`None` when no sink listened, or once the
+    /// body ended).
+    pub(crate) watch: Option<Box<BodyWatch>>,
 }
 
 impl fmt::Debug for Response {
@@ -216,25 +220,95 @@ impl Response {
         self.inner.status().as_u16()
     }
 
-    /// The body as text.
-    pub async fn text(self) -> Result<String, reqwest::Error> {
-        self.inner.text().await.map_err(reqwest::Error::without_url)
+    /// The next chunk of the body (`None` at its end), counted: when the
+    /// body ends, or fails, its `BodyEvent` is emitted (bytes read, time
+    /// since the headers, the failure's `error.type`). The way to stream a
+    /// body and still have it observed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: telemetry_runtime::AdapterClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut resp = client.get("http://api-a.test/export").send().await?;
+    /// let mut total = 0;
+    /// while let Some(chunk) = resp.chunk().await? {
+    ///     total += chunk.len(); // the body event counts the same bytes
+    /// }
+    /// # let _ = total; Ok(()) }
+    /// ```
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+        match self.inner.chunk().await {
+            Ok(Some(c)) => {
+                if let Some(w) = self.watch.as_deref_mut() {
+                    w.chunk(c.len());
+                }
+                Ok(Some(c))
+            }
+            Ok(None) => {
+                if let Some(w) = self.watch.take() {
+                    w.end(None);
+                }
+                Ok(None)
+            }
+            Err(e) => {
+                if let Some(w) = self.watch.take() {
+                    w.end(Some(&e));
+                }
+                Err(e.without_url())
+            }
+        }
     }
 
-    /// The body as bytes.
-    pub async fn bytes(self) -> Result<bytes::Bytes, reqwest::Error> {
-        self.inner
-            .bytes()
+    /// The body as text (UTF-8, invalid sequences replaced), observed like
+    /// [`chunk`](Self::chunk).
+    pub async fn text(self) -> Result<String, reqwest::Error> {
+        let body = self.bytes().await?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// The body as bytes, observed like [`chunk`](Self::chunk).
+    pub async fn bytes(mut self) -> Result<bytes::Bytes, reqwest::Error> {
+        if self.watch.is_none() {
+            return self
+                .inner
+                .bytes()
+                .await
+                .map_err(reqwest::Error::without_url);
+        }
+        let cap = self
+            .watch
+            .as_ref()
+            .and_then(|w| w.content_length)
+            .map_or(0, |n| usize::try_from(n.min(1 << 20)).unwrap_or(0));
+        let mut first: Option<bytes::Bytes> = None;
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(c) = self.chunk().await? {
+            // One chunk (the common small body) is returned without a copy.
+            match first.take() {
+                None if buf.is_empty() => first = Some(c),
+                None => buf.extend_from_slice(&c),
+                Some(f) => {
+                    buf.reserve(cap.max(f.len() + c.len()));
+                    buf.extend_from_slice(&f);
+                    buf.extend_from_slice(&c);
+                }
+            }
+        }
+        Ok(first.unwrap_or_else(|| bytes::Bytes::from(buf)))
+    }
+
+    /// The body, deserialised from JSON, observed like [`chunk`](Self::chunk).
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, reqwest::Error> {
+        let body = self.bytes().await?;
+        // Decoded by reqwest itself, over the bytes already read, so a
+        // malformed body is the same `reqwest::Error` (kind decode) as before.
+        reqwest::Response::from(http::Response::new(body))
+            .json()
             .await
             .map_err(reqwest::Error::without_url)
     }
 
-    /// The body, deserialised from JSON.
-    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, reqwest::Error> {
-        self.inner.json().await.map_err(reqwest::Error::without_url)
-    }
-
-    /// reqwest's response, for everything else (streaming the body, say).
+    /// reqwest's response, for everything else. A body read from it is not
+    /// observed (no `BodyEvent`; the response's `Content-Length` is its
+    /// size): stream with [`chunk`](Self::chunk) to keep it observed.
     pub fn into_inner(self) -> reqwest::Response {
         self.inner
     }

@@ -17,6 +17,7 @@
 use std::future::Future;
 
 use crate::core::events::{CorrelationId, ErrorType, HttpMethod};
+use crate::core::propagation::Propagation;
 
 /// A future running inside the request span.
 #[cfg(feature = "tracing")]
@@ -183,6 +184,38 @@ impl AttemptSpan {
         #[cfg(feature = "tracing")]
         if !self.span.is_disabled() {
             self.span.record("error.type", error.as_str());
+        }
+    }
+
+    /// Writes this attempt's trace context (`traceparent`, `tracestate`)
+    /// into `headers` through the chosen injector, with the span entered so
+    /// the injector sees it as the current one. Nothing without the
+    /// `tracing` feature, without an injector, or when the span is disabled
+    /// (no subscriber wants it: no context to send).
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    #[inline]
+    pub(crate) fn propagate(
+        &self,
+        propagation: &Propagation,
+        headers: &mut reqwest::header::HeaderMap,
+    ) {
+        #[cfg(feature = "tracing")]
+        if propagation.active() && !self.span.is_disabled() {
+            self.span.in_scope(|| {
+                propagation.inject_current(&mut |name, value| {
+                    // An empty `tracestate` is not sent (W3C Trace Context:
+                    // a vendor may omit it when it has no entries).
+                    if value.is_empty() {
+                        return;
+                    }
+                    if let (Ok(n), Ok(v)) = (
+                        reqwest::header::HeaderName::try_from(name),
+                        reqwest::header::HeaderValue::try_from(value),
+                    ) {
+                        headers.insert(n, v);
+                    }
+                });
+            });
         }
     }
 

@@ -85,6 +85,12 @@ families! {
     /// `http_response_size_bytes`.
     ResponseSize => "http_response_size_bytes", "http.client.response.body.size", "http_client_response_body_size_bytes", "By", Histogram,
         "Size of HTTP response bodies.";
+    /// `http_response_body_duration_seconds`.
+    BodyDuration => "http_response_body_duration_seconds", "http.client.response.body.duration", "http_client_response_body_duration_seconds", "s", Histogram,
+        "Time from response headers to the end of the body, for bodies read through the client (read to the end or failed).";
+    /// `http_response_body_errors_total`.
+    BodyErrors => "http_response_body_errors_total", "http.client.response.body.errors", "http_client_response_body_errors_total", "{error}", Counter,
+        "Response bodies that failed midway while being read, by error.type.";
     /// `http_client_rejections_total`.
     Rejections => "http_client_rejections_total", "http.client.rejections", "http_client_rejections_total", "{request}", Counter,
         "Requests the client refused before the wire (circuit_open, rate_limited, retry_after_too_long, retry_budget_exhausted): not wire attempts.";

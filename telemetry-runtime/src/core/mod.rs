@@ -20,6 +20,7 @@ pub(crate) mod instruments;
 pub mod labels;
 pub mod live;
 pub mod manifest;
+pub mod propagation;
 pub mod redact;
 pub mod scope;
 pub mod run;

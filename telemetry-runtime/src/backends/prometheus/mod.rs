@@ -72,8 +72,9 @@ pub use state::{request_buckets, set_request_buckets, CustomEventSeries, StatusK
 use crate::core::adapter::{registered_adapters, AdapterTelemetry};
 use crate::core::catalog::Family;
 use crate::core::events::{
-    BackoffEvent, BreakerState, BreakerTransitionEvent, CustomEventRecord, ErrorEvent, EventRef,
-    FallbackEvent, RateLimitEvent, RedirectEvent, RequestEvent, ResponseEvent, RetryEvent,
+    BackoffEvent, BodyEvent, BreakerState, BreakerTransitionEvent, CustomEventRecord, ErrorEvent,
+    EventRef, FallbackEvent, RateLimitEvent, RedirectEvent, RequestEvent, ResponseEvent,
+    RetryEvent,
 };
 use crate::core::labels::LabelValue;
 use crate::core::manifest::Naming;
@@ -158,11 +159,24 @@ impl EventSink for PrometheusSink {
             EventRef::Fallback(e) => self.on_fallback(e),
             EventRef::Custom(e) => self.on_custom(e),
             EventRef::Redirect(e) => self.on_redirect(e),
+            EventRef::Body(e) => self.on_body(e),
         }
     }
     // A followed redirect is inside its wire attempt, which the response
     // and duration already count: no family of its own.
     fn on_redirect(&self, _: &RedirectEvent) {}
+    // The response counted the announced `Content-Length`; a body without
+    // one (chunked, decoded, streamed) is sized here, from the bytes read.
+    fn on_body(&self, e: &BodyEvent) {
+        if e.content_length.is_none() {
+            if let Some(a) = state::adapter(e.meta.adapter) {
+                a.host(e.meta.host).size.observe_raw(e.size);
+            }
+        }
+        if let Some(h) = facade::adapter(e.meta.adapter) {
+            h.host(e.meta.host).body(e.duration, e.error_type);
+        }
+    }
     fn on_request(&self, e: &RequestEvent) {
         if let Some(a) = state::adapter(e.meta.adapter) {
             a.host(e.meta.host)

@@ -13,8 +13,8 @@
 
 use super::custom::CustomEventRecord;
 use super::lifecycle::{
-    BackoffEvent, BreakerTransitionEvent, ErrorEvent, FallbackEvent, RateLimitEvent, RedirectEvent,
-    RequestEvent, ResponseEvent, RetryEvent,
+    BackoffEvent, BodyEvent, BreakerTransitionEvent, ErrorEvent, FallbackEvent, RateLimitEvent,
+    RedirectEvent, RequestEvent, ResponseEvent, RetryEvent,
 };
 use super::meta::EventMeta;
 
@@ -33,6 +33,7 @@ macro_rules! for_each_event_kind {
             BreakerTransition(BreakerTransitionEvent) on_breaker_transition "A circuit breaker changed state.";
             Fallback(FallbackEvent) on_fallback "A fallback source was tried.";
             Redirect(RedirectEvent) on_redirect "A redirect was followed.";
+            Body(BodyEvent) on_body "A response body was read to its end, or failed midway.";
         }
     };
 }

@@ -168,6 +168,29 @@ event_struct! {
 }
 
 event_struct! {
+    /// A response body ended while the caller read it through the client's
+    /// `Response` (`bytes`, `text`, `json`, `chunk`): read to its end, or
+    /// failed midway. Its size is the bytes actually read, so chunked,
+    /// compressed and streamed bodies count.
+    BodyEvent = "body" {
+        /// `http.request.method`.
+        method: HttpMethod => "http.request.method",
+        /// `http.response.status_code` of the response the body belongs to.
+        status: u16 => "http.response.status_code",
+        /// Bytes read (after decoding), up to the end or the failure.
+        size: u64 => "http.response.body.size",
+        /// The `Content-Length` the response announced, if any.
+        content_length: Option<u64> => "content_length",
+        /// Time from the response headers to the end of the body (or the
+        /// failure).
+        duration: Duration => "duration_seconds" via secs,
+        /// `None` when the body was read to its end; the failure's type
+        /// when it failed midway.
+        error_type: Option<ErrorType> => "error.type",
+    }
+}
+
+event_struct! {
     /// A wire attempt's response was a redirect the client follows (same
     /// origin only): one event per hop, before the next hop is sent.
     RedirectEvent = "redirect" {

@@ -21,8 +21,8 @@ mod vocab;
 pub use custom::{CustomEvent, CustomEventRecord};
 pub use kinds::{EventKind, EventRef};
 pub use lifecycle::{
-    BackoffEvent, BreakerTransitionEvent, ErrorEvent, FallbackEvent, RateLimitEvent, RedirectEvent,
-    RequestEvent, ResponseEvent, RetryEvent,
+    BackoffEvent, BodyEvent, BreakerTransitionEvent, ErrorEvent, FallbackEvent, RateLimitEvent,
+    RedirectEvent, RequestEvent, ResponseEvent, RetryEvent,
 };
 pub use meta::{now_unix_nanos, CorrelationId, EventMeta};
 pub use vocab::{

@@ -111,6 +111,7 @@ const INSERT_HTTP: &str = "INSERT INTO http_events (run_id, time_unix_nano, adap
     body_size, retry_after_seconds, limiter_delay_seconds, breaker_state) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?14)";
 const UPDATE_RETRY_AFTER: &str = "UPDATE http_events SET retry_after_seconds = ?1 WHERE id = ?2";
+const UPDATE_BODY_SIZE: &str = "UPDATE http_events SET body_size = ?1 WHERE id = ?2";
 const INSERT_RATE_LIMIT: &str = "INSERT INTO rate_limit_events (run_id, time_unix_nano, adapter, \
     host, correlation_id, attempt, outcome, wait_seconds, queue_depth, saturation) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -237,6 +238,19 @@ impl State {
                             .prepare_cached(UPDATE_RETRY_AFTER)?
                             .execute(params![e.delay.as_secs_f64(), row])?;
                     }
+                }
+            }
+            // The bytes actually read replace the announced Content-Length
+            // of the attempt's row, while the join window still holds it.
+            EventRef::Body(e) => {
+                let row = self
+                    .recent
+                    .get(e.meta.correlation_id.0, e.meta.attempt)
+                    .and_then(|r| r.row);
+                if let Some(row) = row {
+                    self.conn
+                        .prepare_cached(UPDATE_BODY_SIZE)?
+                        .execute(params![i64::try_from(e.size).unwrap_or(i64::MAX), row])?;
                 }
             }
             EventRef::Backoff(_) | EventRef::Redirect(_) => {}
