@@ -288,7 +288,7 @@ async fn events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ReadinessCriteria;
+    use crate::server::config::ReadinessCriteria;
     use std::time::Duration;
 
     /// The proof of "nothing when nobody watches": no sample before the

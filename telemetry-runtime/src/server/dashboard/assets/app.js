@@ -7,6 +7,13 @@
 window.__errors = window.__errors || [];
 window.addEventListener("error", (e) => window.__errors.push(String(e.message || e)));
 window.addEventListener("unhandledrejection", (e) => window.__errors.push("unhandled rejection: " + String(e.reason)));
+window.addEventListener("securitypolicyviolation", (e) => window.__errors.push("blocked by the page's policy: " + e.blockedURI));
+// Resources that fail to load (capture: their error events do not bubble).
+window.addEventListener("error", (e) => {
+  if (e.target && e.target !== window && (e.target.src || e.target.href)) {
+    window.__errors.push("failed to load " + (e.target.src || e.target.href));
+  }
+}, true);
 
 const HISTORY = 300;
 const RANK = { fail: 2, warn: 1, pass: 0 };
