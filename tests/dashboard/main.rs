@@ -149,7 +149,10 @@ async fn wait_for(c: &Client, what: &str, script: &str, ok: impl Fn(&Value) -> b
         if ok(&v) {
             return v;
         }
-        assert!(Instant::now() < deadline, "waited 60 s for {what}; last {v}");
+        assert!(
+            Instant::now() < deadline,
+            "waited 60 s for {what}; last {v}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -208,10 +211,9 @@ async fn the_dashboard_in_chromium() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         ..ServerConfig::default()
     };
-    config.basic_auth_users.insert(
-        USER.into(),
-        bcrypt::hash(PASSWORD, 4).expect("bcrypt"),
-    );
+    config
+        .basic_auth_users
+        .insert(USER.into(), bcrypt::hash(PASSWORD, 4).expect("bcrypt"));
     let server = telemetry_runtime::server::serve(config)
         .await
         .expect("serves");
@@ -271,8 +273,15 @@ async fn the_dashboard_in_chromium() {
         "dashboard: first data paint at {first_paint} ms after navigation start ({} ms wall)",
         started.elapsed().as_millis()
     );
-    let css_rules = js(&c, "return document.styleSheets.length && document.styleSheets[0].cssRules.length").await;
-    assert!(css_rules.as_i64().unwrap_or(0) > 10, "the stylesheet loaded: {css_rules}");
+    let css_rules = js(
+        &c,
+        "return document.styleSheets.length && document.styleSheets[0].cssRules.length",
+    )
+    .await;
+    assert!(
+        css_rules.as_i64().unwrap_or(0) > 10,
+        "the stylesheet loaded: {css_rules}"
+    );
 
     // A card for every adapter and host.
     // The host label keeps a port that is not the scheme's default.
@@ -309,7 +318,10 @@ async fn the_dashboard_in_chromium() {
     assert_ne!(later[&switch_key]["breaker"], "open", "{later}");
 
     // The switch host goes down: its breaker opens, and the card says so.
-    sim.route(Route::host("switch.test"), Script::always(Step::status(500)));
+    sim.route(
+        Route::host("switch.test"),
+        Script::always(Step::status(500)),
+    );
     let opened = Instant::now();
     let cards = wait_for(&c, "the open breaker on the card", CARDS, |v| {
         v[&switch_key]["breaker"] == "open" && v[&switch_key]["status"] == "fail"
@@ -335,12 +347,17 @@ async fn the_dashboard_in_chromium() {
     };
     for section in statuses.as_array().into_iter().flatten() {
         let ranks: Vec<i32> = section.as_array().into_iter().flatten().map(rank).collect();
-        assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "ordered by trouble: {statuses} {cards}");
+        assert!(
+            ranks.windows(2).all(|w| w[0] >= w[1]),
+            "ordered by trouble: {statuses} {cards}"
+        );
     }
     assert_eq!(statuses[0][0], "fail", "{statuses}");
     let breaker_text = js(
         &c,
-        &format!("return document.querySelector('[data-key=\"{switch_key}\"] .v-breaker').textContent"),
+        &format!(
+            "return document.querySelector('[data-key=\"{switch_key}\"] .v-breaker').textContent"
+        ),
     )
     .await;
     assert!(
@@ -353,12 +370,17 @@ async fn the_dashboard_in_chromium() {
         "the recent errors",
         "return [...document.querySelectorAll('#errors tbody tr')].map(r => r.textContent)",
         |v| {
-            v.as_array()
-                .is_some_and(|rows| rows.iter().any(|r| r.as_str().unwrap_or("").contains("switch.test")))
+            v.as_array().is_some_and(|rows| {
+                rows.iter()
+                    .any(|r| r.as_str().unwrap_or("").contains("switch.test"))
+            })
         },
     )
     .await;
-    assert!(errors.to_string().contains("http_500") || errors.to_string().contains("circuit_open"), "{errors}");
+    assert!(
+        errors.to_string().contains("http_500") || errors.to_string().contains("circuit_open"),
+        "{errors}"
+    );
 
     // Nothing went wrong on the page.
     let page_errors = js(&c, "return window.__errors").await;
@@ -387,7 +409,11 @@ async fn the_dashboard_in_chromium() {
         &c,
         "the lost-stream banner",
         "const b = document.getElementById('banner'); return b.hidden ? '' : b.textContent",
-        |v| v.as_str().unwrap_or("").starts_with("Stream lost — reconnecting"),
+        |v| {
+            v.as_str()
+                .unwrap_or("")
+                .starts_with("Stream lost — reconnecting")
+        },
     )
     .await;
     c.close().await.expect("close the browser");

@@ -153,10 +153,7 @@ impl Dashboard {
             s.last = Some(frame);
         }
         let frame = s.last.as_deref().unwrap_or("null");
-        let snapshot = format!(
-            "{{\"frame\":{frame},\"history\":{}}}",
-            s.sampler.history()
-        );
+        let snapshot = format!("{{\"frame\":{frame},\"history\":{}}}", s.sampler.history());
         drop(s);
         if start {
             tokio::spawn(run(Arc::downgrade(self)));
@@ -263,25 +260,22 @@ async fn events(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (snapshot, sub) = d.subscribe();
     let first = Event::default().event("snapshot").data(snapshot);
-    let stream = futures_util::stream::unfold(
-        (Some(first), sub),
-        |(first, mut sub)| async move {
-            if let Some(first) = first {
-                return Some((Ok(first), (None, sub)));
-            }
-            loop {
-                match sub.rx.recv().await {
-                    Ok(frame) => {
-                        let e = Event::default().event("sample").data(&*frame);
-                        return Some((Ok(e), (None, sub)));
-                    }
-                    // A slow client skipped frames: the next one is whole.
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
+    let stream = futures_util::stream::unfold((Some(first), sub), |(first, mut sub)| async move {
+        if let Some(first) = first {
+            return Some((Ok(first), (None, sub)));
+        }
+        loop {
+            match sub.rx.recv().await {
+                Ok(frame) => {
+                    let e = Event::default().event("sample").data(&*frame);
+                    return Some((Ok(e), (None, sub)));
                 }
+                // A slow client skipped frames: the next one is whole.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
-        },
-    );
+        }
+    });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

@@ -204,7 +204,12 @@ fn on_error(e: &ErrorEvent) {
         }
     }
     if watching() {
-        push_error(&e.meta, e.error_type.as_str().to_owned(), &e.message, e.reached_wire);
+        push_error(
+            &e.meta,
+            e.error_type.as_str().to_owned(),
+            &e.message,
+            e.reached_wire,
+        );
     }
 }
 

@@ -264,8 +264,7 @@ impl Sampler {
                 rejections_total: h.rejections,
                 retries_total: retries,
                 rate: per_sec(requests),
-                error_ratio: (has_window && requests > 0)
-                    .then(|| errors as f64 / requests as f64),
+                error_ratio: (has_window && requests > 0).then(|| errors as f64 / requests as f64),
                 retry_rate: per_sec(last.retries.saturating_sub(first.retries)),
                 rejection_rate: per_sec(last.rejections.saturating_sub(first.rejections)),
                 p50_ms: ms(0.5),
