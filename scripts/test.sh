@@ -29,6 +29,9 @@ need_apt() {
 step "tools"
 command -v cargo >/dev/null || { echo "FATAL: cargo not found" >&2; exit 1; }
 need_apt valgrind valgrind
+# The dashboard's browser test (tests/dashboard) drives chromium headless.
+need_apt chromium chromium
+need_apt chromedriver chromium-driver
 if [ -f scripts/install-prometheus.sh ]; then bash scripts/install-prometheus.sh; else need_apt promtool prometheus; fi
 # The alerting test (tests/backends/alerting.rs) runs a real Alertmanager.
 if ! command -v prometheus-alertmanager >/dev/null 2>&1 && ! command -v alertmanager >/dev/null 2>&1; then

@@ -167,7 +167,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     println!(
-        "serving {}/metrics, /health, /health/ready, /health/detailed",
+        "serving {}/metrics, /health, /health/ready, /health/detailed, /dashboard",
         server.base_url()
     );
 
@@ -266,12 +266,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // --- end event store ---
 
     if args.hold > 0 {
+        // The live dashboard (issue 12): light traffic keeps it moving
+        // while the server is held up.
         println!(
-            "\nholding /metrics at {} for {} s",
+            "\nholding /metrics at {} for {} s; open the live dashboard at {}/dashboard",
             server.base_url(),
-            args.hold
+            args.hold,
+            server.base_url()
         );
-        tokio::time::sleep(Duration::from_secs(args.hold)).await;
+        let until = std::time::Instant::now() + Duration::from_secs(args.hold);
+        while std::time::Instant::now() < until {
+            scenario.drive(&crossref.http, &sim, 1).await;
+            let _ = resolver.resolve("10.1000/hold").await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     server.shutdown().await?;
     sim.shutdown().await;

@@ -75,6 +75,9 @@ pub struct ServerConfig {
     pub health: ReadinessCriteria,
     /// Exporter settings.
     pub prometheus: PrometheusOptions,
+    /// Serve the live dashboard at `/dashboard` (default true), behind the
+    /// same authentication as `/metrics`. See `docs/dashboard.md`.
+    pub dashboard: bool,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +93,7 @@ impl Default for ServerConfig {
             tls: None,
             health: ReadinessCriteria::default(),
             prometheus: PrometheusOptions::default(),
+            dashboard: true,
         }
     }
 }
@@ -208,6 +212,7 @@ struct RawConfig {
     health: RawHealth,
     #[serde(default)]
     prometheus: RawPrometheus,
+    dashboard: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -383,6 +388,9 @@ impl ServerConfig {
             c.prometheus.upkeep_interval = duration_at("prometheus.upkeep_interval", &u)?;
         }
         c.prometheus.buckets = p.buckets.into_iter().collect();
+        if let Some(on) = raw.dashboard {
+            c.dashboard = on;
+        }
         c.validate()?;
         Ok(c)
     }

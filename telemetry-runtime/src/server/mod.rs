@@ -15,6 +15,7 @@
 //! | `/health` | `200` while the process serves (liveness) |
 //! | `/health/ready` | `200` or `503` by [`ReadinessCriteria`](crate::server::config::ReadinessCriteria) over the window |
 //! | `/health/detailed` | `application/health+json`: pass / warn / fail per adapter and host, with reasons |
+//! | `/dashboard` (unless `dashboard = false`) | the live dashboard page and its event stream ([`dashboard`]) |
 //!
 //! The health checks judge the health backend's own state
 //! ([`crate::backends::health`]): [`router`] installs its sink as a dispatch
@@ -36,6 +37,7 @@
 pub mod access;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod health;
 mod routes;
 
@@ -74,6 +76,7 @@ struct AppState {
 struct Routes {
     router: Router,
     monitor: Arc<HealthMonitor>,
+    dashboard: Option<Arc<dashboard::Dashboard>>,
     auth: Option<BasicAuth>,
     sources: Arc<SourceGuard>,
 }
@@ -165,6 +168,13 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
     // Exempt routes go to a router of their own, without the auth layer:
     // exemption is by route, never by comparing request paths.
     let mut guarded = Router::new().route(&config.metrics_path, get(metrics));
+    // The dashboard is guarded like the exposition (never exempt).
+    let dashboard = config
+        .dashboard
+        .then(|| dashboard::Dashboard::new(Arc::clone(&monitor)));
+    if let Some(d) = &dashboard {
+        guarded = guarded.merge(d.router());
+    }
     let mut exempt = Router::new();
     for (path, handler) in [
         (routes::LIVE_PATH, get(live)),
@@ -192,6 +202,7 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
     Ok(Routes {
         router,
         monitor,
+        dashboard,
         auth,
         sources,
     })
@@ -318,11 +329,17 @@ pub struct ServerHandle {
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<io::Result<()>>,
     monitor: Arc<HealthMonitor>,
+    dashboard: Option<Arc<dashboard::Dashboard>>,
     auth: Option<BasicAuth>,
     sources: Arc<SourceGuard>,
 }
 
 impl ServerHandle {
+    /// The dashboard at `/dashboard`, unless the configuration turned it
+    /// off: how many clients watch and how many samples it took.
+    pub fn dashboard(&self) -> Option<&Arc<dashboard::Dashboard>> {
+        self.dashboard.as_ref()
+    }
     /// The bound address (the real port when the configuration said 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -377,6 +394,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     let Routes {
         router,
         monitor,
+        dashboard,
         auth,
         sources,
     } = build(&config).map_err(ServeError::Config)?;
@@ -407,6 +425,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         handle,
         task,
         monitor,
+        dashboard,
         auth,
         sources,
     })

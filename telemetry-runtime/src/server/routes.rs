@@ -10,6 +10,8 @@ pub(crate) const LIVE_PATH: &str = "/health";
 pub(crate) const READY_PATH: &str = "/health/ready";
 /// The detailed health document.
 pub(crate) const DETAILED_PATH: &str = "/health/detailed";
+/// The dashboard page; its assets and event stream are under it.
+pub(crate) const DASHBOARD_PATH: &str = "/dashboard";
 /// The health routes, the only ones `auth_exempt` may name.
 pub(crate) const HEALTH_PATHS: [&str; 3] = [LIVE_PATH, READY_PATH, DETAILED_PATH];
 
@@ -66,6 +68,11 @@ pub(crate) fn check_metrics_path(path: &str) -> Result<(), String> {
             "must not be /health or under it (the health endpoints), got {path:?}"
         ));
     }
+    if path == DASHBOARD_PATH || path.starts_with("/dashboard/") {
+        return Err(format!(
+            "must not be /dashboard or under it (the dashboard), got {path:?}"
+        ));
+    }
     Ok(())
 }
 
@@ -110,6 +117,8 @@ mod tests {
             ("/health", "must not be /health or under it (the health endpoints), got \"/health\""),
             ("/health/ready", "must not be /health or under it (the health endpoints), got \"/health/ready\""),
             ("/health/metrics", "must not be /health or under it (the health endpoints), got \"/health/metrics\""),
+            ("/dashboard", "must not be /dashboard or under it (the dashboard), got \"/dashboard\""),
+            ("/dashboard/events", "must not be /dashboard or under it (the dashboard), got \"/dashboard/events\""),
         ] {
             assert_eq!(check_metrics_path(path), Err(expected.to_owned()), "{path}");
         }
