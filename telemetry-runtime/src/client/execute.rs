@@ -171,7 +171,7 @@ impl<'a> Call<'a> {
                 };
                 let probe_guard = ProbeGuard {
                     breaker: if probe {
-                        self.state.breaker.as_ref()
+                        self.state.breaker.as_deref()
                     } else {
                         None
                     },
@@ -219,10 +219,16 @@ impl<'a> Call<'a> {
                 // the same two conditions first). In a block, so the moved
                 // request takes no room in this future while it waits.
                 let wire = {
-                    let Some(this) = slot.take() else {
+                    let Some(mut this) = slot.take() else {
                         return Err(request_missing());
                     };
-                    if self.retry_method && attempt < self.client.retry.attempts() {
+                    // The host's policy (`state.policy`, fixed for this
+                    // logical request even across a reload): its attempt
+                    // timeout unless the request set one.
+                    if let (Some(t), None) = (self.state.policy.timeout, this.timeout()) {
+                        *this.timeout_mut() = Some(t);
+                    }
+                    if self.retry_method && attempt < self.state.policy.retry.attempts() {
                         *slot = this.try_clone();
                     }
                     attempt_span.instrument(self.client.http.execute(this))
@@ -332,7 +338,7 @@ impl<'a> Call<'a> {
             probe,
         } = wire;
         let (state, emitter, method) = (self.state, self.emitter, self.fields.method);
-        let retry = &self.client.retry;
+        let retry = &state.policy.retry;
         let elapsed = ended.saturating_duration_since(started);
         state.mark_used(self.client.hosts.ms_at(ended));
         let outcome = match result {
