@@ -122,9 +122,6 @@ pub fn try_router(config: &ServerConfig) -> Result<(Router, Arc<HealthMonitor>),
 /// it gone). A thread, not a task: `router()` may be called outside any
 /// runtime, and sampling is a few atomic loads under a lock.
 fn spawn_sampler(monitor: std::sync::Weak<HealthMonitor>) {
-    let Some(interval) = monitor.upgrade().map(|m| m.sample_interval()) else {
-        return;
-    };
     // If the thread cannot be spawned, readiness still judges the traffic
     // since the start (the window then covers the process's life).
     let _ = std::thread::Builder::new()
@@ -134,6 +131,8 @@ fn spawn_sampler(monitor: std::sync::Weak<HealthMonitor>) {
                 return;
             };
             m.sample();
+            // Read each time: a reload may change the window.
+            let interval = m.sample_interval();
             drop(m);
             std::thread::sleep(interval);
         });
