@@ -21,4 +21,5 @@ pub mod labels;
 pub mod live;
 pub mod manifest;
 pub mod redact;
+pub mod reloads;
 pub mod sink;

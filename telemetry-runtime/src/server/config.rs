@@ -75,6 +75,10 @@ pub struct ServerConfig {
     pub health: ReadinessCriteria,
     /// Exporter settings.
     pub prometheus: PrometheusOptions,
+    /// Accept `POST /-/reload` without credentials when no user is
+    /// configured (default false: then the endpoint answers `403`). With
+    /// users, the endpoint always needs credentials.
+    pub allow_unauthenticated_reload: bool,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +94,7 @@ impl Default for ServerConfig {
             tls: None,
             health: ReadinessCriteria::default(),
             prometheus: PrometheusOptions::default(),
+            allow_unauthenticated_reload: false,
         }
     }
 }
@@ -208,6 +213,12 @@ struct RawConfig {
     health: RawHealth,
     #[serde(default)]
     prometheus: RawPrometheus,
+    allow_unauthenticated_reload: Option<bool>,
+    // The sections of the runtime-control layer (`control/`, feature
+    // `control`), in the same file: read there, only accepted here.
+    client: Option<toml::Value>,
+    events: Option<toml::Value>,
+    log: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -383,6 +394,21 @@ impl ServerConfig {
             c.prometheus.upkeep_interval = duration_at("prometheus.upkeep_interval", &u)?;
         }
         c.prometheus.buckets = p.buckets.into_iter().collect();
+        c.allow_unauthenticated_reload = raw.allow_unauthenticated_reload.unwrap_or(false);
+        if !cfg!(feature = "control") {
+            for (key, present) in [
+                ("client", raw.client.is_some()),
+                ("events", raw.events.is_some()),
+                ("log", raw.log.is_some()),
+            ] {
+                if present {
+                    return Err(ConfigError::at(
+                        key,
+                        "this section is read by the runtime control (feature `control`), which is not built in",
+                    ));
+                }
+            }
+        }
         c.validate()?;
         Ok(c)
     }

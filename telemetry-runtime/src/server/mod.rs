@@ -41,6 +41,8 @@ mod routes;
 
 use std::fmt;
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -70,12 +72,71 @@ struct AppState {
     sources: Arc<SourceGuard>,
 }
 
+// --- Runtime control hook (issue 12) -------------------------------------
+// The server does not import the control layer: control implements this
+// trait and installs itself with `ServerHandle::set_reload_hook`.
+
+/// The path of the reload endpoint (`POST`).
+pub const RELOAD_PATH: &str = "/-/reload";
+
+/// What `POST /-/reload` runs: implemented by the runtime control
+/// (`control::Controller`), or by the application.
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use telemetry_runtime::server::ReloadHook;
+/// #[derive(Debug)]
+/// struct Nothing;
+/// impl ReloadHook for Nothing {
+///     fn reload(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>> {
+///         Box::pin(async { Ok("nothing to reload".to_string()) })
+///     }
+/// }
+/// ```
+pub trait ReloadHook: fmt::Debug + Send + Sync + 'static {
+    /// Reloads; `Ok` with a summary (answered `200`), `Err` with why nothing
+    /// changed (answered `422`).
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
+}
+
+/// The hook the route calls, installed after the router is built.
+type ReloadSlot = Arc<std::sync::RwLock<Option<Arc<dyn ReloadHook>>>>;
+
+/// Whether `/-/reload` may run without credentials.
+#[derive(Clone)]
+struct ReloadState {
+    slot: ReloadSlot,
+    /// No user configured and `allow_unauthenticated_reload` not set.
+    refuse: bool,
+}
+
+async fn reload(State(s): State<ReloadState>) -> Response {
+    if s.refuse {
+        return (
+            StatusCode::FORBIDDEN,
+            "reload refused: no user is configured; set allow_unauthenticated_reload = true to allow it\n",
+        )
+            .into_response();
+    }
+    let hook = s.slot.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(hook) = hook else {
+        return (StatusCode::NOT_FOUND, "no reload hook is installed\n").into_response();
+    };
+    match hook.reload().await {
+        Ok(summary) => (StatusCode::OK, format!("{summary}\n")).into_response(),
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e}\n")).into_response(),
+    }
+}
+// --- end of the runtime control hook -------------------------------------
+
 /// What [`router`] builds, and [`serve`] keeps for its handle.
 struct Routes {
     router: Router,
     monitor: Arc<HealthMonitor>,
     auth: Option<BasicAuth>,
     sources: Arc<SourceGuard>,
+    reload: ReloadSlot,
 }
 
 /// The routes, without binding: for embedding into an application's own
@@ -156,11 +217,20 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
         )
     });
     let sources = Arc::new(SourceGuard::new(config.allow_sources.clone()));
+    let reload_slot: ReloadSlot = Arc::default();
     let state = AppState {
         monitor: Arc::clone(&monitor),
         auth: auth.clone(),
         sources: Arc::clone(&sources),
     };
+    // Behind the auth layer like every guarded route; without users it
+    // refuses unless the configuration allows it.
+    let reload_route = Router::new()
+        .route(RELOAD_PATH, axum::routing::post(reload))
+        .with_state(ReloadState {
+            slot: Arc::clone(&reload_slot),
+            refuse: auth.is_none() && !config.allow_unauthenticated_reload,
+        });
     // Exempt routes go to a router of their own, without the auth layer:
     // exemption is by route, never by comparing request paths.
     let mut guarded = Router::new().route(&config.metrics_path, get(metrics));
@@ -177,6 +247,8 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
         }
     }
     let router = guarded
+        .with_state(state.clone())
+        .merge(reload_route)
         .route_layer(axum::middleware::from_fn_with_state(
             auth.clone(),
             auth::require,
@@ -193,6 +265,7 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
         monitor,
         auth,
         sources,
+        reload: reload_slot,
     })
 }
 
@@ -319,9 +392,21 @@ pub struct ServerHandle {
     monitor: Arc<HealthMonitor>,
     auth: Option<BasicAuth>,
     sources: Arc<SourceGuard>,
+    reload: ReloadSlot,
+    rustls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl ServerHandle {
+    /// Installs what `POST /-/reload` runs (replacing any before).
+    pub fn set_reload_hook(&self, hook: Arc<dyn ReloadHook>) {
+        *self.reload.write().unwrap_or_else(|e| e.into_inner()) = Some(hook);
+    }
+    /// The TLS configuration the server serves with, when it serves HTTPS:
+    /// [`RustlsConfig::reload_from_config`](axum_server::tls_rustls::RustlsConfig::reload_from_config)
+    /// replaces the certificate for new connections.
+    pub fn rustls_config(&self) -> Option<&axum_server::tls_rustls::RustlsConfig> {
+        self.rustls.as_ref()
+    }
     /// The bound address (the real port when the configuration said 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -378,7 +463,9 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         monitor,
         auth,
         sources,
+        reload,
     } = build(&config).map_err(ServeError::Config)?;
+    let mut rustls_config = None;
     let handle = axum_server::Handle::new();
     // The peer address, for `allow_sources`.
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -388,6 +475,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
                 axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
                     .await
                     .map_err(ServeError::Tls)?;
+            rustls_config = Some(rustls.clone());
             let server = axum_server::from_tcp_rustls(listener, rustls)
                 .map_err(|e| ServeError::Bind(addr, e))?
                 .handle(handle.clone());
@@ -408,6 +496,8 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         monitor,
         auth,
         sources,
+        reload,
+        rustls: rustls_config,
     })
 }
 
