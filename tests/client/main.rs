@@ -9,4 +9,5 @@
 mod events;
 mod metrics;
 mod panic_sink;
+mod reload;
 mod resilience;

@@ -193,7 +193,13 @@ fn count(path: &[&str], key: &str, v: i64, min: i64) -> Result<u32, KeyError> {
     u32::try_from(v)
         .ok()
         .filter(|n| i64::from(*n) >= min)
-        .ok_or_else(|| at(path, key, format!("must be between {min} and {}, got {v}", u32::MAX)))
+        .ok_or_else(|| {
+            at(
+                path,
+                key,
+                format!("must be between {min} and {}, got {v}", u32::MAX),
+            )
+        })
 }
 
 fn rate_limit(path: &[&str], r: &RawRateLimit) -> Result<Option<RateLimit>, KeyError> {
@@ -202,10 +208,18 @@ fn rate_limit(path: &[&str], r: &RawRateLimit) -> Result<Option<RateLimit>, KeyE
         return Ok(None);
     }
     let Some(rate) = r.per_second else {
-        return Err(at(&path, "per_second", "is required unless `enabled = false`"));
+        return Err(at(
+            &path,
+            "per_second",
+            "is required unless `enabled = false`",
+        ));
     };
     if !(rate.is_finite() && rate > 0.0) {
-        return Err(at(&path, "per_second", format!("must be a positive number, got {rate}")));
+        return Err(at(
+            &path,
+            "per_second",
+            format!("must be a positive number, got {rate}"),
+        ));
     }
     let mut l = RateLimit::per_second(rate);
     if let Some(b) = r.burst {
@@ -227,7 +241,8 @@ fn rate_limit(path: &[&str], r: &RawRateLimit) -> Result<Option<RateLimit>, KeyE
     if let Some(w) = &r.saturation_window {
         l = l.saturation_window(duration(&path, "saturation_window", w)?);
     }
-    l.validate().map_err(|m| (path.iter().map(|s| (*s).to_owned()).collect(), m))?;
+    l.validate()
+        .map_err(|m| (path.iter().map(|s| (*s).to_owned()).collect(), m))?;
     Ok(Some(l))
 }
 
@@ -268,7 +283,11 @@ fn breaker(path: &[&str], r: &RawBreaker) -> Result<Option<BreakerPolicy>, KeyEr
         (None, None, None) => {}
         (Some(ratio), min, window) => {
             if !(0.0..=1.0).contains(&ratio) {
-                return Err(at(&path, "failure_ratio", format!("must be between 0 and 1, got {ratio}")));
+                return Err(at(
+                    &path,
+                    "failure_ratio",
+                    format!("must be between 0 and 1, got {ratio}"),
+                ));
             }
             let min = count(&path, "min_requests", min.unwrap_or(20), 1)?;
             let window = match window {
@@ -281,10 +300,15 @@ fn breaker(path: &[&str], r: &RawBreaker) -> Result<Option<BreakerPolicy>, KeyEr
             b = b.failure_ratio(ratio, min, window);
         }
         (None, _, _) => {
-            return Err(at(&path, "failure_ratio", "is required with `min_requests` or `window`"))
+            return Err(at(
+                &path,
+                "failure_ratio",
+                "is required with `min_requests` or `window`",
+            ))
         }
     }
-    b.validate().map_err(|m| (path.iter().map(|s| (*s).to_owned()).collect(), m))?;
+    b.validate()
+        .map_err(|m| (path.iter().map(|s| (*s).to_owned()).collect(), m))?;
     Ok(Some(b))
 }
 
@@ -313,7 +337,17 @@ fn policy(
     })
 }
 
-fn sections(raw: RawFile) -> Result<(BTreeMap<String, ClientSection>, Option<f64>, Option<(f64, u32)>, Option<String>), KeyError> {
+fn sections(
+    raw: RawFile,
+) -> Result<
+    (
+        BTreeMap<String, ClientSection>,
+        Option<f64>,
+        Option<(f64, u32)>,
+        Option<String>,
+    ),
+    KeyError,
+> {
     let mut clients = BTreeMap::new();
     for (adapter, c) in &raw.client {
         let path = ["client", adapter.as_str()];
@@ -342,14 +376,22 @@ fn sections(raw: RawFile) -> Result<(BTreeMap<String, ClientSection>, Option<f64
     let e = &raw.events;
     if let Some(r) = e.sample_ratio {
         if !(0.0..=1.0).contains(&r) {
-            return Err(at(&["events"], "sample_ratio", format!("must be between 0 and 1, got {r}")));
+            return Err(at(
+                &["events"],
+                "sample_ratio",
+                format!("must be between 0 and 1, got {r}"),
+            ));
         }
     }
     let rate = match (e.rate_limit_per_second, e.rate_limit_burst) {
         (None, None) => None,
         (Some(r), burst) => {
             if !(r.is_finite() && r >= 0.0) {
-                return Err(at(&["events"], "rate_limit_per_second", format!("must not be negative, got {r}")));
+                return Err(at(
+                    &["events"],
+                    "rate_limit_per_second",
+                    format!("must not be negative, got {r}"),
+                ));
             }
             let burst = match burst {
                 Some(b) => count(&["events"], "rate_limit_burst", b, 1)?,
@@ -358,7 +400,11 @@ fn sections(raw: RawFile) -> Result<(BTreeMap<String, ClientSection>, Option<f64
             Some((r, burst))
         }
         (None, Some(_)) => {
-            return Err(at(&["events"], "rate_limit_burst", "needs `rate_limit_per_second`"))
+            return Err(at(
+                &["events"],
+                "rate_limit_burst",
+                "needs `rate_limit_per_second`",
+            ))
         }
     };
     if let Some(f) = &raw.log.filter {
@@ -457,7 +503,13 @@ pub fn parse(path: &Path, text: &str) -> Result<ControlConfig, FileError> {
             position: span_of(text, &path).map(|s| line_col(text, s.start)),
             key: Some(
                 path.iter()
-                    .map(|s| if s.contains('.') { format!("{s:?}") } else { s.clone() })
+                    .map(|s| {
+                        if s.contains('.') {
+                            format!("{s:?}")
+                        } else {
+                            s.clone()
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join("."),
             ),

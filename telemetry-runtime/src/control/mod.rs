@@ -92,7 +92,12 @@ impl fmt::Display for ReloadOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("configuration reloaded")?;
         for (a, c) in &self.clients {
-            write!(f, "; {a}: {} hosts kept, {} renewed", c.kept.len(), c.renewed.len())?;
+            write!(
+                f,
+                "; {a}: {} hosts kept, {} renewed",
+                c.kept.len(),
+                c.renewed.len()
+            )?;
         }
         if !self.restart_required.is_empty() {
             write!(f, "; needs a restart: {}", self.restart_required.join(", "))?;
@@ -162,10 +167,14 @@ impl Controller {
     pub fn add_client(&self, client: &AdapterClient) {
         let name = client.telemetry().manifest().name.to_owned();
         let base = (*client.policies()).clone();
-        self.targets().clients.entry(name).or_default().push(ClientEntry {
-            client: client.clone(),
-            base,
-        });
+        self.targets()
+            .clients
+            .entry(name)
+            .or_default()
+            .push(ClientEntry {
+                client: client.clone(),
+                base,
+            });
     }
 
     /// Registers the sampling sink `[events] sample_ratio` controls.
@@ -186,13 +195,13 @@ impl Controller {
         &self,
         handle: tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, S>,
     ) {
-        let initial = handle
-            .with_current(|f| f.to_string())
-            .unwrap_or_default();
+        let initial = handle.with_current(|f| f.to_string()).unwrap_or_default();
         let setter: LogFilterSetter = Box::new(move |directives: &str| {
             let filter = tracing_subscriber::EnvFilter::try_new(directives)
                 .map_err(|e| format!("log.filter: {e}"))?;
-            handle.reload(filter).map_err(|e| format!("log.filter: {e}"))
+            handle
+                .reload(filter)
+                .map_err(|e| format!("log.filter: {e}"))
         });
         self.targets().log = Some((setter, initial));
     }
@@ -252,14 +261,24 @@ impl Controller {
             .map_err(|e| ReloadError::Refused(format!("the reader failed: {e}")))?
             .map_err(ReloadError::File)?;
         // The certificate is read and checked before anything changes.
-        let rustls = self.targets().server.as_ref().and_then(|s| s.rustls.clone());
+        let rustls = self
+            .targets()
+            .server
+            .as_ref()
+            .and_then(|s| s.rustls.clone());
         let new_tls = match (&config.server.tls, rustls) {
             (Some(tls), Some(current)) => {
                 let cert = tokio::fs::read(&tls.cert_file).await.map_err(|e| {
-                    ReloadError::Refused(format!("tls_server_config.cert_file {}: {e}", tls.cert_file.display()))
+                    ReloadError::Refused(format!(
+                        "tls_server_config.cert_file {}: {e}",
+                        tls.cert_file.display()
+                    ))
                 })?;
                 let key = tokio::fs::read(&tls.key_file).await.map_err(|e| {
-                    ReloadError::Refused(format!("tls_server_config.key_file {}: {e}", tls.key_file.display()))
+                    ReloadError::Refused(format!(
+                        "tls_server_config.key_file {}: {e}",
+                        tls.key_file.display()
+                    ))
                 })?;
                 let checked = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
                     .await
@@ -325,7 +344,11 @@ fn plan(t: &Targets, config: &ControlConfig) -> Result<Plan, ReloadError> {
             let known: Vec<&str> = t.clients.keys().map(String::as_str).collect();
             return refuse(format!(
                 "client.{adapter}: no client of adapter `{adapter}` is registered (registered: {})",
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             ));
         }
     }
@@ -369,7 +392,9 @@ fn plan(t: &Targets, config: &ControlConfig) -> Result<Plan, ReloadError> {
             _ => {}
         }
         if old.tls.is_some() != new.tls.is_some() {
-            return refuse("tls_server_config: switching between HTTP and HTTPS needs a restart".into());
+            return refuse(
+                "tls_server_config: switching between HTTP and HTTPS needs a restart".into(),
+            );
         }
         let mut differs = |key: &str, changed: bool| {
             if changed {

@@ -22,5 +22,8 @@ pub fn record_config_reload(applied: bool) {
 
 /// `(success, error)` reloads so far in this process.
 pub fn config_reloads() -> (u64, u64) {
-    (SUCCESS.load(Ordering::Relaxed), ERROR.load(Ordering::Relaxed))
+    (
+        SUCCESS.load(Ordering::Relaxed),
+        ERROR.load(Ordering::Relaxed),
+    )
 }

@@ -42,9 +42,9 @@ mod routes;
 use std::fmt;
 use std::fmt::Write as _;
 use std::future::Future;
-use std::pin::Pin;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 

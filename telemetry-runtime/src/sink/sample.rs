@@ -95,8 +95,7 @@ pub struct SamplingHandle {
 impl SamplingHandle {
     /// Keeps `ratio` of requests from now on (the rules of [`SamplingSink::new`]).
     pub fn set_ratio(&self, ratio: f64) {
-        self.threshold
-            .store(threshold_of(ratio), Ordering::Relaxed);
+        self.threshold.store(threshold_of(ratio), Ordering::Relaxed);
     }
 
     /// The ratio now.

@@ -42,7 +42,11 @@ fn replaced_users_take_effect_at_once_and_empty_the_cache() {
     assert_eq!(auth.authenticate(old.as_bytes()), AuthOutcome::Accepted);
     assert_eq!(auth.bcrypt_verifications(), before, "cached");
     auth.replace_users(users(&[("new", "pw2", 4)]));
-    assert_eq!(auth.authenticate(old.as_bytes()), AuthOutcome::Refused, "removed user, not from the cache");
+    assert_eq!(
+        auth.authenticate(old.as_bytes()),
+        AuthOutcome::Refused,
+        "removed user, not from the cache"
+    );
     assert_eq!(
         auth.authenticate(header("new", "pw2").as_bytes()),
         AuthOutcome::Accepted
