@@ -422,6 +422,14 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// `(line, column)` from toml's "... at line L, column C" message.
+fn position_in_message(message: &str) -> Option<(usize, usize)> {
+    let rest = &message[message.find("line ")? + 5..];
+    let (line, rest) = rest.split_once(", column ")?;
+    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((line.trim().parse().ok()?, column.parse().ok()?))
+}
+
 /// The byte span of the value at `path` (keys, `name[i]` for arrays), as
 /// far as it exists in the document.
 fn span_of(text: &str, path: &[String]) -> Option<std::ops::Range<usize>> {
@@ -490,11 +498,28 @@ pub fn parse(path: &Path, text: &str) -> Result<ControlConfig, FileError> {
             .as_deref()
             .map(|k| k.split('.').map(str::to_owned).collect())
             .unwrap_or_default();
-        FileError {
-            file: file.clone(),
-            position: span_of(text, &path).map(|s| line_col(text, s.start)),
-            key,
-            message: e.message().to_owned(),
+        match key {
+            Some(_) => FileError {
+                file: file.clone(),
+                position: span_of(text, &path).map(|s| line_col(text, s.start)),
+                key,
+                message: e.message().to_owned(),
+            },
+            // A type error of toml's in the server's keys: its message
+            // holds the position ("TOML parse error at line 1, column 10",
+            // a snippet, then what is wrong).
+            None => FileError {
+                file: file.clone(),
+                position: position_in_message(e.message()),
+                key: None,
+                message: e
+                    .message()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+            },
         }
     })?;
     let (clients, sample_ratio, event_rate_limit, log_filter) =
@@ -522,4 +547,102 @@ pub fn parse(path: &Path, text: &str) -> Result<ControlConfig, FileError> {
         event_rate_limit,
         log_filter,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<ControlConfig, FileError> {
+        parse(Path::new("t.toml"), text)
+    }
+
+    #[test]
+    fn every_section_is_read() {
+        let c = p(r#"
+allow_unauthenticated_reload = true
+[health]
+max_error_ratio = 0.2
+[log]
+filter = "info,telemetry_runtime=debug"
+[events]
+sample_ratio = 0.25
+rate_limit_per_second = 3.0
+[client.a]
+timeout = "5s"
+retry = { max_attempts = 2, base_delay = "10ms" }
+breaker = { consecutive_failures = 3, failure_ratio = 0.5, min_requests = 4, window = "2s" }
+[client.a.hosts."API.test:8080"]
+rate_limit = { enabled = false }
+breaker = { enabled = false }
+"#)
+        .expect("valid");
+        assert!(c.server.allow_unauthenticated_reload);
+        assert_eq!(c.server.health.max_error_ratio, Some(0.2));
+        assert_eq!(c.sample_ratio, Some(0.25));
+        assert_eq!(c.event_rate_limit, Some((3.0, 3)));
+        assert_eq!(
+            c.log_filter.as_deref(),
+            Some("info,telemetry_runtime=debug")
+        );
+        let a = &c.clients["a"];
+        assert_eq!(a.defaults.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(a.defaults.retry.as_ref().map(|r| r.attempts()), Some(2));
+        assert_eq!(
+            a.defaults.breaker,
+            Some(Some(
+                BreakerPolicy::default()
+                    .consecutive_failures(3)
+                    .failure_ratio(0.5, 4, Duration::from_secs(2))
+            ))
+        );
+        assert_eq!(a.hosts[0].0, "api.test:8080");
+        assert_eq!(a.hosts[0].1.rate_limit, Some(None));
+        assert_eq!(a.hosts[0].1.breaker, Some(None));
+        let applied = a.apply_to(&ClientPolicies::default());
+        assert_eq!(applied.policy_for("api.test", 8080).breaker, None);
+        assert!(applied.policy_for("api.test", 80).breaker.is_some());
+    }
+
+    #[test]
+    fn errors_carry_line_column_and_key() {
+        let cases = [
+            // (text, line, key or message part)
+            (
+                "[client.a]\n\ntimeout = \"5 parsecs\"\n",
+                3,
+                "client.a.timeout",
+            ),
+            (
+                "[client.a.hosts.\"x.test\"]\nretry = { max_attempts = 0 }\n",
+                2,
+                "client.a.hosts.\"x.test\".retry.max_attempts",
+            ),
+            ("[events]\nsample_ratio = 2.0\n", 2, "events.sample_ratio"),
+            ("[log]\nfilter = \"=[\"\n", 2, "log.filter"),
+            (
+                "[health]\nmax_error_ratio = 1.5\n",
+                2,
+                "health.max_error_ratio",
+            ),
+            ("[client.a]\nbogus = 1\n", 2, "client.a.bogus"),
+            ("listen = 3\n", 1, "invalid type"),
+            ("[client.a\n", 1, ""),
+        ];
+        for (text, line, part) in cases {
+            let e = p(text).expect_err(text);
+            assert_eq!(e.position.map(|p| p.0), Some(line), "{text:?}: {e}");
+            assert!(e.to_string().contains(part), "{text:?}: {e}");
+            assert!(e.to_string().starts_with(&format!("t.toml:{line}:")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_burst_without_a_rate_and_impossible_limits_are_refused() {
+        assert!(p("[events]\nrate_limit_burst = 3\n").is_err());
+        let e = p("[client.a]\nrate_limit = { per_second = 0.000001, burst = 4000000000 }\n")
+            .expect_err("spans more than a year");
+        assert!(e.message.contains("year"), "{e}");
+        assert!(p("[client.a]\nrate_limit = { burst = 3 }\n").is_err());
+    }
 }
