@@ -337,17 +337,16 @@ fn policy(
     })
 }
 
-fn sections(
-    raw: RawFile,
-) -> Result<
-    (
-        BTreeMap<String, ClientSection>,
-        Option<f64>,
-        Option<(f64, u32)>,
-        Option<String>,
-    ),
-    KeyError,
-> {
+/// The control sections, checked: clients, sample ratio, event rate limit,
+/// log filter.
+type Sections = (
+    BTreeMap<String, ClientSection>,
+    Option<f64>,
+    Option<(f64, u32)>,
+    Option<String>,
+);
+
+fn sections(raw: RawFile) -> Result<Sections, KeyError> {
     let mut clients = BTreeMap::new();
     for (adapter, c) in &raw.client {
         let path = ["client", adapter.as_str()];
