@@ -33,11 +33,15 @@
 
 // Layers (enforced by tests/layers.rs): `core` imports nothing else of this
 // crate; `sink` and `client` import the core; each backend imports the core
-// only; the server imports the core, the sinks and the backends it serves.
+// only; the server imports the core, the sinks and the backends it serves;
+// `control` (runtime reloads) sits on top and may import every layer.
 pub mod backends;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
+#[cfg(feature = "control")]
+#[cfg_attr(docsrs, doc(cfg(feature = "control")))]
+pub mod control;
 pub mod core;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]

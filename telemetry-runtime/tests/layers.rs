@@ -62,6 +62,10 @@ const LAYERS: &[Layer] = &[
     row("backends/*", &["backends/*.rs", "backends/*/**"], &["core", "self"]),
     row("server",     &["server.rs", "server/**"],         &["core", "sink", "backends", "backends/*", "server"]),
     row("tools",      &["tools.rs", "tools/**"],           &["core", "tools"]),
+    // Runtime control (issue 12) orchestrates reloads across the client,
+    // the sinks, the server and the backends: the top layer, which nothing
+    // else may use (the server reaches it only through its `ReloadHook`).
+    row("control",    &["control.rs", "control/**"],       &["core", "sink", "client", "backends", "backends/*", "server", "control"]),
     row("root",       &["lib.rs"],                         &["*"]),
 ];
 

@@ -141,3 +141,43 @@ fn the_host_filter_compares_normalised_hosts() {
         .collect();
     assert_eq!(hosts, ["api.example.com"]);
 }
+
+#[instrumented_adapter(name = "sinks_swapped", hosts(cap = 4))]
+struct Swapped {}
+
+#[test]
+fn the_handles_change_ratio_rate_and_burst_of_a_running_sink() {
+    // Sampling: nothing kept at 0, everything at 1, through the handle of
+    // a sink the dispatcher already holds.
+    let rec = Named(RecordingSink::new(), "sinks_test_swapped_sampled");
+    let sampled = SamplingSink::new(0.0, rec.clone());
+    let ratio = sampled.handle();
+    Swapped::telemetry().set_sink(Some(Box::new(sampled)));
+    for _ in 0..20 {
+        error(Swapped::telemetry(), "a.example.com");
+    }
+    assert_eq!(rec.0.events().len(), 0);
+    ratio.set_ratio(1.0);
+    for _ in 0..20 {
+        error(Swapped::telemetry(), "a.example.com");
+    }
+    assert_eq!(rec.0.events().len(), 20);
+
+    // Rate limiting: a burst of 1, then of 4 (no refill within the test).
+    let rec = Named(RecordingSink::new(), "sinks_test_swapped_limited");
+    let limited = RateLimitSink::new(0.0001, 1, rec.clone());
+    let params = limited.handle();
+    Swapped::telemetry().set_sink(Some(Box::new(limited)));
+    for _ in 0..10 {
+        error(Swapped::telemetry(), "b.example.com");
+    }
+    assert_eq!(rec.0.events().len(), 1);
+    params.set(0.0001, 4);
+    assert_eq!(params.get(), (0.0001, 4));
+    // The spent bucket refills only by rate: a new key gets the new burst.
+    for _ in 0..10 {
+        error(Swapped::telemetry(), "c.example.com");
+    }
+    Swapped::telemetry().set_sink(None);
+    assert_eq!(rec.0.events().len(), 1 + 4);
+}

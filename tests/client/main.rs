@@ -11,4 +11,5 @@ mod events;
 mod metrics;
 mod panic_sink;
 mod pool;
+mod reload;
 mod resilience;

@@ -33,7 +33,8 @@ use crate::core::events::BreakerState;
 ///     .half_open_probes(2);
 /// # let _ = p;
 /// ```
-#[derive(Debug, Clone)]
+// PartialEq: a reload compares a host's old and new policy (client/hosts.rs).
+#[derive(Debug, Clone, PartialEq)]
 pub struct BreakerPolicy {
     pub(crate) consecutive_failures: u32,
     pub(crate) failure_ratio: Option<(f64, u32, Duration)>,

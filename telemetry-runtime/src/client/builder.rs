@@ -13,6 +13,7 @@ use super::hosts::HostTable;
 use super::inner::ClientInner;
 use super::limiter::RateLimit;
 use super::pool::SharedPool;
+use super::policy::{ClientPolicies, HostOverride};
 use super::redirect::{same_origin_redirects, DEFAULT_REDIRECTS};
 use super::retry::{RetryBudget, RetryPolicy};
 use super::AdapterClient;
@@ -31,11 +32,10 @@ use crate::core::redact::Redactor;
 pub struct AdapterClientBuilder {
     telemetry: &'static AdapterTelemetry,
     http: reqwest::ClientBuilder,
-    retry: RetryPolicy,
     budget: Option<RetryBudget>,
-    rate_limit: Option<RateLimit>,
-    host_limits: Vec<(String, Option<RateLimit>)>,
-    breaker: Option<BreakerPolicy>,
+    /// Retry, rate limits, breaker, attempt timeout: what a reload may
+    /// replace later (`AdapterClient::replace_policies`).
+    policies: ClientPolicies,
     idle_ttl: Duration,
     correlation_header: Option<String>,
     redactor: Redactor,
@@ -56,9 +56,7 @@ impl fmt::Debug for AdapterClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdapterClientBuilder")
             .field("adapter", &self.telemetry.manifest().name)
-            .field("retry", &self.retry)
-            .field("rate_limit", &self.rate_limit)
-            .field("breaker", &self.breaker)
+            .field("policies", &self.policies)
             .finish_non_exhaustive()
     }
 }
@@ -74,11 +72,8 @@ impl AdapterClientBuilder {
             http: reqwest::Client::builder()
                 .referer(false)
                 .redirect(same_origin_redirects(DEFAULT_REDIRECTS)),
-            retry: RetryPolicy::default(),
             budget: None,
-            rate_limit: None,
-            host_limits: Vec::new(),
-            breaker: Some(BreakerPolicy::default()),
+            policies: ClientPolicies::default(),
             idle_ttl: Duration::from_secs(300),
             correlation_header: None,
             redactor: Redactor::new(),
@@ -190,7 +185,28 @@ impl AdapterClientBuilder {
 
     /// The retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.policies.retry = policy;
+        self
+    }
+
+    /// Every policy at once (retry, rate limits, breaker, attempt timeout,
+    /// per-host overrides), replacing what `retry`, `rate_limit`,
+    /// `host_rate_limit`, `host_unlimited`, `breaker` and `no_breaker` set
+    /// before. The same value [`AdapterClient::replace_policies`] takes
+    /// while the client runs.
+    ///
+    /// ```
+    /// use telemetry_runtime::client::{AdapterClient, ClientPolicies, RateLimit};
+    /// # use telemetry_runtime::instrumented_adapter;
+    /// # #[instrumented_adapter(name = "docs_policies")] struct Api {}
+    /// let client = AdapterClient::builder::<Api>()
+    ///     .policies(ClientPolicies { rate_limit: Some(RateLimit::per_second(5.0)), ..ClientPolicies::default() })
+    ///     .build()?;
+    /// assert_eq!(client.policies().rate_limit, Some(RateLimit::per_second(5.0)));
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn policies(mut self, policies: ClientPolicies) -> Self {
+        self.policies = policies;
         self
     }
 
@@ -202,33 +218,44 @@ impl AdapterClientBuilder {
 
     /// The rate limit of every host without an override.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.rate_limit = Some(limit);
+        self.policies.rate_limit = Some(limit);
         self
     }
 
     /// The rate limit of `host` (a host name, or `host:port`; the more
     /// specific wins).
     pub fn host_rate_limit(mut self, host: &str, limit: RateLimit) -> Self {
-        self.host_limits
-            .push((host.to_ascii_lowercase(), Some(limit)));
+        self.policies = self.policies.with_host(
+            host,
+            HostOverride {
+                rate_limit: Some(Some(limit)),
+                ..HostOverride::default()
+            },
+        );
         self
     }
 
     /// No rate limit for `host`, whatever the default.
     pub fn host_unlimited(mut self, host: &str) -> Self {
-        self.host_limits.push((host.to_ascii_lowercase(), None));
+        self.policies = self.policies.with_host(
+            host,
+            HostOverride {
+                rate_limit: Some(None),
+                ..HostOverride::default()
+            },
+        );
         self
     }
 
     /// The circuit breaker of every host.
     pub fn breaker(mut self, policy: BreakerPolicy) -> Self {
-        self.breaker = Some(policy);
+        self.policies.breaker = Some(policy);
         self
     }
 
     /// No circuit breaker.
     pub fn no_breaker(mut self) -> Self {
-        self.breaker = None;
+        self.policies.breaker = None;
         self
     }
 
@@ -293,16 +320,9 @@ impl AdapterClientBuilder {
     /// live host state (held weakly: dropping the client unregisters it).
     pub fn build(self) -> Result<AdapterClient, ClientError> {
         // Every value that passes is one no request can panic on.
-        let limits = self
-            .rate_limit
-            .iter()
-            .chain(self.host_limits.iter().filter_map(|(_, l)| l.as_ref()));
-        for limit in limits {
-            limit.validate().map_err(ClientError::InvalidConfig)?;
-        }
-        if let Some(b) = &self.breaker {
-            b.validate().map_err(ClientError::InvalidConfig)?;
-        }
+        self.policies
+            .validate()
+            .map_err(ClientError::InvalidConfig)?;
         let correlation_header = match self.correlation_header {
             Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
                 ClientError::InvalidConfig(format!("`{name}` is not a valid header name"))
@@ -326,7 +346,6 @@ impl AdapterClientBuilder {
             http,
             telemetry: self.telemetry,
             adapter: self.telemetry.handle(),
-            retry: self.retry,
             budget: self.budget,
             correlation_header,
             redactor: self.redactor,
@@ -334,14 +353,7 @@ impl AdapterClientBuilder {
             propagation: self.propagation,
             epoch,
             epoch_unix_nanos,
-            hosts: HostTable::new(
-                self.telemetry,
-                self.rate_limit,
-                self.host_limits,
-                self.breaker,
-                self.idle_ttl,
-                epoch,
-            ),
+            hosts: HostTable::new(self.telemetry, self.policies, self.idle_ttl, epoch),
         });
         live::add_source(
             self.telemetry.id(),

@@ -109,10 +109,12 @@ impl ClientInner {
             } else {
                 String::new()
             };
-            // The client's timeout, per request: the reqwest client may be
-            // a pool shared with other adapters (their own timeouts).
+            // The attempt timeout, per request (the reqwest client may be a
+            // pool shared with other adapters, with their own timeouts):
+            // the request's own, else the host's policy (fixed for this
+            // logical request even across a reload), else the client's.
             if first.timeout().is_none() {
-                *first.timeout_mut() = Some(self.timeout);
+                *first.timeout_mut() = Some(state.policy.timeout.unwrap_or(self.timeout));
             }
             if let Some(name) = &self.correlation_header {
                 if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
@@ -177,7 +179,7 @@ impl<'a> Call<'a> {
                 };
                 let probe_guard = ProbeGuard {
                     breaker: if probe {
-                        self.state.breaker.as_ref()
+                        self.state.breaker.as_deref()
                     } else {
                         None
                     },
@@ -225,13 +227,12 @@ impl<'a> Call<'a> {
                 // the same two conditions first). In a block, so the moved
                 // request takes no room in this future while it waits.
                 let wire = {
-                    let Some(this) = slot.take() else {
+                    let Some(mut this) = slot.take() else {
                         return Err(request_missing());
                     };
-                    if self.retry_method && attempt < self.client.retry.attempts() {
+                    if self.retry_method && attempt < self.state.policy.retry.attempts() {
                         *slot = this.try_clone();
                     }
-                    let mut this = this;
                     attempt_span.propagate(&self.client.propagation, this.headers_mut());
                     attempt_span.instrument(self.client.http.execute(this))
                 };
@@ -342,7 +343,7 @@ impl<'a> Call<'a> {
             probe,
         } = wire;
         let (state, emitter, method) = (self.state, self.emitter, self.fields.method);
-        let retry = &self.client.retry;
+        let retry = &state.policy.retry;
         let elapsed = ended.saturating_duration_since(started);
         state.mark_used(self.client.hosts.ms_at(ended));
         let outcome = match result {

@@ -6,8 +6,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use super::breaker::{BreakerPolicy, HostBreaker};
-use super::limiter::{HostLimiter, LimiterSnapshot, RateLimit};
+use arc_swap::ArcSwap;
+
+use super::breaker::HostBreaker;
+use super::limiter::{HostLimiter, LimiterSnapshot};
+use super::policy::{ClientPolicies, HostPolicy, PolicyChange};
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::events::BreakerState;
 use crate::core::labels::hash::FastHashBuilder;
@@ -28,8 +31,14 @@ pub(super) struct HostState {
     pub(super) label: LabelValue,
     /// The host before cap folding, for host filters (`HostKey`).
     pub(super) key: HostKey,
-    pub(super) limiter: Option<HostLimiter>,
-    pub(super) breaker: Option<HostBreaker>,
+    /// The policy this state was made for: a request keeps the state it
+    /// started with, so it finishes under this policy whatever a reload
+    /// does meanwhile.
+    pub(super) policy: HostPolicy,
+    /// Shared with the state that replaces this one when a reload changes
+    /// the host's policy but not its rate limit (likewise the breaker).
+    pub(super) limiter: Option<Arc<HostLimiter>>,
+    pub(super) breaker: Option<Arc<HostBreaker>>,
     /// Milliseconds since the client's epoch of the last use.
     last_used_ms: AtomicU64,
     /// Logical requests using this state now.
@@ -75,12 +84,11 @@ impl Drop for ActiveGuard<'_> {
 pub(super) struct HostTable {
     /// For the `host` label of a new host.
     telemetry: &'static AdapterTelemetry,
-    /// The rate limit of every host without an override.
-    pub(super) rate_limit: Option<RateLimit>,
-    /// Per-host overrides (`host` or `host:port`, lowercase), the last
-    /// given first in precedence.
-    host_limits: Vec<(String, Option<RateLimit>)>,
-    pub(super) breaker: Option<BreakerPolicy>,
+    /// The policies a new host gets. Read only when a host is added (under
+    /// the map's write lock) and replaced under the same lock, so a host is
+    /// never added under the old policies after a replacement renewed the
+    /// others (see [`replace_policies`](Self::replace_policies)).
+    policies: ArcSwap<ClientPolicies>,
     idle_ttl: Duration,
     /// The client's epoch: idle times are milliseconds since it.
     epoch: Instant,
@@ -93,20 +101,16 @@ pub(super) struct HostTable {
 }
 
 impl HostTable {
-    /// An empty table. `host_limits` as the builder collected them.
+    /// An empty table.
     pub(super) fn new(
         telemetry: &'static AdapterTelemetry,
-        rate_limit: Option<RateLimit>,
-        host_limits: Vec<(String, Option<RateLimit>)>,
-        breaker: Option<BreakerPolicy>,
+        policies: ClientPolicies,
         idle_ttl: Duration,
         epoch: Instant,
     ) -> Self {
         HostTable {
             telemetry,
-            rate_limit,
-            host_limits,
-            breaker,
+            policies: ArcSwap::from_pointee(policies),
             idle_ttl,
             epoch,
             map: RwLock::new(HashMap::with_hasher(FastHashBuilder::new())),
@@ -125,15 +129,67 @@ impl HostTable {
 
     /// The rate limit of `host:port`: an override for `host:port`, else one
     /// for `host`, else the default.
-    pub(super) fn limit_for(&self, host: &str, port: u16) -> Option<RateLimit> {
-        let with_port = format!("{host}:{port}");
-        if let Some((_, l)) = self.host_limits.iter().rev().find(|(h, _)| *h == with_port) {
-            return l.clone();
+    #[cfg(test)]
+    pub(super) fn limit_for(&self, host: &str, port: u16) -> Option<super::limiter::RateLimit> {
+        self.policies.load().policy_for(host, port).rate_limit
+    }
+
+    /// The policies new hosts get now.
+    pub(super) fn policies(&self) -> Arc<ClientPolicies> {
+        self.policies.load_full()
+    }
+
+    /// Replaces the policies (the caller validated them). Every host with
+    /// state whose policy is unchanged keeps its state as it is; a host
+    /// whose policy changed gets a new state, with a fresh limiter if its
+    /// rate limit changed and a fresh breaker if its breaker policy changed
+    /// (the other one is carried over). Requests in flight hold the old
+    /// state and finish under it; the next request of the host finds the
+    /// new one. All under the write lock, so no request sees half of it.
+    pub(super) fn replace_policies(&self, policies: ClientPolicies) -> PolicyChange {
+        let mut map = self.write();
+        let mut change = PolicyChange::default();
+        for states in map.values_mut() {
+            for s in states.iter_mut() {
+                let policy = policies.policy_for(&s.host, s.port);
+                if policy == s.policy {
+                    change.kept.push(s.display());
+                    continue;
+                }
+                change.renewed.push(s.display());
+                let limiter = if policy.rate_limit == s.policy.rate_limit {
+                    s.limiter.clone()
+                } else {
+                    policy
+                        .rate_limit
+                        .clone()
+                        .map(|l| Arc::new(HostLimiter::new(l)))
+                };
+                let breaker = if policy.breaker == s.policy.breaker {
+                    s.breaker.clone()
+                } else {
+                    policy
+                        .breaker
+                        .clone()
+                        .map(|b| Arc::new(HostBreaker::new(b)))
+                };
+                *s = Arc::new(HostState {
+                    host: s.host.clone(),
+                    port: s.port,
+                    label: s.label,
+                    key: s.key,
+                    policy,
+                    limiter,
+                    breaker,
+                    last_used_ms: AtomicU64::new(s.last_used_ms.load(Ordering::Relaxed)),
+                    active: AtomicU32::new(0),
+                });
+            }
         }
-        if let Some((_, l)) = self.host_limits.iter().rev().find(|(h, _)| h == host) {
-            return l.clone();
-        }
-        self.rate_limit.clone()
+        self.policies.store(Arc::new(policies));
+        change.kept.sort();
+        change.renewed.sort();
+        change
     }
 
     /// The map, read-locked. A panic while it was write-locked cannot leave
@@ -184,13 +240,21 @@ impl HostTable {
         } else {
             HostKey::of_label(host)
         };
+        let policy = self.policies.load().policy_for(host, port);
         let state = Arc::new(HostState {
             host: host.into(),
             port,
             label,
             key,
-            limiter: self.limit_for(host, port).map(HostLimiter::new),
-            breaker: self.breaker.clone().map(HostBreaker::new),
+            limiter: policy
+                .rate_limit
+                .clone()
+                .map(|l| Arc::new(HostLimiter::new(l))),
+            breaker: policy
+                .breaker
+                .clone()
+                .map(|b| Arc::new(HostBreaker::new(b))),
+            policy,
             last_used_ms: AtomicU64::new(self.now_ms()),
             active: AtomicU32::new(0),
         });
@@ -274,7 +338,7 @@ impl HostTable {
             .map(|s| LiveHostState {
                 host: s.display(),
                 breaker: s.breaker.as_ref().map(|b| b.state_at(now)),
-                limiter_queue_depth: s.limiter.as_ref().map(HostLimiter::depth),
+                limiter_queue_depth: s.limiter.as_ref().map(|l| l.depth()),
                 limiter_saturation: s.limiter.as_ref().map(|l| l.saturation(now)),
             })
             .collect();
@@ -287,17 +351,15 @@ impl HostTable {
 pub(super) mod tests {
     use super::*;
 
+    use super::super::breaker::BreakerPolicy;
+    use super::super::limiter::RateLimit;
+    use super::super::policy::HostOverride;
+
     /// A table with the client's defaults but `idle_ttl`.
-    fn table(
-        rate_limit: Option<RateLimit>,
-        host_limits: Vec<(String, Option<RateLimit>)>,
-        idle_ttl: Duration,
-    ) -> HostTable {
+    fn table(idle_ttl: Duration) -> HostTable {
         HostTable::new(
             &TEST_TELEMETRY,
-            rate_limit,
-            host_limits,
-            Some(BreakerPolicy::default()),
+            ClientPolicies::default(),
             idle_ttl,
             Instant::now(),
         )
@@ -321,7 +383,7 @@ pub(super) mod tests {
 
     #[test]
     fn idle_hosts_are_evicted_but_active_ones_kept() {
-        let t = table(None, Vec::new(), Duration::ZERO);
+        let t = table(Duration::ZERO);
         let a = t.state("a.test", 80, "http");
         let active = ActiveGuard::enter(&a);
         for i in 0..50 {
@@ -340,13 +402,15 @@ pub(super) mod tests {
     fn live_states_read_breaker_and_limiter_now() {
         let t = HostTable::new(
             &TEST_TELEMETRY,
-            Some(RateLimit::per_second(5.0)),
-            Vec::new(),
-            Some(
-                BreakerPolicy::default()
-                    .consecutive_failures(1)
-                    .open_timeout(Duration::from_secs(10)),
-            ),
+            ClientPolicies {
+                rate_limit: Some(RateLimit::per_second(5.0)),
+                breaker: Some(
+                    BreakerPolicy::default()
+                        .consecutive_failures(1)
+                        .open_timeout(Duration::from_secs(10)),
+                ),
+                ..ClientPolicies::default()
+            },
             Duration::from_secs(300),
             Instant::now(),
         );
@@ -375,6 +439,98 @@ pub(super) mod tests {
         };
         assert_eq!(seen(t0 + Duration::from_secs(10)), Some(half_open));
         assert_eq!(seen(t0), Some(open));
+    }
+
+    /// Opens `host`'s breaker (one failure is enough under `policies`).
+    fn open_breaker(t: &HostTable, host: &str) -> Arc<HostState> {
+        let s = t.state(host, 80, "http");
+        if let Some(b) = &s.breaker {
+            b.record(Instant::now(), false, true, |_| {});
+        }
+        s
+    }
+
+    fn one_failure_opens() -> ClientPolicies {
+        ClientPolicies {
+            rate_limit: Some(RateLimit::per_second(5.0)),
+            breaker: Some(BreakerPolicy::default().consecutive_failures(1)),
+            ..ClientPolicies::default()
+        }
+    }
+
+    #[test]
+    fn replacing_policies_keeps_the_state_of_unchanged_hosts() {
+        let t = HostTable::new(
+            &TEST_TELEMETRY,
+            one_failure_opens(),
+            Duration::from_secs(300),
+            Instant::now(),
+        );
+        let a = open_breaker(&t, "keep-a.test");
+        let b = open_breaker(&t, "renew-b.test");
+        let new = one_failure_opens().with_host(
+            "renew-b.test",
+            HostOverride {
+                rate_limit: Some(Some(RateLimit::per_second(50.0))),
+                ..HostOverride::default()
+            },
+        );
+        let change = t.replace_policies(new);
+        assert_eq!(change.kept, vec![a.display()]);
+        assert_eq!(change.renewed, vec![b.display()]);
+        let a2 = t.state("keep-a.test", 80, "http");
+        assert!(Arc::ptr_eq(&a, &a2), "unchanged host: the same state");
+        let b2 = t.state("renew-b.test", 80, "http");
+        assert!(!Arc::ptr_eq(&b, &b2), "changed host: a new state");
+        // Only the rate limit changed: the breaker (open) is carried over,
+        // the limiter is new and has the new rate.
+        assert_eq!(
+            b2.breaker.as_ref().map(|x| x.state()),
+            Some(BreakerState::Open)
+        );
+        assert_eq!(
+            b2.limiter
+                .as_ref()
+                .map(|l| l.snapshot(b2.display(), Instant::now()).acquired),
+            Some(0)
+        );
+        assert_eq!(
+            t.limit_for("renew-b.test", 80).map(|l| l.refill_interval()),
+            Some(Duration::from_millis(20))
+        );
+        // The old state, which a request in flight would hold, is untouched.
+        assert_eq!(b.policy.rate_limit, Some(RateLimit::per_second(5.0)));
+    }
+
+    #[test]
+    fn a_changed_breaker_policy_starts_a_closed_breaker() {
+        let t = HostTable::new(
+            &TEST_TELEMETRY,
+            one_failure_opens(),
+            Duration::from_secs(300),
+            Instant::now(),
+        );
+        let a = open_breaker(&t, "breaker-a.test");
+        let new = ClientPolicies {
+            breaker: Some(BreakerPolicy::default().consecutive_failures(2)),
+            ..one_failure_opens()
+        };
+        assert_eq!(t.replace_policies(new).renewed, vec![a.display()]);
+        let a2 = t.state("breaker-a.test", 80, "http");
+        assert_eq!(
+            a2.breaker.as_ref().map(|x| x.state()),
+            Some(BreakerState::Closed)
+        );
+        assert!(
+            matches!((&a.limiter, &a2.limiter), (Some(x), Some(y)) if Arc::ptr_eq(x, y)),
+            "the rate limit did not change: the limiter is carried over"
+        );
+        // A host first seen after the replacement gets the new policy.
+        let n = t.state("new-host.test", 80, "http");
+        assert_eq!(
+            n.policy.breaker,
+            Some(BreakerPolicy::default().consecutive_failures(2))
+        );
     }
 
     static TEST_MANIFEST: crate::core::manifest::AdapterManifest =

@@ -5,20 +5,19 @@ use std::time::Instant;
 use reqwest::header::HeaderName;
 
 use super::hosts::HostTable;
-use super::retry::{RetryBudget, RetryPolicy};
+use super::retry::RetryBudget;
 use crate::core::adapter::AdapterTelemetry;
 use crate::core::id::AdapterRef;
 use crate::core::live::{HostStateSource, LiveHostState};
 use crate::core::redact::Redactor;
 
-/// The client behind the `Arc`: the reqwest client, the policies, the host
-/// table, and what events need from the client.
+/// The client behind the `Arc`: the reqwest client, the host table (which
+/// holds the policies), and what events need from the client.
 pub(super) struct ClientInner {
     pub(super) http: reqwest::Client,
     pub(super) telemetry: &'static AdapterTelemetry,
     /// The handle events carry (manifest and id), resolved once at build.
     pub(super) adapter: AdapterRef,
-    pub(super) retry: RetryPolicy,
     pub(super) budget: Option<RetryBudget>,
     pub(super) correlation_header: Option<HeaderName>,
     /// Timeout of each wire attempt, set on each request that has none

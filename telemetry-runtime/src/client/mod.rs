@@ -62,6 +62,7 @@ mod hosts;
 mod inner;
 mod limiter;
 mod pool;
+mod policy;
 mod redirect;
 mod request;
 pub mod retry;
@@ -78,6 +79,7 @@ pub use error::{ClientError, RateLimitRejection};
 pub use fallback::{Fallback, FallbackHit};
 pub use limiter::{LimiterSnapshot, RateLimit};
 pub use pool::SharedPool;
+pub use policy::{ClientPolicies, HostOverride, HostPolicy, PolicyChange};
 pub use request::{RequestBuilder, Response};
 pub use retry::{RetryBudget, RetryPolicy};
 
@@ -98,9 +100,7 @@ impl fmt::Debug for AdapterClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdapterClient")
             .field("adapter", &self.inner.telemetry.manifest().name)
-            .field("retry", &self.inner.retry)
-            .field("rate_limit", &self.inner.hosts.rate_limit)
-            .field("breaker", &self.inner.hosts.breaker)
+            .field("policies", &self.inner.hosts.policies())
             .field("tracked_hosts", &self.tracked_hosts())
             .finish_non_exhaustive()
     }
@@ -203,6 +203,41 @@ impl AdapterClient {
     /// Hosts with per-host state (limiter, breaker) held now.
     pub fn tracked_hosts(&self) -> usize {
         self.inner.hosts.len()
+    }
+
+    /// The policies new requests get now (defaults and per-host overrides).
+    ///
+    /// ```
+    /// # use telemetry_runtime::{instrumented_adapter, client::{AdapterClient, RetryPolicy}};
+    /// # #[instrumented_adapter(name = "docs_policies_get")] struct Api {}
+    /// let client = AdapterClient::builder::<Api>().retry(RetryPolicy::none()).build()?;
+    /// assert_eq!(client.policies().retry, RetryPolicy::none());
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn policies(&self) -> Arc<ClientPolicies> {
+        self.inner.hosts.policies()
+    }
+
+    /// Replaces the policies while the client runs, for every clone of it.
+    /// Validated first: an invalid value changes nothing. Requests in flight
+    /// finish under the policy they started with; later ones use the new
+    /// one. A host whose policy is unchanged keeps its limiter and breaker
+    /// state; a host whose rate limit (or breaker policy) changed gets a
+    /// fresh limiter (or breaker). What the pool and the builder's
+    /// `connect_timeout`, `resolve`, `user_agent` set cannot change here.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{instrumented_adapter, client::{AdapterClient, ClientPolicies, RateLimit}};
+    /// # #[instrumented_adapter(name = "docs_replace")] struct Api {}
+    /// let client = AdapterClient::builder::<Api>().build()?;
+    /// let faster = ClientPolicies { rate_limit: Some(RateLimit::per_second(50.0)), ..ClientPolicies::default() };
+    /// let change = client.replace_policies(faster).map_err(telemetry_runtime::client::ClientError::InvalidConfig)?;
+    /// assert!(change.renewed.is_empty(), "no host had state yet");
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn replace_policies(&self, policies: ClientPolicies) -> Result<PolicyChange, String> {
+        policies.validate()?;
+        Ok(self.inner.hosts.replace_policies(policies))
     }
 
     /// Drops the state of hosts idle for longer than the idle TTL (this also

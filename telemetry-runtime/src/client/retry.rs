@@ -33,7 +33,8 @@ use crate::core::events::ErrorType;
 /// assert!(p.policy_delay(3) <= Duration::from_millis(200));
 /// assert_eq!(RetryPolicy::none().attempts(), 1);
 /// ```
-#[derive(Debug, Clone)]
+// PartialEq: a reload compares a host's old and new policy (client/hosts.rs).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     max_attempts: u32,
     base_delay: Duration,

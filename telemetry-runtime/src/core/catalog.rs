@@ -139,6 +139,9 @@ families! {
     /// `telemetry_events_suppressed_total`.
     EventsSuppressed => "telemetry_events_suppressed_total", "telemetry.events.suppressed", "telemetry_events_suppressed_total", "{event}", Counter,
         "Events a rate-limiting sink suppressed.";
+    /// `telemetry_config_reloads_total`.
+    ConfigReloads => "telemetry_config_reloads_total", "telemetry.config.reloads", "telemetry_config_reloads_total", "{reload}", Counter,
+        "Configuration reloads, by result: success (applied) or error (refused, nothing changed).";
 }
 
 impl Family {

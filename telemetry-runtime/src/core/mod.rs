@@ -24,4 +24,5 @@ pub mod propagation;
 pub mod redact;
 pub mod scope;
 pub mod run;
+pub mod reloads;
 pub mod sink;

@@ -78,6 +78,10 @@ pub struct ServerConfig {
     /// Serve the live dashboard at `/dashboard` (default true), behind the
     /// same authentication as `/metrics`. See `docs/dashboard.md`.
     pub dashboard: bool,
+    /// Accept `POST /-/reload` without credentials when no user is
+    /// configured (default false: then the endpoint answers `403`). With
+    /// users, the endpoint always needs credentials.
+    pub allow_unauthenticated_reload: bool,
 }
 
 impl Default for ServerConfig {
@@ -94,6 +98,7 @@ impl Default for ServerConfig {
             health: ReadinessCriteria::default(),
             prometheus: PrometheusOptions::default(),
             dashboard: true,
+            allow_unauthenticated_reload: false,
         }
     }
 }
@@ -213,6 +218,12 @@ struct RawConfig {
     #[serde(default)]
     prometheus: RawPrometheus,
     dashboard: Option<bool>,
+    allow_unauthenticated_reload: Option<bool>,
+    // The sections of the runtime-control layer (`control/`, feature
+    // `control`), in the same file: read there, only accepted here.
+    client: Option<toml::Value>,
+    events: Option<toml::Value>,
+    log: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -390,6 +401,21 @@ impl ServerConfig {
         c.prometheus.buckets = p.buckets.into_iter().collect();
         if let Some(on) = raw.dashboard {
             c.dashboard = on;
+        }
+        c.allow_unauthenticated_reload = raw.allow_unauthenticated_reload.unwrap_or(false);
+        if !cfg!(feature = "control") {
+            for (key, present) in [
+                ("client", raw.client.is_some()),
+                ("events", raw.events.is_some()),
+                ("log", raw.log.is_some()),
+            ] {
+                if present {
+                    return Err(ConfigError::at(
+                        key,
+                        "this section is read by the runtime control (feature `control`), which is not built in",
+                    ));
+                }
+            }
         }
         c.validate()?;
         Ok(c)

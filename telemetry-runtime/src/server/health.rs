@@ -152,7 +152,9 @@ impl HealthReport {
 /// ```
 #[derive(Debug)]
 pub struct HealthMonitor {
-    criteria: ReadinessCriteria,
+    /// Replaced whole by [`set_criteria`](Self::set_criteria) (a reload);
+    /// each evaluation loads it once.
+    criteria: arc_swap::ArcSwap<ReadinessCriteria>,
     history: Mutex<VecDeque<Snapshot>>,
     started: Instant,
     samples: std::sync::atomic::AtomicU64,
@@ -163,22 +165,38 @@ impl HealthMonitor {
     /// since the process started).
     pub fn new(criteria: ReadinessCriteria) -> Self {
         HealthMonitor {
-            criteria,
+            criteria: arc_swap::ArcSwap::from_pointee(criteria),
             history: Mutex::new(VecDeque::new()),
             started: Instant::now(),
             samples: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// The criteria.
-    pub fn criteria(&self) -> &ReadinessCriteria {
-        &self.criteria
+    /// The criteria now.
+    pub fn criteria(&self) -> std::sync::Arc<ReadinessCriteria> {
+        self.criteria.load_full()
+    }
+
+    /// Replaces the criteria (a configuration reload): the next evaluation
+    /// judges by them. The history is kept; a longer window than before is
+    /// covered as far as the kept snapshots reach, and the sampler picks up
+    /// the new interval after its current sleep.
+    ///
+    /// ```
+    /// use telemetry_runtime::config::ReadinessCriteria;
+    /// use telemetry_runtime::server::health::HealthMonitor;
+    /// let monitor = HealthMonitor::new(ReadinessCriteria::default());
+    /// monitor.set_criteria(ReadinessCriteria { max_error_ratio: Some(0.1), ..ReadinessCriteria::default() });
+    /// assert_eq!(monitor.criteria().max_error_ratio, Some(0.1));
+    /// ```
+    pub fn set_criteria(&self, criteria: ReadinessCriteria) {
+        self.criteria.store(std::sync::Arc::new(criteria));
     }
 
     /// How often [`sample`](Self::sample) should run: a sixth of the window,
     /// at least a second.
     pub fn sample_interval(&self) -> Duration {
-        (self.criteria.window / 6).max(Duration::from_secs(1))
+        (self.criteria.load().window / 6).max(Duration::from_secs(1))
     }
 
     /// Snapshots taken so far.
@@ -195,7 +213,7 @@ impl HealthMonitor {
         h.push_back(snap);
         // Keep the newest snapshot that is at least a window old (the
         // baseline) and everything after it.
-        let window = self.criteria.window;
+        let window = self.criteria.load().window;
         while h.len() > 1 && h.get(1).is_some_and(|s| s.at.elapsed() >= window) {
             h.pop_front();
         }
@@ -205,7 +223,7 @@ impl HealthMonitor {
     pub fn evaluate(&self) -> HealthReport {
         let now = snapshot_now();
         let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
-        let window = self.criteria.window;
+        let window = self.criteria.load().window;
         // The newest snapshot at least a window old; else the oldest we have;
         // else everything since the start.
         let baseline = history
@@ -268,7 +286,7 @@ impl HealthMonitor {
     fn level(&self, value: f64, limit: f64) -> Status {
         if value > limit {
             Status::Fail
-        } else if value > limit * self.criteria.warn_fraction {
+        } else if value > limit * self.criteria.load().warn_fraction {
             Status::Warn
         } else {
             Status::Pass
@@ -283,7 +301,7 @@ impl HealthMonitor {
         state: Option<HostState>,
         covered: Duration,
     ) -> Vec<Check> {
-        let c = &self.criteria;
+        let c = self.criteria.load();
         let mut checks = Vec::new();
         let requests = cur.requests.saturating_sub(base.requests);
         let errors = cur.errors.saturating_sub(base.errors);

@@ -43,8 +43,10 @@ mod routes;
 
 use std::fmt;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,6 +74,64 @@ struct AppState {
     sources: Arc<SourceGuard>,
 }
 
+// --- Runtime control hook (issue 12) -------------------------------------
+// The server does not import the control layer: control implements this
+// trait and installs itself with `ServerHandle::set_reload_hook`.
+
+/// The path of the reload endpoint (`POST`).
+pub const RELOAD_PATH: &str = "/-/reload";
+
+/// What `POST /-/reload` runs: implemented by the runtime control
+/// (`control::Controller`), or by the application.
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use telemetry_runtime::server::ReloadHook;
+/// #[derive(Debug)]
+/// struct Nothing;
+/// impl ReloadHook for Nothing {
+///     fn reload(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>> {
+///         Box::pin(async { Ok("nothing to reload".to_string()) })
+///     }
+/// }
+/// ```
+pub trait ReloadHook: fmt::Debug + Send + Sync + 'static {
+    /// Reloads; `Ok` with a summary (answered `200`), `Err` with why nothing
+    /// changed (answered `422`).
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
+}
+
+/// The hook the route calls, installed after the router is built.
+type ReloadSlot = Arc<std::sync::RwLock<Option<Arc<dyn ReloadHook>>>>;
+
+/// Whether `/-/reload` may run without credentials.
+#[derive(Clone)]
+struct ReloadState {
+    slot: ReloadSlot,
+    /// No user configured and `allow_unauthenticated_reload` not set.
+    refuse: bool,
+}
+
+async fn reload(State(s): State<ReloadState>) -> Response {
+    if s.refuse {
+        return (
+            StatusCode::FORBIDDEN,
+            "reload refused: no user is configured; set allow_unauthenticated_reload = true to allow it\n",
+        )
+            .into_response();
+    }
+    let hook = s.slot.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(hook) = hook else {
+        return (StatusCode::NOT_FOUND, "no reload hook is installed\n").into_response();
+    };
+    match hook.reload().await {
+        Ok(summary) => (StatusCode::OK, format!("{summary}\n")).into_response(),
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e}\n")).into_response(),
+    }
+}
+// --- end of the runtime control hook -------------------------------------
+
 /// What [`router`] builds, and [`serve`] keeps for its handle.
 struct Routes {
     router: Router,
@@ -79,6 +139,7 @@ struct Routes {
     dashboard: Option<Arc<dashboard::Dashboard>>,
     auth: Option<BasicAuth>,
     sources: Arc<SourceGuard>,
+    reload: ReloadSlot,
 }
 
 /// The routes, without binding: for embedding into an application's own
@@ -125,9 +186,6 @@ pub fn try_router(config: &ServerConfig) -> Result<(Router, Arc<HealthMonitor>),
 /// it gone). A thread, not a task: `router()` may be called outside any
 /// runtime, and sampling is a few atomic loads under a lock.
 fn spawn_sampler(monitor: std::sync::Weak<HealthMonitor>) {
-    let Some(interval) = monitor.upgrade().map(|m| m.sample_interval()) else {
-        return;
-    };
     // If the thread cannot be spawned, readiness still judges the traffic
     // since the start (the window then covers the process's life).
     let _ = std::thread::Builder::new()
@@ -137,6 +195,8 @@ fn spawn_sampler(monitor: std::sync::Weak<HealthMonitor>) {
                 return;
             };
             m.sample();
+            // Read each time: a reload may change the window.
+            let interval = m.sample_interval();
             drop(m);
             std::thread::sleep(interval);
         });
@@ -160,11 +220,20 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
         )
     });
     let sources = Arc::new(SourceGuard::new(config.allow_sources.clone()));
+    let reload_slot: ReloadSlot = Arc::default();
     let state = AppState {
         monitor: Arc::clone(&monitor),
         auth: auth.clone(),
         sources: Arc::clone(&sources),
     };
+    // Behind the auth layer like every guarded route; without users it
+    // refuses unless the configuration allows it.
+    let reload_route = Router::new()
+        .route(RELOAD_PATH, axum::routing::post(reload))
+        .with_state(ReloadState {
+            slot: Arc::clone(&reload_slot),
+            refuse: auth.is_none() && !config.allow_unauthenticated_reload,
+        });
     // Exempt routes go to a router of their own, without the auth layer:
     // exemption is by route, never by comparing request paths.
     let mut guarded = Router::new().route(&config.metrics_path, get(metrics));
@@ -188,6 +257,8 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
         }
     }
     let router = guarded
+        .with_state(state.clone())
+        .merge(reload_route)
         .route_layer(axum::middleware::from_fn_with_state(
             auth.clone(),
             auth::require,
@@ -205,6 +276,7 @@ fn build(config: &ServerConfig) -> Result<Routes, ConfigError> {
         dashboard,
         auth,
         sources,
+        reload: reload_slot,
     })
 }
 
@@ -332,6 +404,8 @@ pub struct ServerHandle {
     dashboard: Option<Arc<dashboard::Dashboard>>,
     auth: Option<BasicAuth>,
     sources: Arc<SourceGuard>,
+    reload: ReloadSlot,
+    rustls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl ServerHandle {
@@ -339,6 +413,16 @@ impl ServerHandle {
     /// off: how many clients watch and how many samples it took.
     pub fn dashboard(&self) -> Option<&Arc<dashboard::Dashboard>> {
         self.dashboard.as_ref()
+    }
+    /// Installs what `POST /-/reload` runs (replacing any before).
+    pub fn set_reload_hook(&self, hook: Arc<dyn ReloadHook>) {
+        *self.reload.write().unwrap_or_else(|e| e.into_inner()) = Some(hook);
+    }
+    /// The TLS configuration the server serves with, when it serves HTTPS:
+    /// [`RustlsConfig::reload_from_config`](axum_server::tls_rustls::RustlsConfig::reload_from_config)
+    /// replaces the certificate for new connections.
+    pub fn rustls_config(&self) -> Option<&axum_server::tls_rustls::RustlsConfig> {
+        self.rustls.as_ref()
     }
     /// The bound address (the real port when the configuration said 0).
     pub fn local_addr(&self) -> SocketAddr {
@@ -397,7 +481,9 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         dashboard,
         auth,
         sources,
+        reload,
     } = build(&config).map_err(ServeError::Config)?;
+    let mut rustls_config = None;
     let handle = axum_server::Handle::new();
     // The peer address, for `allow_sources`.
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -407,6 +493,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
                 axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
                     .await
                     .map_err(ServeError::Tls)?;
+            rustls_config = Some(rustls.clone());
             let server = axum_server::from_tcp_rustls(listener, rustls)
                 .map_err(|e| ServeError::Bind(addr, e))?
                 .handle(handle.clone());
@@ -428,6 +515,8 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         dashboard,
         auth,
         sources,
+        reload,
+        rustls: rustls_config,
     })
 }
 

@@ -35,6 +35,6 @@ pub use fanout::FanoutSink;
 pub use filter::HostFilterSink;
 pub use json_log::JsonLogSink;
 pub use queue::{non_blocking, QueueGuard, QueuedSink};
-pub use rate_limit::RateLimitSink;
+pub use rate_limit::{RateLimitHandle, RateLimitSink};
 pub use recording::{RecordedEvent, RecordingSink};
-pub use sample::SamplingSink;
+pub use sample::{SamplingHandle, SamplingSink};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::core::dispatch::suppressed_counter;
@@ -27,12 +27,61 @@ use crate::core::sink::{deliver, EventSink};
 /// # let _ = logs;
 /// ```
 pub struct RateLimitSink<S> {
-    per_second: f64,
-    burst: f64,
     inner: S,
     suppressed: &'static AtomicU64,
     summary_every: Duration,
-    state: Mutex<Buckets>,
+    /// Shared with every [`RateLimitHandle`] of the sink.
+    state: Arc<Mutex<Buckets>>,
+}
+
+/// Changes a [`RateLimitSink`]'s rate and burst while it runs (the sink is
+/// usually boxed inside the dispatcher by then). Buckets already full keep
+/// their tokens up to the new burst.
+///
+/// ```
+/// use telemetry_runtime::sink::{RateLimitSink, RecordingSink};
+/// let sink = RateLimitSink::new(10.0, 20, RecordingSink::new());
+/// let handle = sink.handle();
+/// handle.set(2.0, 5);
+/// assert_eq!(handle.get(), (2.0, 5));
+/// ```
+#[derive(Clone)]
+pub struct RateLimitHandle {
+    state: Arc<Mutex<Buckets>>,
+}
+
+impl fmt::Debug for RateLimitHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (per_second, burst) = self.get();
+        f.debug_struct("RateLimitHandle")
+            .field("per_second", &per_second)
+            .field("burst", &burst)
+            .finish()
+    }
+}
+
+impl RateLimitHandle {
+    /// The new rate and burst, with the rules of [`RateLimitSink::new`].
+    pub fn set(&self, per_second: f64, burst: u32) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.per_second = valid_rate(per_second);
+        st.burst = f64::from(burst.max(1));
+    }
+
+    /// The rate and burst now.
+    pub fn get(&self) -> (f64, u32) {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (st.per_second, st.burst as u32)
+    }
+}
+
+/// A non-finite or negative rate passes nothing.
+fn valid_rate(per_second: f64) -> f64 {
+    if per_second.is_finite() && per_second > 0.0 {
+        per_second
+    } else {
+        0.0
+    }
 }
 
 /// `(event kind, adapter, host)`: every part is bounded (kinds are code,
@@ -46,6 +95,8 @@ struct Bucket {
 }
 
 struct Buckets {
+    per_second: f64,
+    burst: f64,
     by_key: HashMap<Key, Bucket>,
     last_summary_at: Instant,
     last_summary: Vec<(Key, u64)>,
@@ -53,9 +104,10 @@ struct Buckets {
 
 impl<S: EventSink> fmt::Debug for RateLimitSink<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (per_second, burst) = self.handle().get();
         f.debug_struct("RateLimitSink")
-            .field("per_second", &self.per_second)
-            .field("burst", &self.burst)
+            .field("per_second", &per_second)
+            .field("burst", &burst)
             .field("inner", &self.inner.name())
             .finish()
     }
@@ -66,23 +118,25 @@ impl<S: EventSink> RateLimitSink<S> {
     /// negative rate passes nothing but breaker transitions), bursts of
     /// `burst` (at least 1).
     pub fn new(per_second: f64, burst: u32, inner: S) -> Self {
-        let per_second = if per_second.is_finite() && per_second > 0.0 {
-            per_second
-        } else {
-            0.0
-        };
         let suppressed = suppressed_counter(inner.name());
         RateLimitSink {
-            per_second,
-            burst: f64::from(burst.max(1)),
             inner,
             suppressed,
             summary_every: Duration::from_secs(10),
-            state: Mutex::new(Buckets {
+            state: Arc::new(Mutex::new(Buckets {
+                per_second: valid_rate(per_second),
+                burst: f64::from(burst.max(1)),
                 by_key: HashMap::new(),
                 last_summary_at: Instant::now(),
                 last_summary: Vec::new(),
-            }),
+            })),
+        }
+    }
+
+    /// A handle that changes this sink's rate and burst later.
+    pub fn handle(&self) -> RateLimitHandle {
+        RateLimitHandle {
+            state: Arc::clone(&self.state),
         }
     }
 
@@ -133,7 +187,7 @@ impl<S: EventSink> RateLimitSink<S> {
             st.last_summary = summary;
             st.last_summary_at = now;
         }
-        let (rate, burst) = (self.per_second, self.burst);
+        let (rate, burst) = (st.per_second, st.burst);
         let b = st.by_key.entry(key).or_insert(Bucket {
             tokens: burst,
             last: now,

@@ -152,5 +152,6 @@ pub(crate) fn is_text_rendered(f: Family) -> bool {
             | Family::EventsDropped
             | Family::EventsSampledOut
             | Family::EventsSuppressed
+            | Family::ConfigReloads
     )
 }

@@ -401,6 +401,11 @@ pub(crate) fn render_runtime(out: &mut String, rows: &[AdapterRows]) {
     for (sink, n) in crate::core::dispatch::events_suppressed() {
         sample_u64(out, f.prometheus_name(), &[("sink", sink)], n);
     }
+    let f = Family::ConfigReloads;
+    header(out, f.prometheus_name(), f.help(), f.kind());
+    let (success, error) = crate::core::reloads::config_reloads();
+    sample_u64(out, f.prometheus_name(), &[("result", "success")], success);
+    sample_u64(out, f.prometheus_name(), &[("result", "error")], error);
 }
 
 #[cfg(test)]

@@ -36,7 +36,8 @@ use crate::core::events::RateLimitOutcome;
 ///     .warn_depth(24);
 /// assert_eq!(limit.refill_interval(), Duration::from_millis(50));
 /// ```
-#[derive(Debug, Clone)]
+// PartialEq: a reload compares a host's old and new policy (client/hosts.rs).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RateLimit {
     pub(crate) capacity: u32,
     pub(crate) refill_interval: Duration,

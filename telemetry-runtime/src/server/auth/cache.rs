@@ -55,6 +55,12 @@ impl CredentialCache {
             .is_some_and(|e| now < e.expires && bool::from(e.value.ct_eq(header_value)))
     }
 
+    /// Forgets every entry (the users changed).
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+
     pub(super) fn insert(&mut self, header_value: &[u8], now: Instant) {
         let Some(expires) = now.checked_add(self.ttl).filter(|_| !self.ttl.is_zero()) else {
             return;

@@ -202,8 +202,8 @@ pub struct BasicAuth {
 }
 
 struct Inner {
-    users: BTreeMap<String, String>,
-    dummy_hash: String,
+    /// Replaced whole by [`BasicAuth::replace_users`] (a reload).
+    users: arc_swap::ArcSwap<Users>,
     cache: RwLock<CredentialCache>,
     failures: Mutex<FailureBucket>,
     verifications: AtomicU64,
@@ -211,11 +211,30 @@ struct Inner {
     rate_limited: AtomicU64,
 }
 
+/// The users and the dummy hash matching their cost.
+struct Users {
+    by_name: BTreeMap<String, String>,
+    dummy_hash: String,
+}
+
+impl Users {
+    fn new(by_name: BTreeMap<String, String>) -> Self {
+        let dummy_hash = format!(
+            "$2b${:02}${DUMMY_SALT_AND_DIGEST}",
+            dummy_cost(by_name.values())
+        );
+        Users {
+            by_name,
+            dummy_hash,
+        }
+    }
+}
+
 impl fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Neither hashes nor cached headers.
         f.debug_struct("BasicAuth")
-            .field("users", &self.inner.users.keys().collect::<Vec<_>>())
+            .field("users", &self.user_names())
             .field("bcrypt_verifications", &self.bcrypt_verifications())
             .field("refused", &self.refused())
             .field("rate_limited", &self.rate_limited())
@@ -275,14 +294,9 @@ impl BasicAuth {
     /// # let _ = auth;
     /// ```
     pub fn with_limits(users: BTreeMap<String, String>, limits: AuthLimits) -> Self {
-        let dummy_hash = format!(
-            "$2b${:02}${DUMMY_SALT_AND_DIGEST}",
-            dummy_cost(users.values())
-        );
         BasicAuth {
             inner: Arc::new(Inner {
-                users,
-                dummy_hash,
+                users: arc_swap::ArcSwap::from_pointee(Users::new(users)),
                 cache: RwLock::new(CredentialCache::new(limits.cache_ttl)),
                 failures: Mutex::new(FailureBucket::new(
                     limits.failures_per_second,
@@ -365,7 +379,39 @@ impl BasicAuth {
     /// The cost of the hash an unknown user is verified against.
     #[cfg(test)]
     fn dummy_cost(&self) -> u32 {
-        bcrypt_cost(&self.inner.dummy_hash).unwrap_or(FALLBACK_COST)
+        bcrypt_cost(&self.inner.users.load().dummy_hash).unwrap_or(FALLBACK_COST)
+    }
+
+    /// The configured user names (never their hashes).
+    ///
+    /// ```
+    /// # use std::collections::BTreeMap;
+    /// # use telemetry_runtime::server::auth::BasicAuth;
+    /// let auth = BasicAuth::new(BTreeMap::from([("ops".to_string(), "$2b$04$x".to_string())]));
+    /// assert_eq!(auth.user_names(), vec!["ops".to_string()]);
+    /// ```
+    pub fn user_names(&self) -> Vec<String> {
+        self.inner.users.load().by_name.keys().cloned().collect()
+    }
+
+    /// Replaces the users (a configuration reload) for every clone of this
+    /// value, the server's included. The credential cache is emptied in the
+    /// same step, so a removed user or a changed password is refused from
+    /// the next request on; a bcrypt verification in flight under the old
+    /// users does not fill the cache afterwards. The caller checks the
+    /// hashes first (`ServerConfig::validate` does).
+    ///
+    /// ```
+    /// # use std::collections::BTreeMap;
+    /// # use telemetry_runtime::server::auth::BasicAuth;
+    /// let auth = BasicAuth::new(BTreeMap::new());
+    /// auth.replace_users(BTreeMap::from([("ops".to_string(), "$2b$04$x".to_string())]));
+    /// assert_eq!(auth.user_names(), vec!["ops".to_string()]);
+    /// ```
+    pub fn replace_users(&self, users: BTreeMap<String, String>) {
+        let mut cache = write(&self.inner.cache);
+        self.inner.users.store(Arc::new(Users::new(users)));
+        cache.clear();
     }
 
     fn refuse(&self) -> AuthOutcome {
@@ -390,10 +436,10 @@ impl BasicAuth {
 
     /// The hash to verify `user` against, and whether the user is known.
     /// Every configured name is compared, in constant time, whatever matches.
-    fn hash_for(&self, user: &[u8]) -> (&str, bool) {
-        let mut hash = self.inner.dummy_hash.as_str();
+    fn hash_for<'u>(users: &'u Users, user: &[u8]) -> (&'u str, bool) {
+        let mut hash = users.dummy_hash.as_str();
         let mut known = subtle::Choice::from(0);
-        for (name, h) in &self.inner.users {
+        for (name, h) in &users.by_name {
             let same = name.as_bytes().ct_eq(user);
             if bool::from(same) {
                 hash = h;
@@ -406,14 +452,20 @@ impl BasicAuth {
     /// bcrypt, then the bookkeeping: cache a success and give its failure
     /// token back.
     fn verify(&self, header_value: &[u8], credential: &Credential, now: Instant) -> AuthOutcome {
-        let (hash, known) = self.hash_for(credential.user());
+        let users = self.inner.users.load_full();
+        let (hash, known) = Self::hash_for(&users, credential.user());
         self.inner.verifications.fetch_add(1, Ordering::Relaxed);
         let ok = bcrypt::verify(credential.password(), hash).unwrap_or(false) && known;
         if !ok {
             return self.refuse();
         }
         lock(&self.inner.failures).give_back();
-        write(&self.inner.cache).insert(header_value, now);
+        let mut cache = write(&self.inner.cache);
+        // Users replaced while bcrypt ran: accepted under the users it
+        // started with, but not remembered for the new ones.
+        if Arc::ptr_eq(&users, &self.inner.users.load()) {
+            cache.insert(header_value, now);
+        }
         AuthOutcome::Accepted
     }
 }

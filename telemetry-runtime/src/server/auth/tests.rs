@@ -21,8 +21,37 @@ fn users(list: &[(&str, &str, u32)]) -> BTreeMap<String, String> {
 /// The cost bcrypt works at for a user name: parsed from the very hash
 /// `verify` hands to bcrypt.
 fn verified_cost(auth: &BasicAuth, user: &str) -> u32 {
-    let (hash, _) = auth.hash_for(user.as_bytes());
+    let users = auth.inner.users.load();
+    let (hash, _) = BasicAuth::hash_for(&users, user.as_bytes());
     bcrypt_cost(hash).expect("a valid hash")
+}
+
+#[test]
+fn replaced_users_take_effect_at_once_and_empty_the_cache() {
+    let auth = BasicAuth::new(users(&[("old", "pw", 4)]));
+    let header = |u: &str, p: &str| {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    };
+    let old = header("old", "pw");
+    assert_eq!(auth.authenticate(old.as_bytes()), AuthOutcome::Accepted);
+    let before = auth.bcrypt_verifications();
+    assert_eq!(auth.authenticate(old.as_bytes()), AuthOutcome::Accepted);
+    assert_eq!(auth.bcrypt_verifications(), before, "cached");
+    auth.replace_users(users(&[("new", "pw2", 4)]));
+    assert_eq!(
+        auth.authenticate(old.as_bytes()),
+        AuthOutcome::Refused,
+        "removed user, not from the cache"
+    );
+    assert_eq!(
+        auth.authenticate(header("new", "pw2").as_bytes()),
+        AuthOutcome::Accepted
+    );
+    assert_eq!(auth.user_names(), vec!["new".to_string()]);
 }
 
 #[test]
