@@ -593,3 +593,83 @@ fn rules_and_dashboards_come_from_the_stored_manifests() {
     .success());
     assert_eq!(files(&r0), vec!["dashboard-crossref.json"]);
 }
+
+#[test]
+fn serve_exposes_the_latest_run_of_each_job_and_passes_promtool() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let (_d, db) = known();
+    let mut child = bin()
+        .args([
+            "serve",
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("serving http://")
+        .and_then(|s| s.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let body = resp.split_once("\r\n\r\n").unwrap().1.to_owned();
+    // r1 only (the latest run of job harvest), labelled by job and adapter.
+    assert!(
+        body.contains("adapter_telemetry_run_info{job=\"harvest\",run_id=\"r1\"} 1"),
+        "{body}"
+    );
+    assert!(!body.contains("\"r0\""), "{body}");
+    assert!(
+        body.contains("adapter_telemetry_success_ratio{job=\"harvest\",adapter=\"crossref\"} 0.8"),
+        "{body}"
+    );
+    assert!(body.contains("adapter_telemetry_latency_seconds{job=\"harvest\",adapter=\"crossref\",q=\"0.99\"} 0.975"), "{body}");
+    assert!(
+        body.contains(
+            "adapter_telemetry_breaker_open_seconds{job=\"harvest\",adapter=\"crossref\"} 45"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("adapter_telemetry_objective_holds{job=\"harvest\",adapter=\"crossref\",objective=\"success_percent\"} 0"), "{body}");
+    assert!(
+        body.contains("adapter_telemetry_read_errors_total 0"),
+        "{body}"
+    );
+    if let Some(promtool) = support::tools::require_tool("promtool") {
+        let mut p = Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+        let out = p.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool: {}{}\n{body}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A bad database is bad input for serve too.
+    bad_input(
+        &run(&["serve", "--db", "/nonexistent.sqlite", "--once"]),
+        "does not exist",
+    );
+}
