@@ -96,6 +96,7 @@ pub(crate) fn exact_quantile(q: f64, values: &mut [f64]) -> Option<f64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -349,6 +349,7 @@ pub(crate) fn run(args: &SloArgs) -> Result<bool> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

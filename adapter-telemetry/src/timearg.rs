@@ -41,6 +41,7 @@ pub(crate) fn format_time(nanos: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

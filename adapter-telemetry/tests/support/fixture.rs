@@ -2,7 +2,7 @@
 //! committed schema (telemetry-runtime/src/sink/sqlite/schema_v1.sql, the
 //! contract with the SQLite sink) and inserts rows directly.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::too_many_arguments)] // a test fixture may unwrap
 
 use std::path::Path;
 
