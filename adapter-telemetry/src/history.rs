@@ -15,6 +15,7 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
@@ -169,7 +170,10 @@ impl SeriesKind {
                 // not a missing point.
                 let failed = match naming {
                     Naming::Prometheus => {
-                        format!("{} or {total} * 0", rate_of(r#"status!~"[1-4]..""#.to_owned()))
+                        format!(
+                            "{} or {total} * 0",
+                            rate_of(r#"status!~"[1-4]..""#.to_owned())
+                        )
                     }
                     Naming::OpenTelemetry => format!(
                         "({} or {total} * 0) + ({} or {total} * 0)",
@@ -261,7 +265,11 @@ pub fn parse_span(s: &str) -> Result<f64, HistoryError> {
             .ok()
             .filter(|d| d.is_finite() && *d >= 0.0)
             .map(|d| d * 86_400.0)
-            .ok_or_else(|| input(format!("malformed duration {s:?}: expected for example 7d, 6h, 5m, 30s")))?
+            .ok_or_else(|| {
+                input(format!(
+                    "malformed duration {s:?}: expected for example 7d, 6h, 5m, 30s"
+                ))
+            })?
     } else {
         telemetry_vocab::duration::parse_secs_f64(t)
             .map_err(|e| input(format!("malformed duration {s:?}: {e} (days: 7d)")))?
@@ -297,7 +305,10 @@ fn rfc3339(unix: f64) -> String {
     let nanos = (unix * 1e9) as i128;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| format!("{unix}"))
 }
 
@@ -414,9 +425,11 @@ pub struct Metadata {
 }
 
 /// The Prometheus URL without userinfo, and the userinfo if any.
-pub fn split_credentials(url: &str) -> Result<(reqwest::Url, Option<(String, String)>), HistoryError> {
-    let mut u = reqwest::Url::parse(url)
-        .map_err(|e| input(format!("malformed --prometheus URL: {e}")))?;
+pub fn split_credentials(
+    url: &str,
+) -> Result<(reqwest::Url, Option<(String, String)>), HistoryError> {
+    let mut u =
+        reqwest::Url::parse(url).map_err(|e| input(format!("malformed --prometheus URL: {e}")))?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(input("--prometheus must be an http or https URL"));
     }
@@ -539,9 +552,32 @@ async fn query_range(
         }
         return Ok(v["data"]["result"].as_array().cloned().unwrap_or_default());
     }
-    Err(HistoryError::Prometheus(format!(
-        "{last} (after 4 tries)"
-    )))
+    Err(HistoryError::Prometheus(format!("{last} (after 4 tries)")))
+}
+
+/// Range queries in flight at once.
+const CONCURRENT_QUERIES: usize = 4;
+
+/// The points of one range query's answer.
+fn points_of(series: SeriesKind, host_label: &str, result: &[Value]) -> Vec<Point> {
+    let mut points = Vec::new();
+    for r in result {
+        let adapter = r["metric"]["adapter"].as_str().unwrap_or("").to_owned();
+        let host = r["metric"][host_label].as_str().unwrap_or("").to_owned();
+        for v in r["values"].as_array().into_iter().flatten() {
+            points.push(Point {
+                series,
+                adapter: adapter.clone(),
+                host: host.clone(),
+                unix: v[0].as_f64().unwrap_or(f64::NAN),
+                value: v[1]
+                    .as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN),
+            });
+        }
+    }
+    points
 }
 
 /// Runs the export; returns its metadata.
@@ -579,7 +615,8 @@ pub fn run(args: &HistoryArgs) -> Result<Metadata, HistoryError> {
     let sel = selector(args, naming);
     let host_label = telemetry_runtime::core::catalog::LabelNames::of(naming).host;
 
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| HistoryError::Prometheus(format!("cannot start a runtime: {e}")))?;
@@ -587,41 +624,55 @@ pub fn run(args: &HistoryArgs) -> Result<Metadata, HistoryError> {
         .timeout(Duration::from_secs(120))
         .build()
         .map_err(|e| HistoryError::Prometheus(format!("cannot build an HTTP client: {e}")))?;
-    let mut points = Vec::new();
-    let mut queries = 0;
-    rt.block_on(async {
-        for s in &series {
-            let q = s.promql(naming, &sel, &plan.window);
-            for chunk in &plan.chunks {
-                queries += 1;
-                for r in query_range(&http, &base, &auth, &q, *chunk, plan.step).await? {
-                    let adapter = r["metric"]["adapter"].as_str().unwrap_or("").to_owned();
-                    let host = r["metric"][host_label].as_str().unwrap_or("").to_owned();
-                    for v in r["values"].as_array().into_iter().flatten() {
-                        let unix = v[0].as_f64().unwrap_or(f64::NAN);
-                        let value = v[1]
-                            .as_str()
-                            .and_then(|s| s.parse::<f64>().ok())
-                            .unwrap_or(f64::NAN);
-                        points.push(Point {
-                            series: *s,
-                            adapter: adapter.clone(),
-                            host: host.clone(),
-                            unix,
-                            value,
-                        });
-                    }
+    let jobs: Vec<(SeriesKind, Arc<str>, (f64, f64))> = series
+        .iter()
+        .flat_map(|s| {
+            let q: Arc<str> = s.promql(naming, &sel, &plan.window).into();
+            plan.chunks.iter().map(move |c| (*s, q.clone(), *c))
+        })
+        .collect();
+    let queries = jobs.len();
+    let public_url = base.to_string();
+    let base = Arc::new(base);
+    let auth = Arc::new(auth);
+    let step = plan.step;
+    let mut points = rt.block_on(async move {
+        // A few queries at a time: Prometheus evaluates them in parallel,
+        // and the answers are parsed on two threads, without flooding a
+        // server that others use too.
+        let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_QUERIES));
+        let mut set = tokio::task::JoinSet::new();
+        for (kind, q, chunk) in jobs {
+            let (http, base, auth, permits) =
+                (http.clone(), base.clone(), auth.clone(), permits.clone());
+            set.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let result = query_range(&http, &base, &auth, &q, chunk, step).await?;
+                Ok::<_, HistoryError>(points_of(kind, host_label, &result))
+            });
+        }
+        let mut points = Vec::new();
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok(Ok(p)) => points.extend(p),
+                Ok(Err(e)) => return Err(e),
+                Err(e) => {
+                    return Err(HistoryError::Prometheus(format!(
+                        "a query task failed: {e}"
+                    )))
                 }
             }
         }
-        Ok::<(), HistoryError>(())
+        Ok(points)
     })?;
     points.sort_by(|a, b| {
         (a.series as u8, &a.adapter, &a.host)
             .cmp(&(b.series as u8, &b.adapter, &b.host))
             .then(a.unix.total_cmp(&b.unix))
     });
-    points.dedup_by(|a, b| a.series == b.series && a.adapter == b.adapter && a.host == b.host && a.unix == b.unix);
+    points.dedup_by(|a, b| {
+        a.series == b.series && a.adapter == b.adapter && a.host == b.host && a.unix == b.unix
+    });
     let meta = Metadata {
         export_id: export_id(now),
         requested_by: args
@@ -630,7 +681,7 @@ pub fn run(args: &HistoryArgs) -> Result<Metadata, HistoryError> {
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "unknown".into()),
         generated_at: rfc3339(now),
-        prometheus: base.to_string(),
+        prometheus: public_url,
         from: rfc3339(plan.from),
         to: rfc3339(plan.to),
         step_seconds: plan.step,
@@ -658,7 +709,10 @@ fn export_id(now: f64) -> String {
 /// Refuses a destination whose directory does not exist or is a file,
 /// before any query runs.
 fn check_destination(out: &Path) -> Result<(), HistoryError> {
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !dir.is_dir() {
         return Err(HistoryError::Output(format!(
             "directory {} does not exist",
@@ -666,7 +720,10 @@ fn check_destination(out: &Path) -> Result<(), HistoryError> {
         )));
     }
     if out.is_dir() {
-        return Err(HistoryError::Output(format!("{} is a directory", out.display())));
+        return Err(HistoryError::Output(format!(
+            "{} is a directory",
+            out.display()
+        )));
     }
     Ok(())
 }
@@ -681,8 +738,15 @@ pub fn write_atomically(
     let name = out
         .file_name()
         .ok_or_else(|| HistoryError::Output(format!("{} has no file name", out.display())))?;
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let file = File::create(&tmp)?;
         let mut w = BufWriter::new(file);
@@ -718,7 +782,11 @@ fn write_csv(w: &mut impl Write, meta: &Metadata, points: &[Point]) -> std::io::
     }
     writeln!(w, "series,adapter,host,timestamp,unix_seconds,value")?;
     for p in points {
-        let value = if p.value.is_nan() { String::new() } else { format!("{}", p.value) };
+        let value = if p.value.is_nan() {
+            String::new()
+        } else {
+            format!("{}", p.value)
+        };
         writeln!(
             w,
             "{},{},{},{},{},{}",
@@ -756,16 +824,24 @@ fn write_json(w: &mut impl Write, meta: &Metadata, points: &[Point]) -> std::io:
             });
         }
         if let Some(s) = series.last_mut() {
-            s.points.push((p.unix, (!p.value.is_nan()).then_some(p.value)));
+            s.points
+                .push((p.unix, (!p.value.is_nan()).then_some(p.value)));
         }
     }
-    serde_json::to_writer(&mut *w, &serde_json::json!({ "metadata": meta, "series": series }))
-        .map_err(std::io::Error::other)?;
+    serde_json::to_writer(
+        &mut *w,
+        &serde_json::json!({ "metadata": meta, "series": series }),
+    )
+    .map_err(std::io::Error::other)?;
     writeln!(w)
 }
 
 #[cfg(feature = "parquet")]
-fn write_parquet(w: &mut BufWriter<File>, meta: &Metadata, points: &[Point]) -> std::io::Result<()> {
+fn write_parquet(
+    w: &mut BufWriter<File>,
+    meta: &Metadata,
+    points: &[Point],
+) -> std::io::Result<()> {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
@@ -783,12 +859,22 @@ fn write_parquet(w: &mut BufWriter<File>, meta: &Metadata, points: &[Point]) -> 
         Field::new("value", DataType::Float64, true),
     ]));
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(points.iter().map(|p| p.series.as_str()))),
-        Arc::new(StringArray::from_iter_values(points.iter().map(|p| p.adapter.as_str()))),
-        Arc::new(StringArray::from_iter_values(points.iter().map(|p| p.host.as_str()))),
-        Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.unix))),
+        Arc::new(StringArray::from_iter_values(
+            points.iter().map(|p| p.series.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            points.iter().map(|p| p.adapter.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            points.iter().map(|p| p.host.as_str()),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            points.iter().map(|p| p.unix),
+        )),
         Arc::new(Float64Array::from_iter(
-            points.iter().map(|p| (!p.value.is_nan()).then_some(p.value)),
+            points
+                .iter()
+                .map(|p| (!p.value.is_nan()).then_some(p.value)),
         )),
     ];
     let batch = RecordBatch::try_new(schema.clone(), cols).map_err(std::io::Error::other)?;
@@ -840,17 +926,22 @@ mod tests {
             Some(1_700_000_000.0)
         );
         for bad in ["yesterday", "2023-13-01T00:00:00Z", "now-7 weeks", "-5", ""] {
-            let e = parse_time(bad, NOW).map(|_| ()).unwrap_err().to_string();
+            let e = parse_time(bad, NOW)
+                .map(|_| ())
+                .expect_err("refused")
+                .to_string();
             assert!(e.contains("malformed"), "{bad:?}: {e}");
         }
     }
 
     #[test]
     fn ranges_over_a_year_or_backwards_are_refused() {
-        let e = plan(&args(&["--from", "now-366d"]), NOW).unwrap_err().to_string();
+        let e = plan(&args(&["--from", "now-366d"]), NOW)
+            .expect_err("refused")
+            .to_string();
         assert!(e.contains("longer than 365 days"), "{e}");
         let e = plan(&args(&["--from", "now", "--to", "now-1d"]), NOW)
-            .unwrap_err()
+            .expect_err("refused")
             .to_string();
         assert!(e.contains("is not after"), "{e}");
         assert!(plan(&args(&["--from", "now-365d"]), NOW).is_ok());
@@ -884,7 +975,14 @@ mod tests {
         assert_eq!(u.as_str(), "https://prom.example:9090/base");
         assert_eq!(c, Some(("me".into(), "s3cret".into())));
         assert!(split_credentials("ftp://x").is_err());
-        let a = args(&["--from", "now-1d", "--adapter", "crossref", "--host", "api.example.com:8443"]);
+        let a = args(&[
+            "--from",
+            "now-1d",
+            "--adapter",
+            "crossref",
+            "--host",
+            "api.example.com:8443",
+        ]);
         assert_eq!(
             selector(&a, Naming::Prometheus),
             r#"adapter=~"crossref",host=~"api\\.example\\.com:8443""#

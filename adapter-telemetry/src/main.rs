@@ -21,10 +21,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::History(a) => match history::run(&a) {
             Ok(meta) => {
-                println!(
-                    "{}",
-                    serde_json::to_string(&meta).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string(&meta).unwrap_or_default());
                 ExitCode::SUCCESS
             }
             Err(e) => {

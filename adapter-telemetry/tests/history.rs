@@ -4,169 +4,17 @@
 //! against what the series were built to say; bad input refused with
 //! exit code 2 and no file.
 
-use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::process::Command;
 
-use telemetry_tests::support::{free_port, require_tool, temp_dir};
+use telemetry_tests::support::free_port;
 
-const DAY: i64 = 86_400;
-const INTERVAL: i64 = 600;
+#[path = "common/backfill.rs"]
+mod backfill;
+use backfill::{start, DAY};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_adapter-telemetry"))
-}
-
-/// The series, built to known answers, ending at `t0`:
-/// - requests: a.test 2/s of 200 always and 0.5/s of 503 over the last 45
-///   days (error ratio 0.2 then, 0 before); b.test 1/s of 200;
-/// - durations of a.test: 1/s ≤ 50 ms, 2/s ≤ 100 ms, 2.5/s ≤ 250 ms
-///   (p50 = 62.5 ms by bucket interpolation);
-/// - retries of a.test 0.1/s; queue depth of a.test 3;
-/// - a.test's breaker open (1) from t0-80d for one day, closed otherwise.
-fn openmetrics(t0: i64) -> String {
-    let start = t0 - 90 * DAY;
-    let mut out = String::with_capacity(16 << 20);
-    let steps = || (start..=t0).step_by(INTERVAL as usize);
-    let counter = |out: &mut String, family: &str, series: &[(&str, &dyn Fn(i64) -> f64)]| {
-        let _ = writeln!(out, "# TYPE {family} counter");
-        for (labels, rate) in series {
-            let mut v = 0.0;
-            for t in steps() {
-                let _ = writeln!(out, "{family}_total{{{labels}}} {v} {t}");
-                v += rate(t) * INTERVAL as f64;
-            }
-        }
-    };
-    let errors_since = t0 - 45 * DAY;
-    counter(
-        &mut out,
-        "http_requests",
-        &[
-            (r#"adapter="hist",host="a.test",method="GET",status="200""#, &|_| 2.0),
-            (r#"adapter="hist",host="a.test",method="GET",status="503""#, &move |t| {
-                if t >= errors_since {
-                    0.5
-                } else {
-                    0.0
-                }
-            }),
-            (r#"adapter="hist",host="b.test",method="GET",status="200""#, &|_| 1.0),
-        ],
-    );
-    counter(
-        &mut out,
-        "http_retries",
-        &[(r#"adapter="hist",host="a.test",reason="status""#, &|_| 0.1)],
-    );
-    out.push_str("# TYPE http_request_duration_seconds histogram\n");
-    for (le, rate) in [("0.05", 1.0), ("0.1", 2.0), ("0.25", 2.5), ("+Inf", 2.5)] {
-        for (i, t) in steps().enumerate() {
-            let v = rate * (i as f64) * INTERVAL as f64;
-            let _ = writeln!(
-                out,
-                r#"http_request_duration_seconds_bucket{{adapter="hist",host="a.test",le="{le}"}} {v} {t}"#
-            );
-        }
-    }
-    for (i, t) in steps().enumerate() {
-        let n = 2.5 * (i as f64) * INTERVAL as f64;
-        let _ = writeln!(
-            out,
-            r#"http_request_duration_seconds_sum{{adapter="hist",host="a.test"}} {} {t}"#,
-            n * 0.08
-        );
-    }
-    for (i, t) in steps().enumerate() {
-        let n = 2.5 * (i as f64) * INTERVAL as f64;
-        let _ = writeln!(
-            out,
-            r#"http_request_duration_seconds_count{{adapter="hist",host="a.test"}} {n} {t}"#
-        );
-    }
-    out.push_str("# TYPE http_limiter_queue_depth gauge\n");
-    for t in steps() {
-        let _ = writeln!(out, r#"http_limiter_queue_depth{{adapter="hist",host="a.test"}} 3 {t}"#);
-    }
-    out.push_str("# TYPE http_circuit_breaker_state gauge\n");
-    let open = (t0 - 80 * DAY)..(t0 - 79 * DAY);
-    for t in steps() {
-        let v = u8::from(open.contains(&t));
-        let _ = writeln!(out, r#"http_circuit_breaker_state{{adapter="hist",host="a.test"}} {v} {t}"#);
-    }
-    out.push_str("# EOF\n");
-    out
-}
-
-struct Prometheus {
-    child: Child,
-    dir: PathBuf,
-    base: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn http_get_status(port: u16, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Backfills `openmetrics(t0)` and starts Prometheus on its blocks.
-fn start(t0: i64) -> Option<Prometheus> {
-    let promtool = require_tool("promtool")?;
-    let prometheus = require_tool("prometheus")?;
-    let dir = temp_dir("history");
-    let input = dir.join("in.om");
-    std::fs::write(&input, openmetrics(t0)).expect("write OpenMetrics");
-    let data = dir.join("data");
-    let out = Command::new(promtool)
-        .args(["tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h"])
-        .arg(&input)
-        .arg(&data)
-        .output()
-        .expect("promtool runs");
-    assert!(
-        out.status.success(),
-        "backfill failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").expect("config");
-    let port = free_port();
-    let child = Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg("--storage.tsdb.retention.time=400d")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("prometheus starts");
-    let p = Prometheus {
-        child,
-        dir,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get_status(port, "/-/ready") != Some(200) {
-        assert!(Instant::now() < deadline, "prometheus not ready within 60 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Some(p)
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -184,11 +32,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let t0 = now / INTERVAL * INTERVAL - 3_600;
+    let t0 = backfill::data_end();
     let Some(prom) = start(t0) else { return };
     let dir = prom.dir.join("out");
     std::fs::create_dir_all(&dir).expect("out dir");
@@ -199,13 +43,32 @@ fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
     let url = prom.base.replace("http://", "http://analyst:hunter2@");
     let (from, to) = ((t0 - 8 * DAY).to_string(), (t0 - DAY).to_string());
     let (code, _, err) = run(&[
-        "history", "--prometheus", &url, "--from", &from, "--to", &to, "--step", "1h",
-        "--window", "30m", "--format", "csv", "--out", path(&csv), "--requested-by", "capacity-team",
+        "history",
+        "--prometheus",
+        &url,
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--step",
+        "1h",
+        "--window",
+        "30m",
+        "--format",
+        "csv",
+        "--out",
+        path(&csv),
+        "--requested-by",
+        "capacity-team",
     ]);
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&csv).expect("csv written");
     assert!(!text.contains("hunter2"), "no credentials in the output");
-    assert!(text.contains("# requested_by: capacity-team"), "{}", &text[..400.min(text.len())]);
+    assert!(
+        text.contains("# requested_by: capacity-team"),
+        "{}",
+        &text[..400.min(text.len())]
+    );
     assert!(text.contains(&format!("# prometheus: {}/", prom.base)));
     let rows: Vec<Vec<&str>> = text
         .lines()
@@ -232,7 +95,10 @@ fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
     ] {
         let got = values(series, host);
         assert_eq!(got.len(), 7 * 24 + 1, "{series} of {host}");
-        assert!(got.iter().all(|v| close(*v, want)), "{series} of {host}: {got:?}");
+        assert!(
+            got.iter().all(|v| close(*v, want)),
+            "{series} of {host}: {got:?}"
+        );
     }
 
     // 90 days every 6 hours to JSON, in chunks of 50 points (so 8 chunks
@@ -240,9 +106,27 @@ fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
     let json = dir.join("quarter.json");
     let (from, to) = ((t0 - 90 * DAY + 3_600).to_string(), t0.to_string());
     let (code, stdout, err) = run(&[
-        "history", "--prometheus", &prom.base, "--from", &from, "--to", &to, "--step", "6h",
-        "--window", "30m", "--host", "a.test", "--series", "error_ratio,breaker_state",
-        "--max-points", "50", "--format", "json", "--out", path(&json),
+        "history",
+        "--prometheus",
+        &prom.base,
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--step",
+        "6h",
+        "--window",
+        "30m",
+        "--host",
+        "a.test",
+        "--series",
+        "error_ratio,breaker_state",
+        "--max-points",
+        "50",
+        "--format",
+        "json",
+        "--out",
+        path(&json),
     ]);
     assert_eq!(code, 0, "{err}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("summary JSON");
@@ -258,14 +142,30 @@ fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
     for s in series {
         assert_eq!(s["host"], "a.test");
         let pts = s["points"].as_array().expect("points");
-        assert_eq!(pts.len() as i64, points_per_series, "every step once, across chunks");
+        assert_eq!(
+            pts.len() as i64,
+            points_per_series,
+            "every step once, across chunks"
+        );
         let ts: Vec<f64> = pts.iter().map(|p| p[0].as_f64().expect("ts")).collect();
-        assert!(ts.windows(2).all(|w| close(w[1] - w[0], 21_600.0)), "no gap, no duplicate");
+        assert!(
+            ts.windows(2).all(|w| close(w[1] - w[0], 21_600.0)),
+            "no gap, no duplicate"
+        );
         for p in pts {
-            let (t, val) = (p[0].as_f64().unwrap_or(0.0) as i64, p[1].as_f64().unwrap_or(-1.0));
+            let (t, val) = (
+                p[0].as_f64().unwrap_or(0.0) as i64,
+                p[1].as_f64().unwrap_or(-1.0),
+            );
             match s["series"].as_str() {
                 Some("error_ratio") => {
-                    let want = if t - 1_800 >= t0 - 45 * DAY { 0.2 } else if t < t0 - 45 * DAY { 0.0 } else { val };
+                    let want = if t - 1_800 >= t0 - 45 * DAY {
+                        0.2
+                    } else if t < t0 - 45 * DAY {
+                        0.0
+                    } else {
+                        val
+                    };
                     assert!(close(val, want), "error ratio at {t}: {val}");
                 }
                 Some("breaker_state") => {
@@ -281,7 +181,10 @@ fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
         .find(|s| s["series"] == "breaker_state")
         .and_then(|s| s["points"].as_array())
         .map(|p| p.iter().filter(|p| p[1] == 1.0).count());
-    assert!(opened.is_some_and(|n| n >= 3), "the open day is in the export: {opened:?}");
+    assert!(
+        opened.is_some_and(|n| n >= 3),
+        "the open day is in the export: {opened:?}"
+    );
 
     // 90 days at the default 5-minute step (a 30-minute window: the series
     // are 10 minutes apart), every series, to Parquet: the
@@ -290,8 +193,19 @@ fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
     let pq = dir.join("quarter.parquet");
     let (from, to) = ((t0 - 90 * DAY).to_string(), t0.to_string());
     let (code, stdout, err) = run(&[
-        "history", "--prometheus", &prom.base, "--from", &from, "--to", &to,
-        "--window", "30m", "--format", "parquet", "--out", path(&pq),
+        "history",
+        "--prometheus",
+        &prom.base,
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--window",
+        "30m",
+        "--format",
+        "parquet",
+        "--out",
+        path(&pq),
     ]);
     assert_eq!(code, 0, "{err}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("summary JSON");
@@ -305,16 +219,27 @@ fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
     assert!(meta.num_rows() > 10 * 25_000, "{}", meta.num_rows());
     let kv = meta.key_value_metadata().expect("key-value metadata");
     assert!(kv.iter().any(|k| k.key == "adapter_telemetry.history"
-        && k.value.as_deref().is_some_and(|v| v.contains(summary["export_id"].as_str().unwrap_or("?")))));
+        && k.value
+            .as_deref()
+            .is_some_and(|v| v.contains(summary["export_id"].as_str().unwrap_or("?")))));
 
     // Bad input: exit code 2, one line, no file.
     for (args, needle) in [
         (vec!["--from", "now-400d"], "longer than 365 days"),
         (vec!["--from", "last tuesday"], "malformed time"),
-        (vec!["--from", "now-1d", "--step", "5 parsecs"], "malformed duration"),
+        (
+            vec!["--from", "now-1d", "--step", "5 parsecs"],
+            "malformed duration",
+        ),
     ] {
         let out = dir.join("refused.csv");
-        let mut a = vec!["history", "--prometheus", prom.base.as_str(), "--out", path(&out)];
+        let mut a = vec![
+            "history",
+            "--prometheus",
+            prom.base.as_str(),
+            "--out",
+            path(&out),
+        ];
         a.extend(args);
         let (code, _, err) = run(&a);
         assert_eq!(code, 2, "{err}");
@@ -326,7 +251,13 @@ fn history_exports_7_days_to_csv_and_90_days_to_json_with_the_stored_values() {
     let out = dir.join("unreachable.csv");
     let dead = format!("http://127.0.0.1:{}", free_port());
     let (code, _, err) = run(&[
-        "history", "--prometheus", &dead, "--from", "now-1h", "--out", path(&out),
+        "history",
+        "--prometheus",
+        &dead,
+        "--from",
+        "now-1h",
+        "--out",
+        path(&out),
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("after 4 tries"), "{err}");
