@@ -10,6 +10,7 @@ mod db;
 mod error;
 mod export;
 mod generate;
+mod history;
 mod manifest;
 #[cfg(feature = "parquet")]
 mod parquet_out;
@@ -45,6 +46,9 @@ enum Command {
     Rules(generate::GenerateArgs),
     /// Write one Grafana dashboard per stored adapter (`dashboard-<adapter>.json`).
     Dashboards(generate::GenerateArgs),
+    /// Per-host history of the catalogue's series from Prometheus' HTTP API
+    /// (range queries in chunks), as CSV, JSON or Parquet, written atomically.
+    History(history::HistoryArgs),
 }
 
 fn fail(msg: &str) -> ExitCode {
@@ -92,6 +96,15 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a).map(|()| ExitCode::SUCCESS),
         Command::Rules(a) => generate::rules(a).map(|()| ExitCode::SUCCESS),
         Command::Dashboards(a) => generate::dashboards(a).map(|()| ExitCode::SUCCESS),
+        Command::History(a) => match history::run(a) {
+            Ok(meta) => {
+                // The export's metadata, for scripts.
+                let line = serde_json::to_string(&meta).unwrap_or_default();
+                let _ = writeln!(std::io::stdout(), "{line}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => return fail(&e.to_string()),
+        },
     };
     match result {
         Ok(code) => code,
