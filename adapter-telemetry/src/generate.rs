@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use telemetry_runtime::backends::prometheus::{dashboard, rules};
+use telemetry_runtime::backends::prometheus::{dashboard, k8s, rules};
 use telemetry_runtime::manifest::AdapterManifest;
 
 use crate::atomic::write_files;
@@ -57,6 +57,49 @@ pub(crate) fn dashboards(args: &GenerateArgs) -> Result<()> {
         files.push((format!("dashboard-{}.json", m.name), json.into_bytes()));
     }
     for p in write_files(&args.out, &files)? {
+        println!("{}", p.display());
+    }
+    Ok(())
+}
+
+/// `k8s` arguments: [`GenerateArgs`] plus the namespace.
+#[derive(Debug, clap::Args)]
+pub(crate) struct K8sArgs {
+    #[command(flatten)]
+    pub(crate) generate: GenerateArgs,
+    /// The namespace of the objects.
+    #[arg(long, default_value = "default")]
+    pub(crate) namespace: String,
+}
+
+/// Writes `prometheus-rule.yaml` (the alert rules of the stored manifests
+/// in a `PrometheusRule`) and `service-monitor.yaml`.
+pub(crate) fn k8s(args: &K8sArgs) -> Result<()> {
+    let manifests = stored(&args.generate)?;
+    let ns = args.namespace.as_str();
+    if ns.is_empty()
+        || ns.len() > 63
+        || !ns
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        || ns.starts_with('-')
+        || ns.ends_with('-')
+    {
+        return Err(Failure::new(format!(
+            "--namespace {ns:?} is not a Kubernetes name (lowercase letters, digits and '-', at most 63)"
+        )));
+    }
+    let files = [
+        (
+            "prometheus-rule.yaml".to_owned(),
+            k8s::prometheus_rule(&manifests, ns).into_bytes(),
+        ),
+        (
+            "service-monitor.yaml".to_owned(),
+            k8s::service_monitor(ns).into_bytes(),
+        ),
+    ];
+    for p in write_files(&args.generate.out, &files)? {
         println!("{}", p.display());
     }
     Ok(())

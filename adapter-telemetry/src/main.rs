@@ -46,6 +46,8 @@ enum Command {
     Rules(generate::GenerateArgs),
     /// Write one Grafana dashboard per stored adapter (`dashboard-<adapter>.json`).
     Dashboards(generate::GenerateArgs),
+    /// Write a `PrometheusRule` and a `ServiceMonitor` from the stored manifests.
+    K8s(generate::K8sArgs),
     /// Per-host history of the catalogue's series from Prometheus' HTTP API
     /// (range queries in chunks), as CSV, JSON or Parquet, written atomically.
     History(history::HistoryArgs),
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a).map(|()| ExitCode::SUCCESS),
         Command::Rules(a) => generate::rules(a).map(|()| ExitCode::SUCCESS),
         Command::Dashboards(a) => generate::dashboards(a).map(|()| ExitCode::SUCCESS),
+        Command::K8s(a) => generate::k8s(a).map(|()| ExitCode::SUCCESS),
         Command::History(a) => match history::run(a) {
             Ok(meta) => {
                 // The export's metadata, for scripts.

@@ -676,3 +676,51 @@ fn serve_exposes_the_latest_run_of_each_job_and_passes_promtool() {
         "does not exist",
     );
 }
+
+#[test]
+fn k8s_objects_come_from_the_stored_manifests_and_bad_namespaces_are_refused() {
+    let (d, db) = known();
+    let out_dir = d.path().join("k8s");
+    let db = db.to_str().unwrap();
+    let out = run(&[
+        "k8s",
+        "--db",
+        db,
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--namespace",
+        "monitoring",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        files(&out_dir),
+        vec!["prometheus-rule.yaml", "service-monitor.yaml"]
+    );
+    let rule = std::fs::read_to_string(out_dir.join("prometheus-rule.yaml")).unwrap();
+    assert!(rule.contains("kind: PrometheusRule"), "{rule}");
+    assert!(rule.contains("namespace: \"monitoring\""), "{rule}");
+    assert!(rule.contains("CrossrefErrorBudgetBurnFast"), "{rule}");
+    let monitor = std::fs::read_to_string(out_dir.join("service-monitor.yaml")).unwrap();
+    assert!(monitor.contains("kind: ServiceMonitor"), "{monitor}");
+
+    let bad_dir = d.path().join("k8s-bad");
+    let out = run(&[
+        "k8s",
+        "--db",
+        db,
+        "--out",
+        bad_dir.to_str().unwrap(),
+        "--namespace",
+        "Not_A_Name",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a Kubernetes name"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!bad_dir.join("prometheus-rule.yaml").exists());
+}
