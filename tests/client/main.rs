@@ -8,6 +8,7 @@
 
 mod body;
 mod events;
+mod live;
 mod metrics;
 mod panic_sink;
 mod pool;

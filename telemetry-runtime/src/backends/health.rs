@@ -5,7 +5,7 @@
 //!
 //! [`install`] adds [`HealthSink`] as a dispatch observer (it sees every
 //! adapter's events besides the user's sinks). Per host it keeps cumulative
-//! wire-attempt and error counts, a latency histogram of attempts, and the
+//! wire-attempt, error and retry counts, a latency histogram of attempts, and the
 //! last breaker transition and limiter answer. [`hosts`] reads it;
 //! where the client that owns a host's breaker and limiter is alive, its
 //! live state (`core::live`) is the truth and replaces the last event's.
@@ -51,6 +51,8 @@ pub struct HostTotals {
     pub errors: u64,
     /// Requests the client refused before the wire (not attempts).
     pub rejections: u64,
+    /// Retries scheduled (one per retry event).
+    pub retries: u64,
     /// Cumulative latency bucket counts of the attempts, one per bound of
     /// [`HostTotals::bounds`] plus `+Inf`.
     pub buckets: Vec<u64>,
@@ -79,6 +81,7 @@ struct HostCell {
     requests: AtomicU64,
     rejections: AtomicU64,
     errors: AtomicU64,
+    retries: AtomicU64,
     latency: Histogram,
     /// Whether any breaker or limiter event was seen.
     state_seen: AtomicBool,
@@ -115,6 +118,7 @@ fn cell(adapter: AdapterRef, host: LabelValue) -> Option<&'static HostCell> {
         requests: AtomicU64::new(0),
         rejections: AtomicU64::new(0),
         errors: AtomicU64::new(0),
+        retries: AtomicU64::new(0),
         latency: Histogram::new(latency_buckets()),
         state_seen: AtomicBool::new(false),
         breaker: AtomicU8::new(0),
@@ -173,8 +177,11 @@ impl crate::core::sink::EventSink for HealthSink {
                     .store(e.meta.time_unix_nano, Ordering::Relaxed);
                 c.state_seen.store(true, Ordering::Release);
             }),
+            // Only when a retry happens: nothing on a request's plain path.
+            EventRef::Retry(e) => Self::with_cell(&e.meta, |c| {
+                c.retries.fetch_add(1, Ordering::Relaxed);
+            }),
             EventRef::Request(_)
-            | EventRef::Retry(_)
             | EventRef::Backoff(_)
             | EventRef::Fallback(_)
             | EventRef::Redirect(_)
@@ -229,6 +236,7 @@ pub fn hosts(adapter: &'static AdapterTelemetry) -> Vec<HostTotals> {
             requests: c.requests.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
             rejections: c.rejections.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
             buckets: snap.cumulative,
             bounds: snap.bounds,
             state,

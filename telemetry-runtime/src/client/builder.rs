@@ -413,6 +413,7 @@ mod tests {
                 breaker: Some(crate::core::events::BreakerState::Open),
                 limiter_queue_depth: Some(0),
                 limiter_saturation: Some(0.0),
+                in_flight: Some(0),
             })
         );
         drop(state);

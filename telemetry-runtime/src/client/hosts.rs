@@ -327,9 +327,11 @@ impl HostTable {
         out
     }
 
-    /// Every host's breaker and limiter as of `now`, sorted by host: what
-    /// health reports instead of the last event about them. An open breaker
-    /// whose open interval ran out shows as half-open.
+    /// Every host's breaker, limiter and in-use count as of `now`, sorted
+    /// by host: what health reports instead of the last event about them.
+    /// An open breaker whose open interval ran out shows as half-open.
+    /// Requests still running under a state that a reload replaced are not
+    /// in its successor's count.
     pub(super) fn live_states(&self, now: Instant) -> Vec<LiveHostState> {
         let mut out: Vec<LiveHostState> = self
             .read()
@@ -340,6 +342,7 @@ impl HostTable {
                 breaker: s.breaker.as_ref().map(|b| b.state_at(now)),
                 limiter_queue_depth: s.limiter.as_ref().map(|l| l.depth()),
                 limiter_saturation: s.limiter.as_ref().map(|l| l.saturation(now)),
+                in_flight: Some(s.active.load(Ordering::Relaxed)),
             })
             .collect();
         out.sort_by(|a, b| a.host.cmp(&b.host));
@@ -429,6 +432,7 @@ pub(super) mod tests {
             breaker: Some(BreakerState::Open),
             limiter_queue_depth: Some(0),
             limiter_saturation: Some(0.0),
+            in_flight: Some(0),
         };
         assert_eq!(seen(t0), Some(open.clone()));
         // Once the open interval ran out the next call would probe; reading

@@ -26,8 +26,9 @@ static GLOBAL_ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// per-adapter interest check reads besides the adapter's own slot.
 static GLOBAL_INTEREST: AtomicUsize = AtomicUsize::new(0);
 /// Sinks that see every adapter's events besides the global or adapter sink
-/// (health state, a dashboard). Append-only.
-static OBSERVERS: ArcSwapOption<Vec<Arc<dyn EventSink>>> = ArcSwapOption::const_empty();
+/// (health state, a dashboard), with the id each was added under.
+static OBSERVERS: ArcSwapOption<Vec<(ObserverId, Arc<dyn EventSink>)>> =
+    ArcSwapOption::const_empty();
 static OBSERVERS_LOCK: Mutex<()> = Mutex::new(());
 static OBSERVER_COUNT: AtomicUsize = AtomicUsize::new(0);
 
@@ -72,30 +73,68 @@ pub(crate) fn global_interest() -> bool {
     cfg!(feature = "events") && GLOBAL_INTEREST.load(Ordering::Relaxed) != 0
 }
 
+/// Names an installed observer, for [`remove_observer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObserverId(u64);
+
 /// Adds `observer`, which from now on sees every event of every adapter in
-/// addition to the global or per-adapter sink, for the rest of the process.
-/// For components that keep state of their own from events (the health
-/// state, a live dashboard); ordinary outputs belong in the global sink.
-/// Observers are panic-isolated like sinks.
+/// addition to the global or per-adapter sink, until [`remove_observer`]
+/// takes it out (most stay for the rest of the process). For components
+/// that keep state of their own from events (the health state, a live
+/// dashboard while someone watches it); ordinary outputs belong in the
+/// global sink. Observers are panic-isolated like sinks.
 ///
 /// ```
 /// use telemetry_runtime::{dispatch, sink::RecordingSink};
 /// let before = dispatch::observer_count();
-/// dispatch::add_observer(RecordingSink::new());
+/// let id = dispatch::add_observer(RecordingSink::new());
 /// assert_eq!(dispatch::observer_count(), before + 1);
 /// assert_eq!(dispatch::interested(), cfg!(feature = "events"));
+/// assert!(dispatch::remove_observer(id));
+/// assert_eq!(dispatch::observer_count(), before);
 /// ```
-pub fn add_observer(observer: impl EventSink) {
+pub fn add_observer(observer: impl EventSink) -> ObserverId {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = ObserverId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
     let _serial = OBSERVERS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let mut list: Vec<Arc<dyn EventSink>> = OBSERVERS
+    let mut list: Vec<(ObserverId, Arc<dyn EventSink>)> = OBSERVERS
         .load_full()
         .map(|l| l.as_ref().clone())
         .unwrap_or_default();
-    list.push(Arc::new(observer));
+    list.push((id, Arc::new(observer)));
     OBSERVERS.store(Some(Arc::new(list)));
     OBSERVER_COUNT.fetch_add(1, Ordering::Relaxed);
     GLOBAL_INTEREST.fetch_add(1, Ordering::Relaxed);
     ACTIVE.fetch_add(1, Ordering::Relaxed);
+    id
+}
+
+/// Takes the observer `id` out, flushing it: events from now on no longer
+/// reach it (one emitted concurrently may still). Returns whether it was
+/// installed.
+///
+/// ```
+/// use telemetry_runtime::{dispatch, sink::RecordingSink};
+/// let id = dispatch::add_observer(RecordingSink::new());
+/// assert!(dispatch::remove_observer(id));
+/// assert!(!dispatch::remove_observer(id), "already removed");
+/// ```
+pub fn remove_observer(id: ObserverId) -> bool {
+    let _serial = OBSERVERS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut list: Vec<(ObserverId, Arc<dyn EventSink>)> = OBSERVERS
+        .load_full()
+        .map(|l| l.as_ref().clone())
+        .unwrap_or_default();
+    let Some(at) = list.iter().position(|(i, _)| *i == id) else {
+        return false;
+    };
+    let (_, removed) = list.remove(at);
+    OBSERVERS.store((!list.is_empty()).then(|| Arc::new(list)));
+    OBSERVER_COUNT.fetch_sub(1, Ordering::Relaxed);
+    GLOBAL_INTEREST.fetch_sub(1, Ordering::Relaxed);
+    ACTIVE.fetch_sub(1, Ordering::Relaxed);
+    guarded(&*removed, |s| s.flush());
+    true
 }
 
 /// Number of observers installed.
@@ -121,7 +160,7 @@ pub(crate) fn deliver_observers(event: EventRef<'_>) {
     }
     let list = OBSERVERS.load();
     if let Some(list) = &*list {
-        for o in list.iter() {
+        for (_, o) in list.iter() {
             guarded(&**o, |s| deliver(s, event));
         }
     }

@@ -4,6 +4,8 @@
 //!
 //! The client registers a source per adapter when it is built; readers call
 //! [`host_states`]. Sources are held weakly: a dropped client disappears.
+//! Reading costs the request path nothing: the owner reports state it keeps
+//! anyway (the client's per-host in-use count, its breakers and limiters).
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -21,6 +23,9 @@ pub struct LiveHostState {
     pub limiter_queue_depth: Option<u32>,
     /// The limiter's saturation over its window, `0.0..=1.0`, if it has one.
     pub limiter_saturation: Option<f64>,
+    /// Logical requests to the host in progress now (waiting in the
+    /// limiter, on the wire or between retries), if the owner counts them.
+    pub in_flight: Option<u32>,
 }
 
 /// Something that can say the current state of its hosts.

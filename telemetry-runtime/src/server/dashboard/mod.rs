@@ -1,6 +1,6 @@
 //! The live dashboard at `/dashboard`: one card per adapter and host with
 //! request rate, error ratio, latency p50/p99 of wire attempts, retries,
-//! limiter queue and saturation, breaker state, in-flight attempts; the most
+//! limiter queue and saturation, breaker state, in-flight requests; the most
 //! recent errors; the process's CPU and memory; charts of the last five
 //! minutes. The page, its script and its style are embedded in the binary
 //! (no CDN, no outside request: the page's Content-Security-Policy allows
@@ -20,10 +20,10 @@
 //! the state, computes windows and quantiles and serialises frames) is a
 //! task that runs only while at least one client is connected: the first
 //! client starts it, and it ends at the first tick after the last one
-//! left. On the request path, the dashboard's observer adds one relaxed
-//! atomic add per attempt start, attempt end and retry (in-flight and retry
-//! counts, which cannot be reconstructed later); the error ring is written
-//! only while a client is connected.
+//! left. On the request path it adds nothing: its error observer joins the
+//! dispatch when the first client connects and leaves it with the last;
+//! in-flight requests come from the client's live state and retries from
+//! the health state, which keep them anyway.
 //!
 //! ```
 //! use telemetry_runtime::config::ReadinessCriteria;
@@ -93,10 +93,10 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// A dashboard judging hosts with `monitor` (the colours follow its
-    /// criteria). Installs the dashboard's dispatch observer (once per
-    /// process); samples nothing until a client connects.
+    /// criteria). Costs the request path nothing while no client is
+    /// connected: it samples nothing and its error observer is out of the
+    /// dispatch until a client connects.
     pub fn new(monitor: Arc<HealthMonitor>) -> Arc<Self> {
-        observer::install();
         let (tx, _) = broadcast::channel(16);
         Arc::new(Dashboard {
             monitor,
@@ -282,6 +282,7 @@ async fn events(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::dispatch;
     use crate::server::config::ReadinessCriteria;
     use std::time::Duration;
 
@@ -293,10 +294,23 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert_eq!(d.samples_taken(), 0, "no client, no sample");
         assert!(d.tx.receiver_count() == 0);
+        // Nothing on the request path either: the error observer is out of
+        // the dispatch (no other test of this binary subscribes).
+        assert_eq!(observer::observing(), None, "no client, no observer");
 
         let (snapshot, sub) = d.subscribe();
         assert!(snapshot.starts_with("{\"frame\":{"), "{snapshot}");
         assert_eq!(d.clients(), 1);
+        let first = observer::observing();
+        assert!(first.is_some(), "a client is watching");
+        let (_, second) = d.subscribe();
+        assert_eq!(
+            observer::observing(),
+            first,
+            "one observer for every client"
+        );
+        drop(second);
+        assert_eq!(observer::observing(), first, "one client still watches");
         // Generous: at least one tick after the first sample.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while d.samples_taken() < 3 && std::time::Instant::now() < deadline {
@@ -305,6 +319,11 @@ mod tests {
         assert!(d.samples_taken() >= 3, "a watched dashboard samples");
         drop(sub);
         assert_eq!(d.clients(), 0);
+        assert_eq!(observer::observing(), None, "the last client took it out");
+        assert!(
+            first.is_some_and(|id| !dispatch::remove_observer(id)),
+            "it is no longer in the dispatch"
+        );
         // The sampler ends at its next tick; wait until it said so.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while d.lock().running && std::time::Instant::now() < deadline {

@@ -1,23 +1,20 @@
-//! The dashboard's dispatch observer: what the health state does not keep
-//! (in-flight attempts and retries per host) and the ring of recent errors.
+//! The dashboard's dispatch observer: the ring of recent errors, fed only
+//! while someone watches.
 //!
-//! Cost on the request path, once the dashboard is enabled (installed with
-//! the router): for a request, a response, a wire error or a retry event, one
-//! indexed table load and one relaxed atomic add on the host's cell;
-//! nothing for the other kinds. The error ring is written only while at
-//! least one dashboard client is connected ([`watching`] is one relaxed
-//! load); with none, an error costs the same single atomic add as a
-//! response.
+//! Cost on the request path: nothing while no dashboard client is connected.
+//! The observer is added to the dispatch when the first client connects and
+//! taken out when the last one leaves, so with nobody watching no event
+//! reaches it (not even a call). The page's other numbers cost the request
+//! path nothing of their own: rates, errors and latency come from the health
+//! state, retries too, and in-flight requests and breaker and limiter state
+//! from the client's live state (`core::live`), which the client keeps
+//! anyway.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-use crate::core::adapter::PerAdapter;
-use crate::core::dispatch;
+use crate::core::dispatch::{self, ObserverId};
 use crate::core::events::{ErrorEvent, EventMeta, EventRef};
-use crate::core::id::AdapterRef;
-use crate::core::labels::{LabelValue, MAX_CAP};
 use crate::core::redact;
 
 /// Errors the ring keeps (the newest).
@@ -25,18 +22,30 @@ pub(crate) const ERROR_RING: usize = 50;
 /// Longest error message kept, in characters.
 const MESSAGE_CHARS: usize = 200;
 
-/// Dashboard clients connected now, over every dashboard of the process.
-static WATCHERS: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether any dashboard client is connected: one relaxed load.
-#[inline]
-pub(crate) fn watching() -> bool {
-    WATCHERS.load(Ordering::Relaxed) != 0
+/// Dashboard clients connected now, over every dashboard of the process,
+/// and the observer installed while there is any.
+struct Watchers {
+    count: usize,
+    observer: Option<ObserverId>,
 }
 
-/// Counts a client in; the count falls again when the returned guard drops.
+static WATCHERS: Mutex<Watchers> = Mutex::new(Watchers {
+    count: 0,
+    observer: None,
+});
+
+fn watchers_lock() -> std::sync::MutexGuard<'static, Watchers> {
+    WATCHERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts a client in (the first installs the observer); the count falls
+/// again when the returned guard drops (the last takes the observer out).
 pub(crate) fn watch() -> WatchGuard {
-    WATCHERS.fetch_add(1, Ordering::Relaxed);
+    let mut w = watchers_lock();
+    w.count += 1;
+    if w.observer.is_none() {
+        w.observer = Some(dispatch::add_observer(DashboardSink));
+    }
     WatchGuard(())
 }
 
@@ -46,55 +55,25 @@ pub(crate) struct WatchGuard(());
 
 impl Drop for WatchGuard {
     fn drop(&mut self) {
-        WATCHERS.fetch_sub(1, Ordering::Relaxed);
+        let mut w = watchers_lock();
+        w.count = w.count.saturating_sub(1);
+        if w.count == 0 {
+            if let Some(id) = w.observer.take() {
+                dispatch::remove_observer(id);
+            }
+        }
     }
 }
 
 /// Clients connected now (for tests and the page's footer).
 pub(crate) fn watchers() -> usize {
-    WATCHERS.load(Ordering::Relaxed)
+    watchers_lock().count
 }
 
-#[derive(Debug, Default)]
-struct HostCell {
-    in_flight: AtomicI64,
-    retries: AtomicU64,
-}
-
-#[derive(Debug)]
-struct AdapterCells {
-    hosts: Box<[OnceLock<HostCell>]>,
-}
-
-static ADAPTERS: PerAdapter<AdapterCells> = PerAdapter::new();
-
-fn cell(adapter: AdapterRef, host: LabelValue) -> Option<&'static HostCell> {
-    let id = adapter.id();
-    if !id.is_exported() {
-        return None;
-    }
-    let cells = ADAPTERS.get_or_init(id, || AdapterCells {
-        hosts: (0..=adapter.manifest().host_cap.clamp(1, MAX_CAP))
-            .map(|_| OnceLock::new())
-            .collect(),
-    });
-    let slot = cells.hosts.get(host.index().min(cells.hosts.len() - 1))?;
-    Some(slot.get_or_init(HostCell::default))
-}
-
-/// In-flight wire attempts and retries so far of one host, as the observer
-/// counted them since it was installed.
-pub(crate) fn host_counts(adapter: AdapterRef, host: LabelValue) -> (i64, u64) {
-    let Some(cells) = ADAPTERS.get(adapter.id()) else {
-        return (0, 0);
-    };
-    match cells.hosts.get(host.index()).and_then(OnceLock::get) {
-        Some(c) => (
-            c.in_flight.load(Ordering::Relaxed).max(0),
-            c.retries.load(Ordering::Relaxed),
-        ),
-        None => (0, 0),
-    }
+/// The dashboard's observer in the dispatch now, if any.
+#[cfg(test)]
+pub(crate) fn observing() -> Option<ObserverId> {
+    watchers_lock().observer
 }
 
 /// One failed attempt or refusal, as the page lists it. Every field is
@@ -185,32 +164,18 @@ pub(crate) fn errors_after(after: u64) -> Vec<ErrorEntry> {
         .collect()
 }
 
-/// Feeds the dashboard: see the module docs for what it costs.
+/// Feeds the dashboard's error ring while someone watches: see the module
+/// docs.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct DashboardSink;
 
-/// Adds [`DashboardSink`] as a dispatch observer, once per process.
-pub(crate) fn install() {
-    static INSTALLED: AtomicBool = AtomicBool::new(false);
-    if !INSTALLED.swap(true, Ordering::AcqRel) {
-        dispatch::add_observer(DashboardSink);
-    }
-}
-
 fn on_error(e: &ErrorEvent) {
-    if e.reached_wire {
-        if let Some(c) = cell(e.meta.adapter, e.meta.host) {
-            c.in_flight.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-    if watching() {
-        push_error(
-            &e.meta,
-            e.error_type.as_str().to_owned(),
-            &e.message,
-            e.reached_wire,
-        );
-    }
+    push_error(
+        &e.meta,
+        e.error_type.as_str().to_owned(),
+        &e.message,
+        e.reached_wire,
+    );
 }
 
 impl crate::core::sink::EventSink for DashboardSink {
@@ -220,32 +185,21 @@ impl crate::core::sink::EventSink for DashboardSink {
     // One exhaustive match: a new event kind is a compile error here.
     fn on_event(&self, event: EventRef<'_>) {
         match event {
-            EventRef::Request(e) => {
-                if let Some(c) = cell(e.meta.adapter, e.meta.host) {
-                    c.in_flight.fetch_add(1, Ordering::Relaxed);
-                }
-            }
             EventRef::Response(e) => {
-                if let Some(c) = cell(e.meta.adapter, e.meta.host) {
-                    c.in_flight.fetch_sub(1, Ordering::Relaxed);
-                }
-                if e.status >= 500 && watching() {
+                if e.status >= 500 {
                     push_error(&e.meta, format!("http_{}", e.status), "", true);
                 }
             }
             EventRef::Error(e) => on_error(e),
-            EventRef::Retry(e) => {
-                if let Some(c) = cell(e.meta.adapter, e.meta.host) {
-                    c.retries.fetch_add(1, Ordering::Relaxed);
-                }
-            }
             // A body that failed midway is a recent error too.
             EventRef::Body(e) => {
-                if let (Some(t), true) = (e.error_type, watching()) {
+                if let Some(t) = e.error_type {
                     push_error(&e.meta, format!("body_{}", t.as_str()), "", true);
                 }
             }
-            EventRef::Backoff(_)
+            EventRef::Request(_)
+            | EventRef::Retry(_)
+            | EventRef::Backoff(_)
             | EventRef::RateLimit(_)
             | EventRef::BreakerTransition(_)
             | EventRef::Fallback(_)

@@ -4,8 +4,8 @@
 //!
 //! Inputs are the health backend's cumulative counters and latency buckets
 //! per host (`backends::health::hosts`, with the live breaker and limiter
-//! state of the owning client), the dashboard observer's in-flight and retry
-//! counts, the health monitor's judgement, and the process's CPU time and
+//! state of the owning client) and its retry count, the owning client's
+//! in-flight requests (`core::live`), the health monitor's judgement, and the process's CPU time and
 //! resident memory. Every rate, ratio and quantile is the difference between
 //! the newest sample and the one [`WINDOW`] samples before it.
 
@@ -19,6 +19,7 @@ use super::observer;
 use crate::backends::health as state;
 use crate::core::adapter::{registered_adapters, AdapterTelemetry};
 use crate::core::events::now_unix_nanos;
+use crate::core::live;
 use crate::server::health::{HealthReport, Status};
 
 /// Seconds between samples.
@@ -197,9 +198,17 @@ impl Sampler {
         frames: &mut Vec<HostFrame>,
     ) {
         let adapter = a.manifest().name;
+        let live = live::host_states(a.id()).unwrap_or_default();
         for h in state::hosts(a) {
             let host = h.host.as_str();
-            let (in_flight, retries) = observer::host_counts(a.handle(), h.host);
+            // Hosts folded into one label (`_OTHER`) add up.
+            let in_flight: i64 = live
+                .iter()
+                .filter(|l| l.host == host)
+                .filter_map(|l| l.in_flight)
+                .map(i64::from)
+                .sum();
+            let retries = h.retries;
             let cur = Cumulative {
                 at: now,
                 requests: h.requests,
