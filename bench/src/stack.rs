@@ -162,8 +162,9 @@ pub enum Variant {
     TracingRetry(reqwest_middleware::ClientWithMiddleware),
     /// An autometrics-annotated fn around reqwest.
     Autometrics(reqwest::Client),
-    /// Ablation: an adapter client with a name, no subscriber for its spans.
-    Ablation(&'static str, AdapterClient, bool),
+    /// Ablation: an adapter client with some features switched off
+    /// (spans through the client's own `spans(false)`).
+    Ablation(&'static str, AdapterClient),
     /// Bare reqwest with the adapter client's default 30 s per-attempt
     /// timeout (a timer armed and cancelled per request).
     BareTimeout(reqwest::Client),
@@ -185,7 +186,7 @@ impl Variant {
             Variant::Retry(_) => "reqwest-middleware + reqwest-retry",
             Variant::TracingRetry(_) => "reqwest-middleware + reqwest-tracing + reqwest-retry",
             Variant::Autometrics(_) => "#[autometrics] async fn around reqwest",
-            Variant::Ablation(name, _, _) => name,
+            Variant::Ablation(name, _) => name,
             Variant::BareTimeout(_) => "baseline: bare reqwest with a 30 s timeout (the adapter client's default)",
         }
     }
@@ -208,30 +209,12 @@ impl Variant {
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
             }
             Variant::Autometrics(c) => autometrics_get(c, url).await,
-            Variant::Ablation(_, c, spans) => {
-                use tracing::instrument::WithSubscriber;
-                let fut = async move {
-                    let r = c.get(url).send().await.map_err(|e| e.to_string())?;
-                    Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
-                };
-                if *spans {
-                    fut.await
-                } else {
-                    // One `Dispatch` for every call: creating one registers
-                    // it with every callsite (`rebuild_interest`), which
-                    // would cost more than what the ablation measures.
-                    fut.with_subscriber(no_subscriber()).await
-                }
+            Variant::Ablation(_, c) => {
+                let r = c.get(url).send().await.map_err(|e| e.to_string())?;
+                Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
             }
         }
     }
-}
-
-/// The dispatcher of the "spans off" ablations, built once.
-fn no_subscriber() -> tracing::Dispatch {
-    static NO: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
-    NO.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()))
-        .clone()
 }
 
 fn reqwest_client(addr: SocketAddr) -> Result<reqwest::Client, String> {
@@ -298,37 +281,39 @@ pub fn variants(addr: SocketAddr, ablation: bool) -> Result<Vec<Variant>, String
                 .map_err(|e| e.to_string())?,
         ));
         let ours_nospans = with(AdapterClient::builder::<StackAdapter>())
+            .spans(false)
             .build()
             .map_err(err)?;
         v.push(Variant::Ablation(
             "ablation: ours with PrometheusSink, spans off",
             ours_nospans,
-            false,
         ));
         let plain = with(AdapterClient::builder::<PlainStackAdapter>())
             .build()
             .map_err(err)?;
         v.push(Variant::Ablation(
             "ablation: ours, adapter without a sink, spans on",
-            plain.clone(),
-            true,
+            plain,
         ));
+        let plain_nospans = with(AdapterClient::builder::<PlainStackAdapter>())
+            .spans(false)
+            .build()
+            .map_err(err)?;
         v.push(Variant::Ablation(
             "ablation: ours, adapter without a sink, spans off",
-            plain,
-            false,
+            plain_nospans,
         ));
         let bare = AdapterClient::builder::<PlainStackAdapter>()
             .resolve(HOST, addr)
             .pool_max_idle_per_host(4)
             .retry(RetryPolicy::none())
             .no_breaker()
+            .spans(false)
             .build()
             .map_err(err)?;
         v.push(Variant::Ablation(
             "ablation: ours, adapter without a sink, spans off, no retry/limiter/breaker",
             bare,
-            false,
         ));
     }
     // `BENCH_STACK_ONLY=a,b`: keep bare reqwest and the variants whose name

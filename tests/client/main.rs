@@ -14,3 +14,4 @@ mod panic_sink;
 mod pool;
 mod reload;
 mod resilience;
+mod switches;

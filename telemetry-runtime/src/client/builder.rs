@@ -40,8 +40,8 @@ pub struct AdapterClientBuilder {
     correlation_header: Option<String>,
     redactor: Redactor,
     // --- shared pool (issue 14) ---
-    /// Timeout of each wire attempt, applied per request (so it works the
-    /// same on an own and on a shared pool).
+    /// Timeout of each wire attempt: the own pool's, or set per request on
+    /// a shared pool.
     timeout: Duration,
     /// The pool shared with other adapters' clients, if any.
     pool: Option<SharedPool>,
@@ -50,6 +50,8 @@ pub struct AdapterClientBuilder {
     pool_setting: Option<&'static str>,
     // --- end shared pool ---
     propagation: Propagation,
+    /// Whether this client opens request and attempt spans.
+    spans: bool,
 }
 
 impl fmt::Debug for AdapterClientBuilder {
@@ -81,6 +83,7 @@ impl AdapterClientBuilder {
             pool: None,
             pool_setting: None,
             propagation: Propagation::Global,
+            spans: true,
         }
     }
 
@@ -98,8 +101,11 @@ impl AdapterClientBuilder {
 
     /// Timeout of each wire attempt (default 30 s), from sending to the end
     /// of the body; a request's own
-    /// [`timeout`](super::RequestBuilder::timeout) wins. Applied to each
-    /// request, so it is this client's even on a [`shared_pool`](Self::shared_pool).
+    /// [`timeout`](super::RequestBuilder::timeout) wins, then a host
+    /// policy's. On the client's own pool it is the reqwest client's
+    /// timeout (nothing to set per request); on a
+    /// [`shared_pool`](Self::shared_pool) it is set on each request, so it
+    /// is this client's there too.
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
@@ -310,6 +316,26 @@ impl AdapterClientBuilder {
         self.propagation(Propagation::Custom(std::sync::Arc::new(injector)))
     }
 
+    /// Whether this client opens its request span and attempt spans
+    /// (default `true`; the subscriber's filter still decides whether an
+    /// opened span is recorded). `false` switches them off for this client
+    /// only, at no cost on the request path, whatever the subscriber: no
+    /// span, no span fields, no redacted URL unless an event needs it, and
+    /// no trace context sent (there is no span to carry one). Events and
+    /// metrics are unchanged.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{instrumented_adapter, AdapterClient};
+    /// # #[instrumented_adapter(name = "spanless")] struct Spanless {}
+    /// let client = AdapterClient::builder::<Spanless>().spans(false).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), telemetry_runtime::client::ClientError>(())
+    /// ```
+    pub fn spans(mut self, on: bool) -> Self {
+        self.spans = on;
+        self
+    }
+
     /// The redaction lists for URLs in events, spans and errors.
     pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = redactor;
@@ -330,6 +356,7 @@ impl AdapterClientBuilder {
             None => None,
         };
         // --- shared pool (issue 14) ---
+        let timeout_on_pool = self.pool.is_none();
         let http = match (self.pool, self.pool_setting) {
             (Some(_), Some(setting)) => {
                 return Err(ClientError::InvalidConfig(format!(
@@ -337,7 +364,15 @@ impl AdapterClientBuilder {
             )))
             }
             (Some(pool), None) => pool.reqwest().clone(),
-            (None, _) => self.http.build().map_err(ClientError::Request)?,
+            // An own pool carries this client's attempt timeout itself, so
+            // a request under it needs no per-request timeout (which reqwest
+            // keeps in the request's extensions map: an allocation and a
+            // hash insert per request).
+            (None, _) => self
+                .http
+                .timeout(self.timeout)
+                .build()
+                .map_err(ClientError::Request)?,
         };
         // --- end shared pool ---
         let epoch = Instant::now();
@@ -350,6 +385,8 @@ impl AdapterClientBuilder {
             correlation_header,
             redactor: self.redactor,
             timeout: self.timeout,
+            timeout_on_pool,
+            spans: self.spans,
             propagation: self.propagation,
             epoch,
             epoch_unix_nanos,

@@ -103,7 +103,7 @@ impl ClientInner {
             self.hosts.sweep_at(now_ms, false);
 
             let emitter = Emitter::new(self, state.label, state.key, correlation_id);
-            let want_url = emitter.on() || RequestSpan::enabled();
+            let want_url = emitter.on() || (self.spans && RequestSpan::enabled());
             let url_full = if want_url {
                 redacted_url(&self.redactor, first.url())
             } else {
@@ -113,8 +113,17 @@ impl ClientInner {
             // pool shared with other adapters, with their own timeouts):
             // the request's own, else the host's policy (fixed for this
             // logical request even across a reload), else the client's.
+            // An own pool already applies the client's timeout: a request
+            // under it is left alone (no extensions map to build).
             if first.timeout().is_none() {
-                *first.timeout_mut() = Some(state.policy.timeout.unwrap_or(self.timeout));
+                let timeout = match state.policy.timeout {
+                    Some(t) if !(self.timeout_on_pool && t == self.timeout) => Some(t),
+                    None if !self.timeout_on_pool => Some(self.timeout),
+                    _ => None,
+                };
+                if timeout.is_some() {
+                    *first.timeout_mut() = timeout;
+                }
             }
             if let Some(name) = &self.correlation_header {
                 if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
@@ -128,7 +137,11 @@ impl ClientInner {
                 url_full: &url_full,
                 correlation_id,
             };
-            let span = RequestSpan::new(&fields);
+            let span = if self.spans {
+                RequestSpan::new(&fields)
+            } else {
+                RequestSpan::none()
+            };
             if let Some(b) = &self.budget {
                 b.deposit();
             }
@@ -213,7 +226,11 @@ impl<'a> Call<'a> {
                 }
 
                 // 3. The wire attempt.
-                let attempt_span = RequestSpan::attempt(self.fields, attempt);
+                let attempt_span = if self.client.spans {
+                    RequestSpan::attempt(self.fields, attempt)
+                } else {
+                    AttemptSpan::none()
+                };
                 let started = Instant::now();
                 self.emitter.request(
                     attempt,

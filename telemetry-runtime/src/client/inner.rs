@@ -20,9 +20,14 @@ pub(super) struct ClientInner {
     pub(super) adapter: AdapterRef,
     pub(super) budget: Option<RetryBudget>,
     pub(super) correlation_header: Option<HeaderName>,
-    /// Timeout of each wire attempt, set on each request that has none
-    /// (not on the reqwest client, which may be a shared pool).
+    /// Timeout of each wire attempt: the reqwest client's own when
+    /// `timeout_on_pool`, else set on each request that has none (a shared
+    /// pool serves clients with other timeouts).
     pub(super) timeout: std::time::Duration,
+    /// Whether the reqwest client was built with `timeout` (an own pool).
+    pub(super) timeout_on_pool: bool,
+    /// Whether this client opens request and attempt spans.
+    pub(super) spans: bool,
     /// Which injector writes each attempt's trace context headers.
     pub(super) propagation: crate::core::propagation::Propagation,
     pub(super) redactor: Redactor,

@@ -66,6 +66,15 @@ impl RequestSpan {
         }
     }
 
+    /// No span (the client's spans are switched off).
+    #[inline]
+    pub(crate) fn none() -> Self {
+        RequestSpan {
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        }
+    }
+
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     pub(crate) fn new(f: &SpanFields<'_>) -> Self {
         RequestSpan {
@@ -160,6 +169,15 @@ impl RequestSpan {
 }
 
 impl AttemptSpan {
+    /// No span (the client's spans are switched off).
+    #[inline]
+    pub(crate) fn none() -> Self {
+        AttemptSpan {
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        }
+    }
+
     /// Records a response status.
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     pub(crate) fn status(&self, status: u16) {
