@@ -97,10 +97,10 @@ impl ClientInner {
                 .hosts
                 .state(url.host_str().unwrap_or_default(), port, url.scheme());
             let method = HttpMethod::parse(first.method().as_str());
+            // In use from here on: the guard keeps the host's state from
+            // eviction; the use is stamped (and idle hosts swept) from the
+            // instants the attempts read anyway, no clock read here.
             let _active = ActiveGuard::enter(&state);
-            let now_ms = self.hosts.now_ms();
-            state.mark_used(now_ms);
-            self.hosts.sweep_at(now_ms, false);
 
             let emitter = Emitter::new(self, state.label, state.key, correlation_id);
             let want_url = emitter.on() || (self.spans && RequestSpan::enabled());
@@ -179,16 +179,19 @@ impl<'a> Call<'a> {
             let mut attempt: u32 = 1;
             loop {
                 // One clock read for the breaker, the limiter and the rate-limit
-                // event of this attempt.
-                let t0 = Instant::now();
+                // event of this attempt; none when the host has neither.
+                let t0 = (self.state.breaker.is_some() || self.state.limiter.is_some())
+                    .then(Instant::now);
 
                 // 1. Breaker.
-                let probe = match &self.state.breaker {
-                    Some(b) => match b.admit(t0, |t| self.emitter.transition(attempt, t)) {
-                        Admission::Allowed { probe } => probe,
-                        Admission::Rejected => return Err(self.circuit_open(attempt)),
-                    },
-                    None => false,
+                let probe = match (&self.state.breaker, t0) {
+                    (Some(b), Some(t0)) => {
+                        match b.admit(t0, |t| self.emitter.transition(attempt, t)) {
+                            Admission::Allowed { probe } => probe,
+                            Admission::Rejected => return Err(self.circuit_open(attempt, t0)),
+                        }
+                    }
+                    _ => false,
                 };
                 let probe_guard = ProbeGuard {
                     breaker: if probe {
@@ -199,7 +202,7 @@ impl<'a> Call<'a> {
                 };
 
                 // 2. Limiter.
-                if let Some(limiter) = &self.state.limiter {
+                if let (Some(limiter), Some(t0)) = (&self.state.limiter, t0) {
                     let on_wait = |first: Duration| {
                         self.emitter.backoff(attempt, first, DelaySource::Limiter);
                     };
@@ -221,7 +224,9 @@ impl<'a> Call<'a> {
                             got.depth_on_arrival,
                             limiter,
                         ),
-                        Err(rejected) => return Err(self.rate_limited(attempt, limiter, &rejected)),
+                        Err(rejected) => {
+                            return Err(self.rate_limited(attempt, t0, limiter, &rejected))
+                        }
                     }
                 }
 
@@ -248,7 +253,7 @@ impl<'a> Call<'a> {
                         return Err(request_missing());
                     };
                     if self.retry_method && attempt < self.state.policy.retry.attempts() {
-                        *slot = this.try_clone();
+                        *slot = copy_request(&this);
                     }
                     attempt_span.propagate(&self.client.propagation, this.headers_mut());
                     attempt_span.instrument(self.client.http.execute(this))
@@ -295,8 +300,11 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// The breaker turned attempt `attempt` away: its error, and the event.
-    fn circuit_open(&self, attempt: u32) -> ClientError {
+    /// The breaker turned attempt `attempt` away at `t0`: its error, and
+    /// the event. The host was in use (a host whose every request is refused
+    /// keeps its breaker: it is not idle).
+    fn circuit_open(&self, attempt: u32, t0: Instant) -> ClientError {
+        self.state.mark_used(self.client.hosts.ms_at(t0));
         let label = self.state.label;
         self.emitter.error(
             attempt,
@@ -316,9 +324,11 @@ impl<'a> Call<'a> {
     fn rate_limited(
         &self,
         attempt: u32,
+        t0: Instant,
         limiter: &HostLimiter,
         rejected: &Rejected,
     ) -> ClientError {
+        self.state.mark_used(self.client.hosts.ms_at(t0));
         self.emitter.rate_limit(
             attempt,
             None,
@@ -362,7 +372,9 @@ impl<'a> Call<'a> {
         let (state, emitter, method) = (self.state, self.emitter, self.fields.method);
         let retry = &state.policy.retry;
         let elapsed = ended.saturating_duration_since(started);
-        state.mark_used(self.client.hosts.ms_at(ended));
+        let ended_ms = self.client.hosts.ms_at(ended);
+        state.mark_used(ended_ms);
+        self.client.hosts.sweep_at(ended_ms, false);
         let outcome = match result {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -579,6 +591,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_copied_request_is_the_same_request() {
+        let client = reqwest::Client::new();
+        let plain = client
+            .get("http://a.test/x?q=1")
+            .header("x-one", "1")
+            .header("x-two", "2")
+            .version(reqwest::Version::HTTP_11)
+            .build()
+            .expect("request");
+        let timed = client
+            .delete("http://b.test/")
+            .timeout(Duration::from_secs(7))
+            .build()
+            .expect("request");
+        let with_body = client
+            .put("http://c.test/")
+            .body("payload")
+            .timeout(Duration::from_secs(3))
+            .build()
+            .expect("request");
+        for original in [plain, timed, with_body] {
+            let copy = copy_request(&original).expect("clonable");
+            assert_eq!(copy.method(), original.method());
+            assert_eq!(copy.url(), original.url());
+            assert_eq!(copy.headers(), original.headers());
+            assert_eq!(copy.version(), original.version());
+            assert_eq!(copy.timeout(), original.timeout());
+            assert_eq!(
+                copy.body().and_then(|b| b.as_bytes()),
+                original.body().and_then(|b| b.as_bytes())
+            );
+        }
+    }
+
+    #[test]
     fn redacted_url_fast_path_matches_the_redactor() {
         let redactor = Redactor::new();
         for raw in [
@@ -597,4 +644,25 @@ mod tests {
             assert!(!got.contains("secret"), "{got}");
         }
     }
+}
+
+/// A copy of `request` for the next attempt, or `None` when its body cannot
+/// be sent twice (a stream). Without a body this is reqwest's
+/// `Request::try_clone` minus its waste: that one writes the timeout into a
+/// fresh extensions map (an allocation and a hash insert) even when there is
+/// none, then replaces the map with a clone of the original's. A body-less
+/// request from reqwest's public builder has no extension but the timeout
+/// (one converted from an `http::Request`, which may carry others, always
+/// has a body, and goes through `try_clone`).
+fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    copy.headers_mut().clone_from(request.headers());
+    *copy.version_mut() = request.version();
+    if let Some(t) = request.timeout() {
+        *copy.timeout_mut() = Some(*t);
+    }
+    Some(copy)
 }
