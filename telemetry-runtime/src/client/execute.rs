@@ -8,6 +8,7 @@
 //! awaits in synchronous code.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, RETRY_AFTER};
@@ -71,21 +72,28 @@ enum AttemptOutcome {
 }
 
 impl ClientInner {
-    /// One logical request. A plain `fn` returning an `async move` block,
-    /// not an `async fn`: an `async fn` copies each argument into a second
-    /// slot of its future, and a `reqwest::Request` is 264 bytes; the block
-    /// uses its captures in place. `request` is `Some`: the retry loop
-    /// borrows this one slot for the request to send and, while an attempt
-    /// is on the wire, for its copy (so the 264-byte request is stored
-    /// once, not once per future layer).
+    /// One logical request: the future `send()` returns, as it is (no
+    /// wrapper of its own around it). A plain `fn` returning an `async move`
+    /// block, not an `async fn`: an `async fn` copies each argument into a
+    /// second slot of its future, and a `reqwest::Request` is 264 bytes; the
+    /// block uses its captures in place. It owns the client (`'static`, what
+    /// `send()` needs) and `request` is the one slot of the request: the
+    /// retry loop borrows it for the request to send and, while an attempt
+    /// is on the wire, for its copy (so the 264-byte request is stored once,
+    /// not once per future layer). `build_error` is why there is no request
+    /// (a URL reqwest refused), returned at the first poll.
     #[allow(clippy::manual_async_fn)]
     pub(super) fn execute(
-        &self,
+        self: Arc<Self>,
         mut request: Option<reqwest::Request>,
+        build_error: Option<reqwest::Error>,
         idempotent: Option<bool>,
         correlation_id: Option<CorrelationId>,
-    ) -> impl Future<Output = Result<Response, ClientError>> + Send + '_ {
+    ) -> impl Future<Output = Result<Response, ClientError>> + Send + 'static {
         async move {
+            if let Some(e) = build_error {
+                return Err(ClientError::Request(e.without_url()));
+            }
             let Some(first) = request.as_mut() else {
                 return Err(request_missing());
             };
@@ -102,7 +110,7 @@ impl ClientInner {
             // instants the attempts read anyway, no clock read here.
             let _active = ActiveGuard::enter(&state);
 
-            let emitter = Emitter::new(self, state.label, state.key, correlation_id);
+            let emitter = Emitter::new(&self, state.label, state.key, correlation_id);
             let want_url = emitter.on() || (self.spans && RequestSpan::enabled());
             let url_full = if want_url {
                 redacted_url(&self.redactor, first.url())
@@ -146,7 +154,7 @@ impl ClientInner {
                 b.deposit();
             }
             let call = Call {
-                client: self,
+                client: &self,
                 state: &state,
                 emitter: &emitter,
                 fields: &fields,

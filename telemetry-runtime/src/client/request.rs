@@ -140,14 +140,16 @@ impl RequestBuilder {
             idempotent,
             correlation_id,
         } = self;
-        let request = inner
-            .build()
-            .map_err(|e| ClientError::Request(e.without_url()));
-        async move {
-            client
-                .execute_with(request?, idempotent, correlation_id)
-                .await
-        }
+        // The logical request's future itself, not one wrapped around it
+        // (a wrapper stored the client and the request a second time and
+        // added a layer to every poll).
+        let (request, build_error) = match inner.build() {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e)),
+        };
+        client
+            .inner
+            .execute(request, build_error, idempotent, correlation_id)
     }
 }
 
