@@ -68,6 +68,10 @@ step "main job smoke run"
 rm -rf target/main-job-export
 cargo run -q -p telemetry-examples --release -- --smoke --export target/main-job-export >/dev/null
 promtool check rules target/main-job-export/alerts.yml
+# --- runtime control (issue 12): the main job from the shipped configuration file ---
+step "main job smoke run with --config examples/main-job.toml"
+cargo run -q -p telemetry-examples --release -- --smoke --listen 127.0.0.1:0 --config examples/main-job.toml >/dev/null
+# --- end runtime control ---
 # --- examples of issue 14 (docs/examples.md); each exits non-zero when
 # what it shows did not happen ---
 cargo build -q -p telemetry-examples --examples

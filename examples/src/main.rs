@@ -4,7 +4,8 @@
 //! it prints a per-host summary and the request metrics.
 //!
 //! `cargo run -p telemetry-examples --release` (see README.md); `--help` for
-//! options.
+//! options. `--config FILE` starts it from a configuration file and reloads
+//! it while it runs (config.rs, docs/configuration.md).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,7 +13,6 @@ use std::time::Duration;
 use clap::Parser;
 use telemetry_runtime::backends::prometheus::{render, PrometheusSink};
 use telemetry_runtime::client::ClientError;
-use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::sink::{EventSink, FanoutSink, JsonLogSink};
 use telemetry_runtime::{emit, instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::scenario::{Scenario, SummarySink};
@@ -21,6 +21,9 @@ use telemetry_sim::{Route, Script, Simulator, Step};
 // --- event store (issue 11): --db, --jsonl, --push; see store.rs ---
 mod store;
 // --- end event store ---
+// --- runtime control (issue 12): --config FILE; see config.rs ---
+mod config;
+// --- end runtime control ---
 
 /// A DOI metadata service, spread over the scenario's seven hosts.
 #[instrumented_adapter(
@@ -80,9 +83,15 @@ struct Args {
     /// Calls of the fallback adapter.
     #[arg(long, default_value_t = 10)]
     lookups: usize,
-    /// Where /metrics and /health* are served (loopback by default; port 0 picks one).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: SocketAddr,
+    /// Where /metrics and /health* are served: 127.0.0.1:0 (port 0 picks
+    /// one), or the `listen` of the --config file; this option wins over both.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The configuration file (TOML: the server's keys, `[client.<adapter>]`
+    /// policies, `[log] filter`; docs/configuration.md). Reloaded on SIGHUP,
+    /// when the file changes, and on `POST /-/reload`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     /// Keep serving /metrics this many seconds after the run (for a scrape or curl).
     #[arg(long, default_value_t = 0)]
     hold: u64,
@@ -150,8 +159,27 @@ fn sinks(summary: &SummarySink, log_events: bool) -> Box<dyn EventSink> {
     Box::new(fanout)
 }
 
+/// Errors end the job with one line on stderr: exit code 2 for the
+/// configuration file, 1 for anything else.
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let code = if e.is::<config::ConfigError>() { 2 } else { 1 };
+            let text = e.to_string();
+            let line: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("telemetry-examples: error: {}", line.join(" "));
+            std::process::ExitCode::from(code)
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = Args::parse();
     if let Some(dir) = &args.export {
         export(dir)?;
@@ -161,11 +189,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.lookups = args.lookups.min(3);
     }
 
-    let server = telemetry_runtime::server::serve(ServerConfig {
-        listen: args.listen,
-        ..ServerConfig::default()
-    })
-    .await?;
+    let server_config = config::server_config(args.config.as_deref(), args.listen)?;
+    let server = telemetry_runtime::server::serve(server_config.clone()).await?;
     println!(
         "serving {}/metrics, /health, /health/ready, /health/detailed, /dashboard",
         server.base_url()
@@ -211,6 +236,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         primary: sim.url("primary.test", "/doi/"),
         mirror: sim.url("mirror.test", "/doi/"),
     };
+
+    // --- runtime control (issue 12) ---
+    let _control = match &args.config {
+        Some(path) => Some(
+            config::start(
+                path,
+                &server,
+                server_config,
+                &[&crossref.http, &resolver.http],
+            )
+            .await?,
+        ),
+        None => {
+            println!("configuration: the job's defaults (--config FILE reads a file)");
+            None
+        }
+    };
+    // --- end runtime control ---
 
     let started = std::time::Instant::now();
     let (ok, failed) = scenario.drive(&crossref.http, &sim, args.rounds).await;

@@ -304,3 +304,167 @@ async fn post_reload_needs_credentials_and_is_refused_without_users() {
     open.shutdown().await.expect("shutdown");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`: its PEM
+/// certificate, its PEM key and its DER certificate.
+fn self_signed() -> (String, String, Vec<u8>) {
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("self-signed certificate");
+    (
+        c.cert.pem(),
+        c.signing_key.serialize_pem(),
+        c.cert.der().to_vec(),
+    )
+}
+
+/// The certificate a fresh TLS connection to `base` is presented (DER):
+/// a new client each time, so a new connection and a new handshake.
+async fn presented(base: &str) -> Vec<u8> {
+    let fresh = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .tls_info(true)
+        .build()
+        .expect("client");
+    let r = fresh
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .expect("an HTTPS answer");
+    r.extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .expect("the peer certificate is recorded")
+        .to_vec()
+}
+
+/// `telemetry_config_reloads_total{result="<result>"}` as `/metrics` shows it.
+async fn reloads_shown(http: &reqwest::Client, base: &str, result: &str) -> f64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .basic_auth("ops", Some("pw"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    sample(
+        &text,
+        &format!("telemetry_config_reloads_total{{result=\"{result}\"}}"),
+    )
+    .unwrap_or_else(|| panic!("the reload counter of {result} is exported"))
+}
+
+#[tokio::test]
+async fn a_reload_replaces_the_certificate_and_a_broken_one_changes_nothing() {
+    // Alone in its process: the reload counters are exact.
+    telemetry_tests::run_alone!(a_reload_replaces_the_certificate_and_a_broken_one_changes_nothing);
+    let dir = temp_dir("reload-tls");
+    let (a_pem, a_key, a_der) = self_signed();
+    let (b_pem, b_key, b_der) = self_signed();
+    assert_ne!(a_der, b_der);
+    for (name, text) in [
+        ("a.crt", &a_pem),
+        ("a.key", &a_key),
+        ("b.crt", &b_pem),
+        ("b.key", &b_key),
+    ] {
+        std::fs::write(dir.join(name), text).expect("write");
+    }
+    let path = dir.join("adapter.toml");
+    let hash = bcrypt::hash("pw", 4).expect("hash");
+    let file = |cert: &std::path::Path, key: &std::path::Path| {
+        format!(
+            "listen = \"127.0.0.1:0\"\nauth_exempt = [\"/health\"]\n\
+             [basic_auth_users]\nops = \"{hash}\"\n\
+             [tls_server_config]\ncert_file = {:?}\nkey_file = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string(),
+        )
+    };
+    std::fs::write(&path, file(&dir.join("a.crt"), &dir.join("a.key"))).expect("write");
+    let config = ServerConfig::from_file(&path).expect("server part");
+    let server = telemetry_runtime::server::serve(config.clone())
+        .await
+        .expect("serve HTTPS");
+    let control = Arc::new(Controller::new(&path));
+    control.attach(&server, config);
+    let base = server.base_url();
+    assert!(base.starts_with("https://"), "{base}");
+    assert_eq!(presented(&base).await, a_der, "started with certificate A");
+
+    // A connection opened before the reload, kept alive across it.
+    let http = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .tls_info(true)
+        .build()
+        .expect("client");
+    let reload = || async {
+        let r = http
+            .post(format!("{base}/-/reload"))
+            .basic_auth("ops", Some("pw"))
+            .send()
+            .await
+            .expect("answer");
+        let code = r.status().as_u16();
+        (code, r.text().await.expect("body"))
+    };
+
+    let kept = |r: &reqwest::Response| {
+        r.extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .map(<[u8]>::to_vec)
+    };
+    let r = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(kept(&r), Some(a_der.clone()));
+
+    // New paths: B.
+    let (ok_before, _) = config_reloads();
+    std::fs::write(&path, file(&dir.join("b.crt"), &dir.join("b.key"))).expect("write");
+    let (code, body) = reload().await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(config_reloads().0, ok_before + 1);
+    assert_eq!(presented(&base).await, b_der, "a new connection gets B");
+    let r = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(kept(&r), Some(a_der.clone()), "the open connection keeps A");
+
+    // A path that does not exist: refused, B stays, counted as an error.
+    let (_, errors_before) = config_reloads();
+    let shown_before = reloads_shown(&http, &base, "error").await;
+    std::fs::write(&path, file(&dir.join("missing.crt"), &dir.join("b.key"))).expect("write");
+    let (code, body) = reload().await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("missing.crt"), "{body}");
+    assert_eq!(presented(&base).await, b_der, "B stays");
+    assert_eq!(config_reloads().1, errors_before + 1);
+    let shown = reloads_shown(&http, &base, "error").await;
+    assert_eq!(shown, shown_before + 1.0, "/metrics counts it");
+
+    // The same path with content that is no certificate: refused too.
+    std::fs::write(dir.join("b.crt"), "not a certificate\n").expect("write");
+    std::fs::write(&path, file(&dir.join("b.crt"), &dir.join("b.key"))).expect("write");
+    let (code, body) = reload().await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("tls_server_config"), "{body}");
+    assert_eq!(presented(&base).await, b_der, "B stays");
+    assert_eq!(config_reloads().1, errors_before + 2);
+
+    // The same paths with new content (a rotation in place), through the
+    // controller directly: A again.
+    std::fs::write(dir.join("b.crt"), &a_pem).expect("write");
+    std::fs::write(dir.join("b.key"), &a_key).expect("write");
+    control.reload().await.expect("the rotated files are valid");
+    assert_eq!(presented(&base).await, a_der, "rotated in place");
+
+    server.shutdown().await.expect("shutdown");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -9,6 +9,12 @@
 //! it within a few seconds, and it writes a screenshot to
 //! `target/dashboard.png`.
 //!
+//! `tls.rs` serves the same page over HTTPS (a self-signed certificate made
+//! in the test) with basic auth, and checks the page, the stream and the
+//! cards there. Both tests also read chromium's console log through
+//! chromedriver and fail on any entry of level `SEVERE`. They take turns
+//! (one browser at a time).
+//!
 //! A missing `chromium` or `chromedriver` fails the test under
 //! `TELEMETRY_REQUIRE_TOOLS=1` or `CI=true` (`scripts/test.sh` installs
 //! both); a browser that is there but cannot start always fails it.
@@ -31,6 +37,11 @@ use telemetry_sim::scenario::Scenario;
 use telemetry_sim::{Route, Script, Simulator, Step};
 use telemetry_tests::support::free_port;
 use telemetry_tests::support::tools::{find_tool, tools_required, REQUIRE_TOOLS};
+
+mod tls;
+
+/// One browser at a time: the tests of this binary take turns.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[instrumented_adapter(name = "dash_crossref", hosts(cap = 16))]
 struct Crossref {}
@@ -119,10 +130,14 @@ async fn start_browser(chromium: &Path, driver: &Driver) -> Client {
                 "--headless=new", "--no-sandbox", "--disable-gpu",
                 "--disable-dev-shm-usage", "--window-size=1440,1100",
                 "--no-first-run", "--no-default-browser-check",
+                // The TLS test's certificate is self-signed.
+                "--ignore-certificate-errors",
             ],
         }),
     );
     caps.insert("acceptInsecureCerts".into(), json!(true));
+    // The console, read back by `console_errors`.
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
     let builder = ClientBuilder::rustls();
     let mut builder = match builder {
         Ok(b) => b,
@@ -133,6 +148,35 @@ async fn start_browser(chromium: &Path, driver: &Driver) -> Client {
         // The browser is there: it must start, required or not.
         Err(e) => panic!("chromium did not start through chromedriver: {e}"),
     }
+}
+
+/// Chromium's console entries of level `SEVERE` since the last call (the
+/// log is drained by reading it), through chromedriver's log endpoint.
+async fn console_errors(c: &Client, driver: &Driver) -> Vec<Value> {
+    let id = c
+        .session_id()
+        .await
+        .expect("the session id")
+        .expect("a session");
+    let r = reqwest::Client::new()
+        .post(format!("{}/session/{id}/se/log", driver.url))
+        .header("content-type", "application/json")
+        .body(json!({"type": "browser"}).to_string())
+        .send()
+        .await
+        .expect("chromedriver answers the log request");
+    let status = r.status();
+    let text = r.text().await.expect("the browser log");
+    assert!(status.is_success(), "the browser log: {status} {text}");
+    let v: Value = serde_json::from_str(&text).expect("the browser log as JSON");
+    let entries = v["value"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the browser log is a list: {v}"));
+    entries
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .cloned()
+        .collect()
 }
 
 async fn js(c: &Client, script: &str) -> Value {
@@ -183,6 +227,7 @@ async fn the_dashboard_in_chromium() {
     let Some((chromium, driver_bin)) = browser_tools() else {
         return;
     };
+    let _turn = BROWSER.lock().await;
 
     // Traffic: the scenario's seven hosts on one adapter, and a host on a
     // second adapter that is healthy until the test switches it to 500s.
@@ -385,6 +430,11 @@ async fn the_dashboard_in_chromium() {
     // Nothing went wrong on the page.
     let page_errors = js(&c, "return window.__errors").await;
     assert_eq!(page_errors, json!([]), "errors on the page");
+    assert_eq!(
+        console_errors(&c, &driver).await,
+        Vec::<Value>::new(),
+        "errors in the console"
+    );
     assert_eq!(server.dashboard().map(|d| d.clients()), Some(1));
 
     let png = c.screenshot().await.expect("screenshot");

@@ -123,24 +123,18 @@ struct RawPolicy {
     breaker: Option<RawBreaker>,
 }
 
+// The policy's keys spelt out rather than a `#[serde(flatten)]` of
+// `RawPolicy`: flatten buffers the table, and toml's errors inside it
+// (a wrong type, an unknown key) would lose their position.
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct RawClient {
-    #[serde(flatten)]
-    policy: RawPolicyFields,
-    #[serde(default)]
-    hosts: BTreeMap<String, RawPolicy>,
-}
-
-// `flatten` and `deny_unknown_fields` do not mix in serde: the adapter's
-// own keys are collected here and checked by hand.
-#[derive(Deserialize, Default)]
-struct RawPolicyFields {
     timeout: Option<String>,
     rate_limit: Option<RawRateLimit>,
     retry: Option<RawRetry>,
     breaker: Option<RawBreaker>,
-    #[serde(flatten)]
-    unknown: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    hosts: BTreeMap<String, RawPolicy>,
 }
 
 #[derive(Deserialize, Default)]
@@ -350,15 +344,7 @@ fn sections(raw: RawFile) -> Result<Sections, KeyError> {
     let mut clients = BTreeMap::new();
     for (adapter, c) in &raw.client {
         let path = ["client", adapter.as_str()];
-        if let Some(k) = c.policy.unknown.keys().next() {
-            return Err(at(
-                &path,
-                k,
-                "unknown key, expected one of `timeout`, `rate_limit`, `retry`, `breaker`, `hosts`",
-            ));
-        }
-        let p = &c.policy;
-        let defaults = policy(&path, &p.timeout, &p.rate_limit, &p.retry, &p.breaker)?;
+        let defaults = policy(&path, &c.timeout, &c.rate_limit, &c.retry, &c.breaker)?;
         let mut hosts = Vec::new();
         for (host, h) in &c.hosts {
             let hp = ["client", adapter.as_str(), "hosts", host.as_str()];
@@ -624,7 +610,23 @@ breaker = { enabled = false }
                 2,
                 "health.max_error_ratio",
             ),
-            ("[client.a]\nbogus = 1\n", 2, "client.a.bogus"),
+            (
+                "[client.a]\nbogus = 1\n",
+                2,
+                "unknown field `bogus`, expected one of `timeout`, `rate_limit`, `retry`, `breaker`, `hosts`",
+            ),
+            // Type errors in an adapter's section point at the value.
+            ("[client.a]\ntimeout = 3\n", 2, "invalid type: integer `3`"),
+            (
+                "[client.a]\n\nretry = { max_attempts = \"x\" }\n",
+                3,
+                "invalid type: string \"x\"",
+            ),
+            (
+                "[client.a.hosts.\"x.test\"]\nbreaker = { enabled = 1 }\n",
+                2,
+                "invalid type",
+            ),
             ("listen = 3\n", 1, "invalid type"),
             ("[client.a\n", 1, ""),
         ];
