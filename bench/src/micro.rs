@@ -441,7 +441,7 @@ pub fn request_events() -> Vec<RequestEvents> {
                 request: RequestEvent {
                     meta,
                     method: HttpMethod::Get,
-                    url: format!("https://{}/works", HOSTS[i]),
+                    url: format!("https://{}/works", HOSTS[i]).into(),
                     port: 443,
                 },
                 response: ResponseEvent {

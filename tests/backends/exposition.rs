@@ -445,7 +445,7 @@ fn request(t: &'static AdapterTelemetry, meta: EventMeta, method: HttpMethod) {
     t.emit(EventRef::Request(&RequestEvent {
         meta,
         method,
-        url: format!("https://{}/", meta.host.as_str()),
+        url: format!("https://{}/", meta.host.as_str()).into(),
         port: 443,
     }));
 }

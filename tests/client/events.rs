@@ -74,7 +74,7 @@ async fn success_is_one_request_and_one_response_with_redacted_url() {
     // reqwest moves URL userinfo into an `Authorization: Basic` header, which
     // no event carries; the signature is redacted.
     assert_eq!(
-        req.url,
+        &*req.url,
         format!(
             "http://ok.test:{}/data?page=2&X-Amz-Signature=REDACTED",
             sim.port()

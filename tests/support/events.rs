@@ -24,7 +24,7 @@ pub fn drive(adapter: &'static AdapterTelemetry, host: &str) {
     adapter.emit(EventRef::Request(&RequestEvent {
         meta: m1,
         method: HttpMethod::Get,
-        url: format!("https://{}/works?rows=1", host.as_str()),
+        url: format!("https://{}/works?rows=1", host.as_str()).into(),
         port: 443,
     }));
     adapter.emit(EventRef::Response(&ResponseEvent {
@@ -49,7 +49,7 @@ pub fn drive(adapter: &'static AdapterTelemetry, host: &str) {
     adapter.emit(EventRef::Request(&RequestEvent {
         meta: m2,
         method: HttpMethod::Get,
-        url: format!("https://{}/works?rows=1", host.as_str()),
+        url: format!("https://{}/works?rows=1", host.as_str()).into(),
         port: 443,
     }));
     adapter.emit(EventRef::Response(&ResponseEvent {
@@ -63,7 +63,7 @@ pub fn drive(adapter: &'static AdapterTelemetry, host: &str) {
     adapter.emit(EventRef::Request(&RequestEvent {
         meta: m3,
         method: HttpMethod::Post,
-        url: format!("https://{}/deposit", host.as_str()),
+        url: format!("https://{}/deposit", host.as_str()).into(),
         port: 443,
     }));
     adapter.emit(EventRef::Error(&ErrorEvent {

@@ -93,14 +93,14 @@ impl Emitter {
         attempt: u32,
         at: Instant,
         method: HttpMethod,
-        url: &str,
+        url: &std::sync::Arc<str>,
         port: u16,
     ) {
         if self.on() {
             let e = RequestEvent {
                 meta: self.meta_at(attempt, at),
                 method,
-                url: url.to_owned(),
+                url: std::sync::Arc::clone(url),
                 port,
             };
             self.telemetry.emit(EventRef::Request(&e));

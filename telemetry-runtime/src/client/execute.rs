@@ -115,7 +115,7 @@ impl ClientInner {
             let url_full = if want_url {
                 redacted_url(&self.redactor, first.url())
             } else {
-                String::new()
+                no_url()
             };
             // The attempt timeout, per request (the reqwest client may be a
             // pool shared with other adapters, with their own timeouts):
@@ -565,16 +565,23 @@ impl Drop for ProbeGuard<'_> {
 /// only the userinfo, the query and the fragment, so a URL with none of
 /// them is copied as it is, without the scan (the parsed URL knows where
 /// its parts are).
-fn redacted_url(redactor: &Redactor, url: &reqwest::Url) -> String {
+fn redacted_url(redactor: &Redactor, url: &reqwest::Url) -> Arc<str> {
     if url.username().is_empty()
         && url.password().is_none()
         && url.query().is_none()
         && url.fragment().is_none()
     {
-        url.as_str().to_owned()
+        Arc::from(url.as_str())
     } else {
-        redactor.url(url.as_str())
+        Arc::from(redactor.url(url.as_str()))
     }
+}
+
+/// The URL of a request whose URL nobody wants (no sink, no span): one
+/// shared empty string, no allocation per request.
+fn no_url() -> Arc<str> {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::from("")))
 }
 
 /// The error of a request slot found empty, which the client never lets
@@ -648,7 +655,7 @@ mod tests {
                 panic!("{raw} parses")
             };
             let got = redacted_url(&redactor, &url);
-            assert_eq!(got, redactor.url(url.as_str()), "{raw}");
+            assert_eq!(&*got, redactor.url(url.as_str()), "{raw}");
             assert!(!got.contains("secret"), "{got}");
         }
     }

@@ -48,7 +48,8 @@ pub(crate) struct SpanFields<'a> {
     pub(crate) method: HttpMethod,
     pub(crate) host: &'a str,
     pub(crate) port: u16,
-    pub(crate) url_full: &'a str,
+    /// Built once per logical request, shared with its request events.
+    pub(crate) url_full: &'a std::sync::Arc<str>,
     pub(crate) correlation_id: CorrelationId,
 }
 
@@ -87,7 +88,7 @@ impl RequestSpan {
                 http.request.method = f.method.as_str(),
                 server.address = f.host,
                 server.port = f.port,
-                url.full = f.url_full,
+                url.full = &**f.url_full,
                 http.response.status_code = tracing::field::Empty,
                 error.type = tracing::field::Empty,
                 http.request.resend_count = tracing::field::Empty,
@@ -111,7 +112,7 @@ impl RequestSpan {
                 http.request.method = f.method.as_str(),
                 server.address = f.host,
                 server.port = f.port,
-                url.full = f.url_full,
+                url.full = &**f.url_full,
                 http.response.status_code = tracing::field::Empty,
                 error.type = tracing::field::Empty,
                 http.request.resend_count = attempt.saturating_sub(1),

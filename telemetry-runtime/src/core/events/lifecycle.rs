@@ -57,7 +57,8 @@ event_struct! {
         /// `http.request.method`.
         method: HttpMethod => "http.request.method",
         /// `url.full`, with userinfo and sensitive query values redacted.
-        url: String => "url.full",
+        /// Shared by the attempts of one logical request (built once).
+        url: std::sync::Arc<str> => "url.full",
         /// `server.port`.
         port: u16 => "server.port",
     }
