@@ -4,11 +4,13 @@
 //! its control sections to both adapters' clients, and reloads it on
 //! SIGHUP, when the file changes and on `POST /-/reload`.
 //!
-//! A file that cannot be read, does not parse, or does not fit what the job
-//! registers (an adapter it does not run, an `[events]` section: the job has
-//! no sampling or rate-limiting sink) stops the job before any traffic with
-//! one line on stderr and exit code 2. Reload errors while it runs are
-//! logged to stderr (tracing) and change nothing.
+//! `[events]` samples and rate-limits the job's event log (`--log-events`,
+//! [`EventLog`]); the metrics, the summary and the event store see every
+//! event. A file that cannot be read, does not parse, or does not fit what
+//! the job registers (an adapter it does not run, an `[events]` section
+//! without `--log-events`) stops the job before any traffic with one line
+//! on stderr and exit code 2. Reload errors while it runs are logged to
+//! stderr (tracing) and change nothing.
 
 use std::fmt;
 use std::io::IsTerminal as _;
@@ -18,7 +20,11 @@ use std::sync::Arc;
 
 use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::control::{file, Controller, FileWatch, ReloadError};
+use telemetry_runtime::events::EventRef;
 use telemetry_runtime::server::ServerHandle;
+use telemetry_runtime::sink::{
+    deliver, EventSink, JsonLogSink, RateLimitHandle, RateLimitSink, SamplingHandle, SamplingSink,
+};
 use telemetry_runtime::AdapterClient;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -86,6 +92,51 @@ pub struct Control {
     _watch: FileWatch,
 }
 
+/// The job's event log: JSON lines on stderr behind a rate limit and a
+/// sampler, one chain shared by both adapters, so the file's `[events]`
+/// controls it through one pair of handles. Until a file says otherwise it
+/// keeps every request and lets a million events a second through.
+pub struct EventLog {
+    chain: Arc<dyn EventSink>,
+    sampling: SamplingHandle,
+    rate_limit: RateLimitHandle,
+}
+
+impl EventLog {
+    /// Every event, as JSON lines on stderr.
+    pub fn stderr() -> Self {
+        let sampled = SamplingSink::new(1.0, JsonLogSink::stderr());
+        let sampling = sampled.handle();
+        let limited = RateLimitSink::new(1_000_000.0, 1_000_000, sampled);
+        let rate_limit = limited.handle();
+        EventLog {
+            chain: Arc::new(limited),
+            sampling,
+            rate_limit,
+        }
+    }
+
+    /// The log, for an adapter's fan-out.
+    pub fn sink(&self) -> SharedLog {
+        SharedLog(Arc::clone(&self.chain))
+    }
+}
+
+/// The shared event log in one adapter's fan-out.
+pub struct SharedLog(Arc<dyn EventSink>);
+
+impl EventSink for SharedLog {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn on_event(&self, event: EventRef<'_>) {
+        deliver(&*self.0, event);
+    }
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
 /// Registers the clients, the log filter and the server with a controller
 /// of `path`, applies the file once (an error stops the job), then installs
 /// the log subscriber and the triggers. Prints where the configuration
@@ -95,6 +146,7 @@ pub async fn start(
     server: &ServerHandle,
     started: ServerConfig,
     clients: &[&AdapterClient],
+    event_log: Option<&EventLog>,
 ) -> Result<Control, ConfigError> {
     let initial = std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_owned());
     let filter =
@@ -105,6 +157,10 @@ pub async fn start(
         controller.add_client(c);
     }
     controller.set_log_filter(handle);
+    if let Some(log) = event_log {
+        controller.set_sampling(log.sampling.clone());
+        controller.set_event_rate_limit(log.rate_limit.clone());
+    }
     controller.attach(server, started);
     // Before the subscriber: a refused file is reported once, below.
     controller.reload().await.map_err(|e| match e {

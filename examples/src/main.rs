@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use telemetry_runtime::backends::prometheus::{render, PrometheusSink};
 use telemetry_runtime::client::ClientError;
-use telemetry_runtime::sink::{EventSink, FanoutSink, JsonLogSink};
+use telemetry_runtime::sink::{EventSink, FanoutSink};
 use telemetry_runtime::{emit, instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::scenario::{Scenario, SummarySink};
 use telemetry_sim::{Route, Script, Simulator, Step};
@@ -95,7 +95,8 @@ struct Args {
     /// Keep serving /metrics this many seconds after the run (for a scrape or curl).
     #[arg(long, default_value_t = 0)]
     hold: u64,
-    /// Write every event as a JSON line to standard error.
+    /// Write every event as a JSON line to standard error (sampled and
+    /// rate-limited by the `[events]` section of `--config FILE`).
     #[arg(long)]
     log_events: bool,
     /// Print the whole exposition instead of the request counters only.
@@ -146,12 +147,14 @@ fn export(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn sinks(summary: &SummarySink, log_events: bool) -> Box<dyn EventSink> {
+fn sinks(summary: &SummarySink, log: Option<&config::EventLog>) -> Box<dyn EventSink> {
     let mut fanout = FanoutSink::new()
         .with(PrometheusSink::new())
         .with(summary.clone());
-    if log_events {
-        fanout = fanout.with(JsonLogSink::stderr());
+    // One event log shared by both adapters, sampled and rate-limited as
+    // the configuration file's `[events]` says.
+    if let Some(log) = log {
+        fanout = fanout.with(log.sink());
     }
     // --- event store (issue 11) ---
     let fanout = store::with_store_sinks(fanout);
@@ -221,8 +224,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // --- end event store ---
     let crossref_summary = SummarySink::new();
     let resolver_summary = SummarySink::new();
-    Crossref::telemetry().set_sink(Some(sinks(&crossref_summary, args.log_events)));
-    DoiResolver::telemetry().set_sink(Some(sinks(&resolver_summary, args.log_events)));
+    let event_log = args.log_events.then(config::EventLog::stderr);
+    Crossref::telemetry().set_sink(Some(sinks(&crossref_summary, event_log.as_ref())));
+    DoiResolver::telemetry().set_sink(Some(sinks(&resolver_summary, event_log.as_ref())));
 
     let crossref = Crossref {
         http: scenario.client_builder::<Crossref>(&sim).build()?,
@@ -245,6 +249,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 &server,
                 server_config,
                 &[&crossref.http, &resolver.http],
+                event_log.as_ref(),
             )
             .await?,
         ),

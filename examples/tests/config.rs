@@ -337,3 +337,35 @@ fn a_bad_config_file_is_one_line_and_exit_code_2() {
     refused(&dir, "missing.toml", None, &["missing.toml", "cannot read"]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_events_section_samples_the_event_log() {
+    let dir = temp_dir("config-events");
+    // Breaker transitions are always kept (`SamplingSink`): count the rest.
+    let event_lines = |stderr: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with('{') && l.contains("\"event\""))
+            .filter(|l| !l.contains("\"event\":\"breaker_transition\""))
+            .count()
+    };
+    let mut seen = Vec::new();
+    for (name, ratio) in [("all.toml", "1.0"), ("none.toml", "0.0")] {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("listen = \"127.0.0.1:0\"\n[events]\nsample_ratio = {ratio}\n"),
+        )
+        .expect("write");
+        let out = run(&["--smoke", "--log-events", "--config", path_str(&path)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        seen.push(event_lines(&stderr));
+    }
+    assert!(seen[0] > 0, "ratio 1: every event is logged ({seen:?})");
+    assert_eq!(
+        seen[1], 0,
+        "ratio 0: none but breaker transitions ({seen:?})"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
