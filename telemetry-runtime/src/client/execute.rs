@@ -601,6 +601,27 @@ fn e_attempts(e: &ClientError) -> u32 {
     }
 }
 
+/// A copy of `request` for the next attempt, or `None` when its body cannot
+/// be sent twice (a stream). Without a body this is reqwest's
+/// `Request::try_clone` minus its waste: that one writes the timeout into a
+/// fresh extensions map (an allocation and a hash insert) even when there is
+/// none, then replaces the map with a clone of the original's. A body-less
+/// request from reqwest's public builder has no extension but the timeout
+/// (one converted from an `http::Request`, which may carry others, always
+/// has a body, and goes through `try_clone`).
+fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    copy.headers_mut().clone_from(request.headers());
+    *copy.version_mut() = request.version();
+    if let Some(t) = request.timeout() {
+        *copy.timeout_mut() = Some(*t);
+    }
+    Some(copy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,25 +680,4 @@ mod tests {
             assert!(!got.contains("secret"), "{got}");
         }
     }
-}
-
-/// A copy of `request` for the next attempt, or `None` when its body cannot
-/// be sent twice (a stream). Without a body this is reqwest's
-/// `Request::try_clone` minus its waste: that one writes the timeout into a
-/// fresh extensions map (an allocation and a hash insert) even when there is
-/// none, then replaces the map with a clone of the original's. A body-less
-/// request from reqwest's public builder has no extension but the timeout
-/// (one converted from an `http::Request`, which may carry others, always
-/// has a body, and goes through `try_clone`).
-fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
-    if request.body().is_some() {
-        return request.try_clone();
-    }
-    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
-    copy.headers_mut().clone_from(request.headers());
-    *copy.version_mut() = request.version();
-    if let Some(t) = request.timeout() {
-        *copy.timeout_mut() = Some(*t);
-    }
-    Some(copy)
 }
