@@ -1,4 +1,4 @@
-//! The SLIs of a scope, computed by SQL aggregation over the event store.
+//! The SLIs of a scope, computed from the event store in one pass per table.
 //!
 //! The definitions follow the generated recording rules
 //! (telemetry-runtime/src/backends/prometheus/rules.rs) and the families
