@@ -5,6 +5,8 @@
 //! `cargo bench -p adapter-telemetry --bench store` (N events with
 //! `ADAPTER_TELEMETRY_BENCH_EVENTS=N`). It spawns the built binary, as a
 //! user would: the times include process start and opening the store.
+//! With `ADAPTER_TELEMETRY_BENCH_DB=FILE` the store is written to FILE (any
+//! old one replaced) and kept, for profiling the command on it.
 //! Targets (issue 11): slo <= 1 s, Parquet export <= 5 s.
 
 #[path = "../tests/support/fixture.rs"]
@@ -46,7 +48,18 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("bench.sqlite");
+    let db = match std::env::var_os("ADAPTER_TELEMETRY_BENCH_DB") {
+        Some(p) => {
+            let p = std::path::PathBuf::from(p);
+            for suffix in ["", "-wal", "-shm"] {
+                let mut f = p.clone().into_os_string();
+                f.push(suffix);
+                let _ = std::fs::remove_file(f);
+            }
+            p
+        }
+        None => dir.path().join("bench.sqlite"),
+    };
     let t = Instant::now();
     drop(fixture::bulk(&db, n));
     println!(

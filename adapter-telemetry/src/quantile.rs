@@ -25,25 +25,12 @@ impl Buckets {
     }
 
     /// The bucket of `v`.
-    #[cfg(test)]
     pub(crate) fn index(&self, v: f64) -> usize {
         self.bounds.partition_point(|&b| b < v)
     }
 
     pub(crate) fn total(&self) -> u64 {
         self.counts.iter().sum()
-    }
-
-    /// The SQL expression of the bucket index of `column` (a `CASE`),
-    /// the same partition as [`Buckets::index`].
-    pub(crate) fn sql_index(&self, column: &str) -> String {
-        let mut s = String::from("CASE");
-        for (i, b) in self.bounds.iter().enumerate() {
-            // `{b:?}` keeps a decimal point, so SQLite compares as REAL.
-            s.push_str(&format!(" WHEN {column} <= {b:?} THEN {i}"));
-        }
-        s.push_str(&format!(" ELSE {} END", self.bounds.len()));
-        s
     }
 }
 

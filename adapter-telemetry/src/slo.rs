@@ -325,7 +325,7 @@ pub(crate) struct SloArgs {
     #[arg(long = "objective", value_name = "KEY=VALUE", value_parser = parse_objective)]
     pub(crate) objectives: Vec<Objective>,
     /// Skip the exact (nearest-rank) latency quantiles: bucket-interpolated
-    /// ones only, one pass over the events fewer.
+    /// ones only, without keeping every wire attempt's duration in memory.
     #[arg(long)]
     pub(crate) no_exact: bool,
     /// Indent the JSON.

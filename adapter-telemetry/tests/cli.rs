@@ -724,3 +724,102 @@ fn k8s_objects_come_from_the_stored_manifests_and_bad_namespaces_are_refused() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!bad_dir.join("prometheus-rule.yaml").exists());
 }
+
+/// `slo` reads a run's rows straight from their rowid range when they fill
+/// it, and through the index when other runs' rows are interleaved (two
+/// jobs writing one file): both ways give the report of the run alone.
+#[test]
+fn interleaved_runs_give_the_same_slos_as_each_run_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = [
+        dir.path().join("a.sqlite"),
+        dir.path().join("b.sqlite"),
+        dir.path().join("mixed.sqlite"),
+    ];
+    let conns: Vec<_> = paths.iter().map(|p| fixture::create(p)).collect();
+    let (t0, sec) = (fixture::T0, fixture::SEC);
+    for (i, c) in conns.iter().enumerate() {
+        if i != 1 {
+            fixture::run(c, "a", "job-a", t0, Some(t0 + 100 * sec));
+            fixture::manifest(
+                c,
+                "a",
+                &fixture::manifest_json("crossref", "prometheus", 99.0, 0.99, 0.5),
+            );
+        }
+        if i != 0 {
+            fixture::run(c, "b", "job-b", t0, Some(t0 + 100 * sec));
+            fixture::manifest(
+                c,
+                "b",
+                &fixture::manifest_json("crossref", "prometheus", 99.0, 0.99, 0.5),
+            );
+        }
+    }
+    let outcomes: &[(Option<i64>, Option<&str>, bool)] = &[
+        (Some(200), None, true),
+        (Some(503), None, true),
+        (Some(429), None, true),
+        (Some(200), None, true),
+        (None, Some("timeout"), true),
+        (None, Some("circuit_open"), false),
+        (Some(404), None, true),
+    ];
+    // Run a: one row in six of the mixed file (sparse); run b: the rest.
+    for i in 0..600i64 {
+        let run = if i % 6 == 0 { "a" } else { "b" };
+        let (status, error, wire) = outcomes[(i as usize * 7 / 3) % outcomes.len()];
+        let e = fixture::Http {
+            run,
+            t: t0 + i * sec / 10,
+            adapter: "crossref",
+            host: ["x.test", "y.test"][(i % 4 / 2) as usize],
+            attempt: 1 + i % 3,
+            status,
+            error,
+            wire,
+            elapsed: if wire { (i % 37) as f64 / 40.0 } else { 0.0 },
+        };
+        fixture::http(&conns[2], &e);
+        fixture::http(&conns[usize::from(run == "b")], &e);
+        let outcome = ["acquired", "waited", "rejected"][(i % 3) as usize];
+        fixture::rate_limit(
+            &conns[2],
+            run,
+            e.t,
+            "crossref",
+            outcome,
+            (i % 11) as f64 / 10.0,
+        );
+        fixture::rate_limit(
+            &conns[usize::from(run == "b")],
+            run,
+            e.t,
+            "crossref",
+            outcome,
+            (i % 11) as f64 / 10.0,
+        );
+    }
+    drop(conns);
+    let slo = |db: &Path, extra: &[&str]| {
+        let mut args = vec!["slo", "--db", db.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)
+    };
+    for (run_id, alone) in [("a", &paths[0]), ("b", &paths[1])] {
+        for extra in [&[][..], &["--host", "y.test"][..], &["--no-exact"][..]] {
+            let mut args = vec!["--run", run_id];
+            args.extend_from_slice(extra);
+            let (mixed, alone) = (slo(&paths[2], &args), slo(alone, &args));
+            assert_eq!(mixed, alone, "run {run_id} {extra:?}");
+            let s = &adapter(&mixed, "crossref")["slis"];
+            assert!(s["wire_attempts"].as_u64().unwrap() > 0, "{s}");
+        }
+    }
+}

@@ -44,7 +44,7 @@ use telemetry_runtime::client::RetryPolicy;
 use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::{Route, Script, Simulator, Step};
-use telemetry_tests::support::{free_port, require_any_tool, require_tool, temp_dir};
+use telemetry_tests::support::{free_port, require_any_tool, require_tool, temp_dir, Prometheus};
 
 #[instrumented_adapter(name = "alert_paged", hosts(cap = 4), slo(success = 99.0))]
 struct Paged {}
@@ -293,7 +293,6 @@ async fn alerts_reach_a_real_alertmanager() {
 
     let (hook_url, posts) = webhook().await;
     let dir = temp_dir("alerting");
-    std::fs::create_dir_all(dir.join("prom-data")).expect("dir");
     std::fs::create_dir_all(dir.join("am-data")).expect("dir");
 
     // Alertmanager with the generated configuration.
@@ -328,15 +327,15 @@ async fn alerts_reach_a_real_alertmanager() {
 
     // Prometheus with the generated rules at the test scale.
     let rules = [Paged::MANIFEST, Muted::MANIFEST];
+    let prom_dir = telemetry_tests::support::prometheus_dir("alerting");
     write(
-        &dir,
+        &prom_dir,
         "rules.yml",
         &alert_rules_with(&rules, &rule_options()),
     );
-    let prom_port = free_port();
-    let prom_file = write(
-        &dir,
-        "prometheus.yml",
+    let mut prom = Prometheus::start(
+        &prometheus,
+        "alerting",
         &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
              rule_files: ['rules.yml']\n\
@@ -344,26 +343,11 @@ async fn alerts_reach_a_real_alertmanager() {
              scrape_configs:\n  - job_name: telemetry\n    static_configs:\n      - targets: ['{}']\n",
             exporter.local_addr()
         ),
+        // Resend firing alerts every second: Alertmanager must dedupe.
+        &["--web.enable-lifecycle", "--rules.alert.resend-delay=1s"],
     );
-    let mut prom = Running(
-        Command::new(&prometheus)
-            .arg(format!("--config.file={}", prom_file.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("prom-data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .arg("--web.enable-lifecycle")
-            // Resend firing alerts every second: Alertmanager must dedupe.
-            .arg("--rules.alert.resend-delay=1s")
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("prometheus starts"),
-    );
-    let prom_pid = prom.0.id();
-    let prom_url = format!("http://127.0.0.1:{prom_port}");
+    let prom_pid = prom.child().id();
+    let prom_url = prom.url();
     let am_url = format!("http://127.0.0.1:{am_port}");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -473,7 +457,7 @@ async fn alerts_reach_a_real_alertmanager() {
     // 6. New rules through the reload endpoint, same process.
     let new_rules = [Paged::MANIFEST, Muted::MANIFEST, Reloaded::MANIFEST];
     write(
-        &dir,
+        &prom_dir,
         "rules.yml",
         &alert_rules_with(&new_rules, &rule_options()),
     );
@@ -505,7 +489,7 @@ async fn alerts_reach_a_real_alertmanager() {
         "{group:#}"
     );
     assert!(
-        prom.0.try_wait().expect("status").is_none() && prom.0.id() == prom_pid,
+        prom.child().try_wait().expect("status").is_none() && prom.child().id() == prom_pid,
         "Prometheus kept running through the reload"
     );
 

@@ -11,15 +11,14 @@
 //! either skips it, with a notice (`tests/support/tools.rs`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::events::*;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
-use telemetry_tests::support::{drive, free_port, require_tool};
+use telemetry_tests::support::prometheus::urlencode;
+use telemetry_tests::support::{drive, prometheus_dir, require_tool, Prometheus};
 
 #[instrumented_adapter(
     name = "real_prom",
@@ -27,12 +26,6 @@ use telemetry_tests::support::{drive, free_port, require_tool};
     slo(success = 99.0, latency_p99 = "1s")
 )]
 struct Scraped {}
-
-/// Kills and reaps Prometheus and removes its directory, even on panic.
-struct Running {
-    child: Child,
-    dir: PathBuf,
-}
 
 /// Responses with the codes, and errors with the types, that used to share
 /// a `status` value, `n` times each for the `n`-th: every series has its own
@@ -86,14 +79,6 @@ fn drive_edge_codes(host: &str) -> Vec<(&'static str, &'static str, f64)> {
     ]
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 async fn api(client: &reqwest::Client, base: &str, path: &str) -> Option<serde_json::Value> {
     let r = client.get(format!("{base}{path}")).send().await.ok()?;
     serde_json::from_str(&r.text().await.ok()?).ok()
@@ -141,38 +126,22 @@ async fn prometheus_scrapes_the_exporter() {
         .await
         .expect("exporter serves");
 
-    let dir = std::env::temp_dir().join(format!("telemetry-prom-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("data")).expect("temp dir");
     // The generated alert rules of this adapter, loaded by the real server.
     std::fs::write(
-        dir.join("rules.yml"),
+        prometheus_dir("real").join("rules.yml"),
         telemetry_runtime::backends::prometheus::rules::alert_rules(&[Scraped::MANIFEST]),
     )
     .expect("write rules");
-    let config_file = dir.join("prometheus.yml");
-    std::fs::write(
-        &config_file,
-        format!(
+    let running = Prometheus::start(
+        &prometheus,
+        "real",
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nscrape_configs:\n  - job_name: telemetry\n    scrape_interval: 1s\n    basic_auth:\n      username: scraper\n      password: pw-for-scraper\n    static_configs:\n      - targets: ['{}']\n",
             server.local_addr()
         ),
-    )
-    .expect("write config");
-    let port = free_port();
-    let child = Command::new(&prometheus)
-        .arg(format!("--config.file={}", config_file.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("prometheus starts");
-    let _running = Running { child, dir };
-    let base = format!("http://127.0.0.1:{port}");
+        &[],
+    );
+    let base = running.url();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -294,17 +263,4 @@ async fn prometheus_scrapes_the_exporter() {
     }
 
     server.shutdown().await.expect("exporter shuts down");
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

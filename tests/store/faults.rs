@@ -12,7 +12,22 @@ use telemetry_runtime::sink::queue::QueueOptions;
 use telemetry_runtime::sink::sqlite::{self, SqliteOptions};
 use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::{Route, Script, Simulator, Step};
-use telemetry_tests::support::temp_dir;
+use telemetry_tests::support::{sample, temp_dir};
+
+/// `telemetry_sink_write_errors_total{sink}` as the Prometheus backend
+/// exports it (0 before the sink's first error: no sample yet).
+fn exported_write_errors(sink: &str) -> f64 {
+    let text = telemetry_runtime::backends::prometheus::render();
+    assert!(
+        text.contains("# TYPE telemetry_sink_write_errors_total counter"),
+        "the family is exported:\n{text}"
+    );
+    sample(
+        &text,
+        &format!("telemetry_sink_write_errors_total{{sink=\"{sink}\"}}"),
+    )
+    .unwrap_or(0.0)
+}
 
 #[instrumented_adapter(name = "store_killed", hosts(cap = 4))]
 struct Killed {}
@@ -117,6 +132,7 @@ fn kill_9_between_batches_leaves_a_sound_database_with_every_committed_batch() {
 async fn a_full_disk_counts_errors_and_drops_and_every_request_succeeds() {
     let dev_full = std::path::Path::new("/dev/full");
     assert!(dev_full.exists(), "this test needs Linux's /dev/full");
+    let errors_before = exported_write_errors("jsonl");
     let run = Run::start("full-disk");
     let (sink, guard) = jsonl::open(
         dev_full,
@@ -170,6 +186,12 @@ async fn a_full_disk_counts_errors_and_drops_and_every_request_succeeds() {
         counted >= report.lost + report.dropped,
         "telemetry_events_dropped_total{{sink=\"jsonl\"}} = {counted}, {report:?}"
     );
+    // Every failed batch write is a write error of the sink, exported.
+    let errors = exported_write_errors("jsonl") - errors_before;
+    assert!(
+        errors >= report.write_errors as f64 && errors > 0.0,
+        "telemetry_sink_write_errors_total{{sink=\"jsonl\"}} rose by {errors}, {report:?}"
+    );
 }
 
 #[test]
@@ -198,6 +220,7 @@ fn a_batch_that_cannot_be_written_is_rolled_back_counted_and_the_next_one_is_wri
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let run = Run::start("locked");
+    let errors_before = exported_write_errors("sqlite");
     let (sink, guard) = sqlite::open(&db, &run, SqliteOptions::default()).expect("open");
     let a = Locked::telemetry();
     a.set_sink(Some(Box::new(sink)));
@@ -228,6 +251,11 @@ fn a_batch_that_cannot_be_written_is_rolled_back_counted_and_the_next_one_is_wri
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(queue.write_errors() >= 1);
+    let errors = exported_write_errors("sqlite") - errors_before;
+    assert!(
+        errors >= queue.write_errors() as f64 && errors > 0.0,
+        "telemetry_sink_write_errors_total{{sink=\"sqlite\"}} rose by {errors}"
+    );
     blocker.execute_batch("ROLLBACK").expect("unlock");
     drop(blocker);
     emit(7);

@@ -1,9 +1,12 @@
-//! The JSONL sink: the versioned line format, rotation, redaction.
+//! The JSONL sink: the versioned line format, rotation by size and by time,
+//! redaction.
 
 use std::time::Duration;
 
+use telemetry_runtime::events::*;
 use telemetry_runtime::run::Run;
 use telemetry_runtime::sink::jsonl::{self, JsonlOptions, Rotation, JSONL_SCHEMA_VERSION};
+use telemetry_runtime::sink::QueueGuard;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 use telemetry_tests::support::{drive, temp_dir};
 
@@ -118,5 +121,120 @@ fn rotation_by_size_keeps_every_line_across_the_files() {
     );
     let total: usize = files.iter().map(|f| read_lines(f).len()).sum();
     assert_eq!(total, 1200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[instrumented_adapter(name = "jsonl_rotate_time", hosts(cap = 4))]
+struct RotateTime {}
+
+/// Emits one response with status `status` and waits until the writer has
+/// written it: one event, one batch, one write (and the rotation check
+/// after it).
+fn one_batch(a: &'static telemetry_runtime::AdapterTelemetry, guard: &QueueGuard, status: u16) {
+    let before = guard.written();
+    let host = a.hosts().intern("api.example.org");
+    a.emit(EventRef::Response(&ResponseEvent {
+        meta: EventMeta::new(a, host, CorrelationId::next(), 1),
+        method: HttpMethod::Get,
+        status,
+        duration: Duration::from_millis(1),
+        body_size: None,
+    }));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while guard.written() == before {
+        assert_eq!(guard.lost(), 0, "a batch could not be written");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never wrote the event"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn statuses(path: &std::path::Path) -> Vec<u64> {
+    read_lines(path)
+        .iter()
+        .map(|l| l["http.response.status_code"].as_u64().expect("status"))
+        .collect()
+}
+
+/// `Rotation::Interval`: a batch written once the active file has been open
+/// for the period closes and renames it. No timed assertion: the test only
+/// waits *at least* the period (a sleep is a lower bound) between batches,
+/// so every batch is written to a fresh file and rotated after it, and it
+/// checks by content which events landed in which file; with a period far
+/// above the test's duration nothing rotates.
+#[test]
+fn rotation_by_time_rolls_the_file_after_a_batch_once_the_period_has_passed() {
+    const PERIOD: Duration = Duration::from_millis(20);
+    let dir = temp_dir("jsonl-rotate-time");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("run.jsonl");
+    let run = Run::start("rotate-time");
+    let (sink, guard) = jsonl::open(
+        &path,
+        &run,
+        JsonlOptions::default().rotation(Rotation::Interval(PERIOD)),
+    )
+    .expect("open");
+    let a = RotateTime::telemetry();
+    a.set_sink(Some(Box::new(sink)));
+    for status in [201, 202, 203, 204] {
+        // The active file (opened at `open` or at the last rotation) is now
+        // older than the period when this batch is written.
+        std::thread::sleep(PERIOD * 2);
+        one_batch(a, &guard, status);
+    }
+    a.set_sink(None);
+    let report = guard.shutdown(Duration::from_secs(10));
+    assert_eq!((report.written, report.lost), (4, 0), "{report:?}");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "run.jsonl",
+            "run.jsonl.000001",
+            "run.jsonl.000002",
+            "run.jsonl.000003",
+            "run.jsonl.000004"
+        ]
+    );
+    // Each batch in its own file, in order; the active file is the fresh
+    // one opened by the last rotation.
+    for (n, status) in [(1, 201), (2, 202), (3, 203), (4, 204)] {
+        assert_eq!(
+            statuses(&dir.join(format!("run.jsonl.{n:06}"))),
+            [status],
+            "file {n}"
+        );
+    }
+    assert_eq!(statuses(&path), Vec::<u64>::new(), "the active file");
+
+    // A period longer than the test: the same batches, one file.
+    let path = dir.join("long.jsonl");
+    let (sink, guard) = jsonl::open(
+        &path,
+        &run,
+        JsonlOptions::default().rotation(Rotation::Interval(Duration::from_secs(3600))),
+    )
+    .expect("open");
+    a.set_sink(Some(Box::new(sink)));
+    for status in [211, 212, 213] {
+        std::thread::sleep(PERIOD * 2);
+        one_batch(a, &guard, status);
+    }
+    a.set_sink(None);
+    let report = guard.shutdown(Duration::from_secs(10));
+    assert_eq!(report.written, 3, "{report:?}");
+    assert_eq!(statuses(&path), [211, 212, 213]);
+    assert!(
+        !dir.join("long.jsonl.000001").exists(),
+        "rotated before the period"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

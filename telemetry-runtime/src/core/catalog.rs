@@ -133,6 +133,9 @@ families! {
     /// `telemetry_events_dropped_total`.
     EventsDropped => "telemetry_events_dropped_total", "telemetry.events.dropped", "telemetry_events_dropped_total", "{event}", Counter,
         "Events dropped by sinks (full queues).";
+    /// `telemetry_sink_write_errors_total`.
+    SinkWriteErrors => "telemetry_sink_write_errors_total", "telemetry.sink.write_errors", "telemetry_sink_write_errors_total", "{error}", Counter,
+        "Writes a sink could not complete (I/O errors of its file or database: a batch not written or committed, a failed fsync or rotation).";
     /// `telemetry_events_sampled_out_total`.
     EventsSampledOut => "telemetry_events_sampled_out_total", "telemetry.events.sampled_out", "telemetry_events_sampled_out_total", "{event}", Counter,
         "Events a sampling sink kept out.";

@@ -233,6 +233,7 @@ static PANICS: SinkCounters = Mutex::new(Vec::new());
 static DROPPED: SinkCounters = Mutex::new(Vec::new());
 static SAMPLED_OUT: SinkCounters = Mutex::new(Vec::new());
 static SUPPRESSED: SinkCounters = Mutex::new(Vec::new());
+static WRITE_ERRORS: SinkCounters = Mutex::new(Vec::new());
 
 /// The counter of `sink` in `table`, created on first use.
 #[cold]
@@ -291,6 +292,34 @@ pub fn events_suppressed() -> Vec<(&'static str, u64)> {
 /// `telemetry_events_dropped_total{sink}`.
 pub fn record_dropped(sink: &'static str, n: u64) {
     count(&DROPPED, sink, n);
+}
+
+/// Records that `sink` failed `n` writes to its destination (an I/O error
+/// of a file or database: a batch that could not be written or committed,
+/// a failed fsync or rotation): `telemetry_sink_write_errors_total{sink}`.
+/// The events such a failure loses are counted apart, with
+/// [`record_dropped`].
+///
+/// ```
+/// use telemetry_runtime::dispatch;
+/// dispatch::record_write_error("doc_disk", 1);
+/// assert!(dispatch::sink_write_errors().iter().any(|(n, c)| *n == "doc_disk" && *c == 1));
+/// ```
+pub fn record_write_error(sink: &'static str, n: u64) {
+    count(&WRITE_ERRORS, sink, n);
+}
+
+/// Write errors per sink name so far
+/// (`telemetry_sink_write_errors_total{sink}`).
+///
+/// ```
+/// use telemetry_runtime::dispatch;
+/// dispatch::record_write_error("doc_disk_list", 2);
+/// let errors = dispatch::sink_write_errors();
+/// assert!(errors.contains(&("doc_disk_list", 2)));
+/// ```
+pub fn sink_write_errors() -> Vec<(&'static str, u64)> {
+    snapshot(&WRITE_ERRORS)
 }
 
 /// Panics caught per sink name so far.

@@ -12,9 +12,10 @@
 //! batch; [`Fsync`] says when the data is forced to disk and [`Rotation`]
 //! when the file is closed and renamed (`run.jsonl` becomes
 //! `run.jsonl.000001`, then `.000002`, ...; the active file keeps its name).
-//! A failed write loses that batch: the queue counts its events in
-//! `telemetry_events_dropped_total{sink="jsonl"}`, and the file is reopened
-//! for the next batch.
+//! A failed write loses that batch: the failure is counted in
+//! `telemetry_sink_write_errors_total{sink="jsonl"}`, the queue counts its
+//! events in `telemetry_events_dropped_total{sink="jsonl"}`, and the file is
+//! reopened for the next batch.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::core::dispatch::record_write_error;
 use crate::core::events::EventRef;
 use crate::core::run::Run;
 use crate::core::sink::EventSink;
@@ -166,6 +168,7 @@ impl Writer {
         match result {
             Ok(()) => 0,
             Err(_) => {
+                record_write_error("jsonl", 1);
                 self.file = None;
                 lost
             }
@@ -268,9 +271,12 @@ impl EventSink for JsonlSink {
         let mut w = self.lock();
         let _ = w.write_batch(&self.options);
         if let Some(file) = w.file.as_mut() {
-            let _ = file.flush();
-            if self.options.fsync != Fsync::Never {
-                let _ = file.sync_data();
+            let mut result = file.flush();
+            if result.is_ok() && self.options.fsync != Fsync::Never {
+                result = file.sync_data();
+            }
+            if result.is_err() {
+                record_write_error("jsonl", 1);
             }
         }
     }

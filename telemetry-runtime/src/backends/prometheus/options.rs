@@ -150,6 +150,7 @@ pub(crate) fn is_text_rendered(f: Family) -> bool {
             | Family::LabelOverflow
             | Family::SinkPanics
             | Family::EventsDropped
+            | Family::SinkWriteErrors
             | Family::EventsSampledOut
             | Family::EventsSuppressed
             | Family::ConfigReloads

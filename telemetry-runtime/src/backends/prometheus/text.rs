@@ -391,6 +391,11 @@ pub(crate) fn render_runtime(out: &mut String, rows: &[AdapterRows]) {
     for (sink, n) in crate::core::dispatch::events_dropped() {
         sample_u64(out, f.prometheus_name(), &[("sink", sink)], n);
     }
+    let f = Family::SinkWriteErrors;
+    header(out, f.prometheus_name(), f.help(), f.kind());
+    for (sink, n) in crate::core::dispatch::sink_write_errors() {
+        sample_u64(out, f.prometheus_name(), &[("sink", sink)], n);
+    }
     let f = Family::EventsSampledOut;
     header(out, f.prometheus_name(), f.help(), f.kind());
     for (sink, n) in crate::core::dispatch::events_sampled_out() {

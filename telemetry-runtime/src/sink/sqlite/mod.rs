@@ -8,8 +8,9 @@
 //! and a [`SqliteGuard`]. The queue's writer thread owns the connection: one
 //! transaction per queue batch (`BEGIN` at the batch's start, `COMMIT` at its
 //! end), cached prepared statements, WAL journal, `synchronous = NORMAL` by
-//! default. A batch that fails to commit is rolled back and its events are
-//! counted as dropped (`telemetry_events_dropped_total{sink="sqlite"}`);
+//! default. A batch that fails to commit is rolled back, the failure is
+//! counted in `telemetry_sink_write_errors_total{sink="sqlite"}` and its
+//! events as dropped (`telemetry_events_dropped_total{sink="sqlite"}`);
 //! the next batch is tried afresh. [`SqliteGuard::finish`] drains the queue
 //! and writes the run's end, events written and events dropped.
 //!

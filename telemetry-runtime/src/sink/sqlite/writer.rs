@@ -29,6 +29,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection};
 
+use crate::core::dispatch::record_write_error;
 use crate::core::events::*;
 use crate::core::id::AdapterRef;
 use crate::core::sink::EventSink;
@@ -385,7 +386,9 @@ impl EventSink for SqliteSink {
             }
         } else {
             // Outside a batch (not driven by the queue): autocommit.
-            let _ = st.write(event);
+            if st.write(event).is_err() {
+                record_write_error("sqlite", 1);
+            }
         }
     }
 
@@ -403,6 +406,9 @@ impl EventSink for SqliteSink {
         if ok {
             return 0;
         }
+        // One failed batch (BEGIN, an INSERT or COMMIT): one write error;
+        // its events are counted as dropped by the queue.
+        record_write_error("sqlite", 1);
         if !st.conn.is_autocommit() {
             let _ = st.conn.execute_batch("ROLLBACK");
         }
