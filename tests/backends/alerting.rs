@@ -44,7 +44,9 @@ use telemetry_runtime::client::RetryPolicy;
 use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::{instrumented_adapter, AdapterClient, InstrumentedAdapter};
 use telemetry_sim::{Route, Script, Simulator, Step};
-use telemetry_tests::support::{free_port, require_any_tool, require_tool, temp_dir, Prometheus};
+use telemetry_tests::support::{
+    free_port, require_any_tool, require_tool, temp_dir, wait_for, Prometheus,
+};
 
 #[instrumented_adapter(name = "alert_paged", hosts(cap = 4), slo(success = 99.0))]
 struct Paged {}
@@ -136,25 +138,6 @@ fn adapter_posts(posts: &Posts, adapter: &str) -> usize {
 async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
     let r = client.get(url).send().await.ok()?;
     serde_json::from_str(&r.text().await.ok()?).ok()
-}
-
-/// Polls `f` every 250 ms until it returns `Some`, for at most `limit`.
-async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Alerts Prometheus has firing, as `(alertname, adapter)`.

@@ -11,14 +11,14 @@
 //! either skips it, with a notice (`tests/support/tools.rs`).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::events::*;
 use telemetry_runtime::{instrumented_adapter, InstrumentedAdapter};
 use telemetry_tests::support::prometheus::urlencode;
-use telemetry_tests::support::{drive, prometheus_dir, require_tool, Prometheus};
+use telemetry_tests::support::{drive, prometheus_dir, require_tool, wait_for, Prometheus};
 
 #[instrumented_adapter(
     name = "real_prom",
@@ -82,25 +82,6 @@ fn drive_edge_codes(host: &str) -> Vec<(&'static str, &'static str, f64)> {
 async fn api(client: &reqwest::Client, base: &str, path: &str) -> Option<serde_json::Value> {
     let r = client.get(format!("{base}{path}")).send().await.ok()?;
     serde_json::from_str(&r.text().await.ok()?).ok()
-}
-
-/// Polls `f` every 250 ms until it returns `Some`, for at most `limit`.
-async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -179,6 +179,20 @@ async fn console_errors(c: &Client, driver: &Driver) -> Vec<Value> {
         .collect()
 }
 
+/// Asserts the page's embedded stylesheet loaded (it has rules), `how` (plain
+/// HTTP or over HTTPS) in the message.
+async fn assert_stylesheet_loaded(c: &Client, how: &str) {
+    let css_rules = js(
+        c,
+        "return document.styleSheets.length && document.styleSheets[0].cssRules.length",
+    )
+    .await;
+    assert!(
+        css_rules.as_i64().unwrap_or(0) > 10,
+        "the stylesheet loaded{how}: {css_rules}"
+    );
+}
+
 async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, Vec::new())
         .await
@@ -318,15 +332,7 @@ async fn the_dashboard_in_chromium() {
         "dashboard: first data paint at {first_paint} ms after navigation start ({} ms wall)",
         started.elapsed().as_millis()
     );
-    let css_rules = js(
-        &c,
-        "return document.styleSheets.length && document.styleSheets[0].cssRules.length",
-    )
-    .await;
-    assert!(
-        css_rules.as_i64().unwrap_or(0) > 10,
-        "the stylesheet loaded: {css_rules}"
-    );
+    assert_stylesheet_loaded(&c, "").await;
 
     // A card for every adapter and host.
     // The host label keeps a port that is not the scheme's default.

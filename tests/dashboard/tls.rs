@@ -20,8 +20,8 @@ use telemetry_sim::{Route, Script, Simulator, Step};
 use telemetry_tests::support::temp_dir;
 
 use super::{
-    browser_tools, console_errors, js, start_browser, start_driver, totals, wait_for,
-    workspace_target, BROWSER, CARDS, PASSWORD, USER,
+    assert_stylesheet_loaded, browser_tools, console_errors, js, start_browser, start_driver,
+    totals, wait_for, workspace_target, BROWSER, CARDS, PASSWORD, USER,
 };
 
 #[instrumented_adapter(name = "dash_tls", hosts(cap = 4))]
@@ -122,15 +122,7 @@ async fn the_dashboard_over_https_with_basic_auth() {
     )
     .await;
     assert_eq!(js(&c, "return window.__dash.connected").await, json!(true));
-    let css_rules = js(
-        &c,
-        "return document.styleSheets.length && document.styleSheets[0].cssRules.length",
-    )
-    .await;
-    assert!(
-        css_rules.as_i64().unwrap_or(0) > 10,
-        "the stylesheet loaded over HTTPS: {css_rules}"
-    );
+    assert_stylesheet_loaded(&c, " over HTTPS").await;
 
     // A card for each host, and its numbers grow as traffic runs.
     let port = sim.addr().port();

@@ -14,7 +14,7 @@ pub mod tools;
 pub use capture::Captured;
 pub use events::drive;
 pub use exposition::{families, promtool_check_metrics, sample};
-pub use fs::{free_port, temp_dir};
+pub use fs::{free_port, temp_dir, wait_for};
 pub use otlp::{otlp_receiver, OtlpRequest, OtlpRequests};
 pub use process::quiet_panics;
 pub use prometheus::{prometheus_dir, Prometheus};

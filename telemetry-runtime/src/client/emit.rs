@@ -93,14 +93,16 @@ impl Emitter {
         attempt: u32,
         at: Instant,
         method: HttpMethod,
-        url: &std::sync::Arc<str>,
+        url: Option<&std::sync::Arc<str>>,
         port: u16,
     ) {
         if self.on() {
             let e = RequestEvent {
                 meta: self.meta_at(attempt, at),
                 method,
-                url: std::sync::Arc::clone(url),
+                // `None` only when a sink arrived after the request began:
+                // its URL was not built.
+                url: url.map_or_else(|| std::sync::Arc::from(""), std::sync::Arc::clone),
                 port,
             };
             self.telemetry.emit(EventRef::Request(&e));

@@ -112,11 +112,7 @@ impl ClientInner {
 
             let emitter = Emitter::new(&self, state.label, state.key, correlation_id);
             let want_url = emitter.on() || (self.spans && RequestSpan::enabled());
-            let url_full = if want_url {
-                redacted_url(&self.redactor, first.url())
-            } else {
-                no_url()
-            };
+            let url_full = want_url.then(|| redacted_url(&self.redactor, first.url()));
             // The attempt timeout, per request (the reqwest client may be a
             // pool shared with other adapters, with their own timeouts):
             // the request's own, else the host's policy (fixed for this
@@ -142,7 +138,7 @@ impl ClientInner {
                 method,
                 host: &state.host,
                 port,
-                url_full: &url_full,
+                url_full: url_full.as_ref(),
                 correlation_id,
             };
             let span = if self.spans {
@@ -575,13 +571,6 @@ fn redacted_url(redactor: &Redactor, url: &reqwest::Url) -> Arc<str> {
     } else {
         Arc::from(redactor.url(url.as_str()))
     }
-}
-
-/// The URL of a request whose URL nobody wants (no sink, no span): one
-/// shared empty string, no allocation per request.
-fn no_url() -> Arc<str> {
-    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-    Arc::clone(EMPTY.get_or_init(|| Arc::from("")))
 }
 
 /// The error of a request slot found empty, which the client never lets

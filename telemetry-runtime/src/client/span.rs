@@ -48,8 +48,9 @@ pub(crate) struct SpanFields<'a> {
     pub(crate) method: HttpMethod,
     pub(crate) host: &'a str,
     pub(crate) port: u16,
-    /// Built once per logical request, shared with its request events.
-    pub(crate) url_full: &'a std::sync::Arc<str>,
+    /// Built once per logical request, shared with its request events;
+    /// `None` when neither a sink nor a span wants it.
+    pub(crate) url_full: Option<&'a std::sync::Arc<str>>,
     pub(crate) correlation_id: CorrelationId,
 }
 
@@ -88,7 +89,7 @@ impl RequestSpan {
                 http.request.method = f.method.as_str(),
                 server.address = f.host,
                 server.port = f.port,
-                url.full = &**f.url_full,
+                url.full = f.url_full.map_or("", |u| &**u),
                 http.response.status_code = tracing::field::Empty,
                 error.type = tracing::field::Empty,
                 http.request.resend_count = tracing::field::Empty,
@@ -112,7 +113,7 @@ impl RequestSpan {
                 http.request.method = f.method.as_str(),
                 server.address = f.host,
                 server.port = f.port,
-                url.full = &**f.url_full,
+                url.full = f.url_full.map_or("", |u| &**u),
                 http.response.status_code = tracing::field::Empty,
                 error.type = tracing::field::Empty,
                 http.request.resend_count = attempt.saturating_sub(1),

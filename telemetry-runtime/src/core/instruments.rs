@@ -126,9 +126,49 @@ pub struct HistogramSnapshot {
     pub count: u64,
 }
 
+/// The `q` quantile of the observations counted in `cumulative` (one count
+/// per bound of `bounds` plus `+Inf`, as [`HistogramSnapshot::cumulative`]
+/// or the difference of two of them), interpolated linearly inside the
+/// bucket that holds the rank, as Prometheus's `histogram_quantile` does;
+/// the largest finite bound when the rank is in `+Inf`; `None` without
+/// observations. What health's latency criterion and the dashboard's
+/// quantiles both use.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn histogram_quantile(q: f64, cumulative: &[u64], bounds: &[f64]) -> Option<f64> {
+    let total = *cumulative.last()?;
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let i = cumulative.iter().position(|c| *c as f64 >= rank)?;
+    let Some(upper) = bounds.get(i).copied() else {
+        return bounds.last().copied();
+    };
+    let lower = if i == 0 { 0.0 } else { bounds[i - 1] };
+    let below = if i == 0 { 0 } else { cumulative[i - 1] };
+    let in_bucket = cumulative[i].saturating_sub(below) as f64;
+    if in_bucket <= 0.0 {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * ((rank - below as f64) / in_bucket))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_interpolate_like_prometheus() {
+        let bounds = [0.1, 0.5, 1.0];
+        assert_eq!(
+            histogram_quantile(0.5, &[10, 50, 100, 100], &bounds),
+            Some(0.5)
+        );
+        assert_eq!(histogram_quantile(0.5, &[0, 0, 0, 0], &bounds), None);
+        assert_eq!(histogram_quantile(0.99, &[0, 0, 0, 10], &bounds), Some(1.0));
+        let p = histogram_quantile(0.05, &[10, 50, 100, 100], &bounds).unwrap_or(0.0);
+        assert!((p - 0.05).abs() < 1e-9, "{p}");
+    }
 
     #[test]
     fn bounds_are_sorted_deduplicated_and_finite() {

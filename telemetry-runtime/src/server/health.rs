@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::backends::health::{self as state, HostState};
 use crate::core::adapter::{registered_adapters, AdapterTelemetry};
 use crate::core::events::BreakerState;
+use crate::core::instruments::histogram_quantile;
 use crate::server::config::ReadinessCriteria;
 
 /// pass / warn / fail, as `application/health+json` spells them.
@@ -403,22 +404,7 @@ fn quantile(q: f64, cur: &Totals, base: &Totals, bounds: &[f64]) -> Option<f64> 
         .enumerate()
         .map(|(i, c)| c.saturating_sub(base.buckets.get(i).copied().unwrap_or(0)))
         .collect();
-    let total = *delta.last()?;
-    if total == 0 {
-        return None;
-    }
-    let rank = q * total as f64;
-    let i = delta.iter().position(|c| *c as f64 >= rank)?;
-    let Some(upper) = bounds.get(i).copied() else {
-        return bounds.last().copied();
-    };
-    let lower = if i == 0 { 0.0 } else { bounds[i - 1] };
-    let below = if i == 0 { 0 } else { delta[i - 1] };
-    let in_bucket = (delta[i] - below) as f64;
-    if in_bucket <= 0.0 {
-        return Some(upper);
-    }
-    Some(lower + (upper - lower) * ((rank - below as f64) / in_bucket))
+    histogram_quantile(q, &delta, bounds)
 }
 
 /// Renders a report as `application/health+json`

@@ -19,6 +19,7 @@ use super::observer;
 use crate::backends::health as state;
 use crate::core::adapter::{registered_adapters, AdapterTelemetry};
 use crate::core::events::now_unix_nanos;
+use crate::core::instruments::histogram_quantile;
 use crate::core::live;
 use crate::server::health::{HealthReport, Status};
 
@@ -108,28 +109,6 @@ struct ProcessPoint {
     t: u64,
     rss_bytes: Option<u64>,
     cpu_ratio: Option<f64>,
-}
-
-/// Linear interpolation inside the bucket holding the rank, as Prometheus's
-/// `histogram_quantile` does; the largest bound when the rank is in `+Inf`.
-/// `delta` is cumulative per bound plus `+Inf`.
-pub(crate) fn quantile(q: f64, delta: &[u64], bounds: &[f64]) -> Option<f64> {
-    let total = *delta.last()?;
-    if total == 0 {
-        return None;
-    }
-    let rank = q * total as f64;
-    let i = delta.iter().position(|c| *c as f64 >= rank)?;
-    let Some(upper) = bounds.get(i).copied() else {
-        return bounds.last().copied();
-    };
-    let lower = if i == 0 { 0.0 } else { bounds[i - 1] };
-    let below = if i == 0 { 0 } else { delta[i - 1] };
-    let in_bucket = delta[i].saturating_sub(below) as f64;
-    if in_bucket <= 0.0 {
-        return Some(upper);
-    }
-    Some(lower + (upper - lower) * ((rank - below as f64) / in_bucket))
 }
 
 fn judged(report: &HealthReport, adapter: &str, host: &str) -> (Status, Vec<String>) {
@@ -247,7 +226,7 @@ impl Sampler {
                 .collect();
             let ms = |q: f64| {
                 if has_window {
-                    quantile(q, &delta, h.bounds).map(|s| s * 1000.0)
+                    histogram_quantile(q, &delta, h.bounds).map(|s| s * 1000.0)
                 } else {
                     None
                 }
@@ -342,20 +321,5 @@ impl Sampler {
             })
             .collect();
         json!({ "hosts": hosts, "process": self.process })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quantile;
-
-    #[test]
-    fn quantile_interpolates_like_prometheus() {
-        let bounds = [0.1, 0.5, 1.0];
-        assert_eq!(quantile(0.5, &[10, 50, 100, 100], &bounds), Some(0.5));
-        assert_eq!(quantile(0.5, &[0, 0, 0, 0], &bounds), None);
-        assert_eq!(quantile(0.99, &[0, 0, 0, 10], &bounds), Some(1.0));
-        let p = quantile(0.05, &[10, 50, 100, 100], &bounds).unwrap_or(0.0);
-        assert!((p - 0.05).abs() < 1e-9, "{p}");
     }
 }
