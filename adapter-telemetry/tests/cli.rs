@@ -54,10 +54,21 @@ fn close(v: &Value, expected: f64) {
     assert!((x - expected).abs() < 1e-9, "{x} != {expected}");
 }
 
+/// The command exited with `code` (stderr and stdout shown if not).
+fn exits(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr: {}\nstdout: {}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// A bad-input failure: exit 2, one line on stderr, nothing on stdout.
 fn bad_input(out: &Output, needle: &str) {
+    exits(out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
     assert!(err.contains(needle), "{needle:?} not in {err:?}");
     assert!(
@@ -81,12 +92,7 @@ fn files(dir: &Path) -> Vec<String> {
 fn slo_computes_the_known_answers_and_fails_the_stored_objectives() {
     let (_d, db) = known();
     let out = run(&["slo", "--db", db.to_str().unwrap(), "--run", "r1"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, 1);
     let r = json(&out);
     assert_eq!(r["ok"], false);
     assert_eq!(r["selection"]["run"], "r1");
@@ -166,12 +172,7 @@ fn command_line_objectives_replace_the_stored_ones() {
         "--objective",
         "breaker_open_seconds=45",
     ]);
-    assert_eq!(
-        pass.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&pass.stdout)
-    );
+    exits(&pass, 0);
     let r = json(&pass);
     assert_eq!(r["adapters"].as_array().unwrap().len(), 1);
     let o = adapter(&r, "crossref")["objectives"]
@@ -197,7 +198,7 @@ fn command_line_objectives_replace_the_stored_ones() {
         "--objective",
         "retry_rate=0.19",
     ]);
-    assert_eq!(fail.status.code(), Some(1));
+    exits(&fail, 1);
 }
 
 #[test]
@@ -349,12 +350,7 @@ fn export_csv_and_jsonl_write_one_file_per_table() {
             "--out",
             out_dir.to_str().unwrap(),
         ]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        exits(&out, 0);
         let mut expected: Vec<String> = TABLE_ROWS
             .iter()
             .map(|(t, _)| format!("{t}.{format}"))
@@ -423,12 +419,7 @@ fn export_parquet_is_zstd_with_every_row() {
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, 0);
     for (table, rows) in TABLE_ROWS {
         let f = std::fs::File::open(out_dir.join(format!("{table}.parquet"))).unwrap();
         let r = SerializedFileReader::new(f).unwrap();
@@ -526,12 +517,7 @@ fn rules_and_dashboards_come_from_the_stored_manifests() {
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, 0);
     let yaml = std::fs::read_to_string(out_dir.join("alerts.yml")).unwrap();
     assert!(
         yaml.contains("alert: CrossrefErrorBudgetBurnFast"),
@@ -567,7 +553,7 @@ fn rules_and_dashboards_come_from_the_stored_manifests() {
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(0));
+    exits(&out, 0);
     assert_eq!(
         files(&out_dir),
         vec![
@@ -691,12 +677,7 @@ fn k8s_objects_come_from_the_stored_manifests_and_bad_namespaces_are_refused() {
         "--namespace",
         "monitoring",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, 0);
     assert_eq!(
         files(&out_dir),
         vec!["prometheus-rule.yaml", "service-monitor.yaml"]
@@ -718,7 +699,7 @@ fn k8s_objects_come_from_the_stored_manifests_and_bad_namespaces_are_refused() {
         "--namespace",
         "Not_A_Name",
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    exits(&out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a Kubernetes name"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");

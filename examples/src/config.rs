@@ -20,12 +20,13 @@ use std::sync::Arc;
 
 use telemetry_runtime::config::ServerConfig;
 use telemetry_runtime::control::{file, Controller, FileWatch, ReloadError};
-use telemetry_runtime::events::EventRef;
 use telemetry_runtime::server::ServerHandle;
 use telemetry_runtime::sink::{
-    deliver, EventSink, JsonLogSink, RateLimitHandle, RateLimitSink, SamplingHandle, SamplingSink,
+    EventSink, JsonLogSink, RateLimitHandle, RateLimitSink, SamplingHandle, SamplingSink,
 };
 use telemetry_runtime::AdapterClient;
+
+use crate::store::Shared;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{fmt as log_fmt, reload, EnvFilter, Registry};
@@ -117,23 +118,8 @@ impl EventLog {
     }
 
     /// The log, for an adapter's fan-out.
-    pub fn sink(&self) -> SharedLog {
-        SharedLog(Arc::clone(&self.chain))
-    }
-}
-
-/// The shared event log in one adapter's fan-out.
-pub struct SharedLog(Arc<dyn EventSink>);
-
-impl EventSink for SharedLog {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn on_event(&self, event: EventRef<'_>) {
-        deliver(&*self.0, event);
-    }
-    fn flush(&self) {
-        self.0.flush();
+    pub fn sink(&self) -> Shared {
+        Shared(Arc::clone(&self.chain))
     }
 }
 

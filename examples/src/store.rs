@@ -32,9 +32,10 @@ pub struct StoreArgs {
     pub job: String,
 }
 
-/// One queued sink shared by the adapters' fan-outs.
+/// One sink shared by the adapters' fan-outs (the queued stores, the job's
+/// event log).
 #[derive(Clone)]
-struct Shared(Arc<dyn EventSink>);
+pub struct Shared(pub Arc<dyn EventSink>);
 
 impl EventSink for Shared {
     fn name(&self) -> &'static str {

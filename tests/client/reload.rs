@@ -226,6 +226,20 @@ async fn sighup_and_file_changes_reload() {
 #[instrumented_adapter(name = "reload_post", hosts(cap = 8))]
 struct ReloadPost {}
 
+/// The server part of `path` served, with a controller of `path` attached
+/// to it.
+async fn served_with_controller(
+    path: &std::path::Path,
+) -> (telemetry_runtime::server::ServerHandle, Arc<Controller>) {
+    let config = ServerConfig::from_file(path).expect("server part");
+    let server = telemetry_runtime::server::serve(config.clone())
+        .await
+        .expect("serve");
+    let control = Arc::new(Controller::new(path));
+    control.attach(&server, config);
+    (server, control)
+}
+
 #[tokio::test]
 async fn post_reload_needs_credentials_and_is_refused_without_users() {
     let client = AdapterClient::builder::<ReloadPost>()
@@ -241,13 +255,8 @@ async fn post_reload_needs_credentials_and_is_refused_without_users() {
         )
     };
     std::fs::write(&path, file(2)).expect("write");
-    let config = ServerConfig::from_file(&path).expect("server part");
-    let server = telemetry_runtime::server::serve(config.clone())
-        .await
-        .expect("serve");
-    let control = Arc::new(Controller::new(&path));
+    let (server, control) = served_with_controller(&path).await;
     control.add_client(&client);
-    control.attach(&server, config);
     let http = reqwest::Client::new();
     let url = format!("{}/-/reload", server.base_url());
 
@@ -383,12 +392,7 @@ async fn a_reload_replaces_the_certificate_and_a_broken_one_changes_nothing() {
         )
     };
     std::fs::write(&path, file(&dir.join("a.crt"), &dir.join("a.key"))).expect("write");
-    let config = ServerConfig::from_file(&path).expect("server part");
-    let server = telemetry_runtime::server::serve(config.clone())
-        .await
-        .expect("serve HTTPS");
-    let control = Arc::new(Controller::new(&path));
-    control.attach(&server, config);
+    let (server, control) = served_with_controller(&path).await;
     let base = server.base_url();
     assert!(base.starts_with("https://"), "{base}");
     assert_eq!(presented(&base).await, a_der, "started with certificate A");

@@ -232,8 +232,48 @@ fn totals(cards: &Value) -> BTreeMap<String, i64> {
         .unwrap_or_default()
 }
 
+/// The cards once there is one for each key of `expected` (`adapter/host`).
+async fn wait_for_cards(c: &Client, what: &str, expected: &BTreeSet<String>) -> Value {
+    wait_for(c, what, CARDS, |v| {
+        let have: BTreeSet<String> = v
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        expected.is_subset(&have)
+    })
+    .await
+}
+
 fn workspace_target() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target")
+}
+
+/// Nothing went wrong on the page or in the console, the server counts
+/// this one client, and a screenshot is saved as `target/<file>`; returns
+/// the PNG.
+async fn assert_clean_and_screenshot(
+    c: &Client,
+    driver: &Driver,
+    server: &telemetry_runtime::server::ServerHandle,
+    file: &str,
+) -> Vec<u8> {
+    assert_eq!(
+        js(c, "return window.__errors").await,
+        json!([]),
+        "errors on the page"
+    );
+    assert_eq!(
+        console_errors(c, driver).await,
+        Vec::<Value>::new(),
+        "errors in the console"
+    );
+    assert_eq!(server.dashboard().map(|d| d.clients()), Some(1));
+    let png = c.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let target = workspace_target();
+    std::fs::create_dir_all(&target).expect("target dir");
+    std::fs::write(target.join(file), &png).expect("write the screenshot");
+    png
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -346,14 +386,7 @@ async fn the_dashboard_in_chromium() {
         .map(|h| key("dash_crossref", h.host))
         .collect();
     expected.insert(switch_key.clone());
-    let cards = wait_for(&c, "a card for every host", CARDS, |v| {
-        let have: BTreeSet<String> = v
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        expected.is_subset(&have)
-    })
-    .await;
+    let cards = wait_for_cards(&c, "a card for every host", &expected).await;
     let before = totals(&cards);
 
     // The numbers change as traffic runs.
@@ -434,20 +467,7 @@ async fn the_dashboard_in_chromium() {
     );
 
     // Nothing went wrong on the page.
-    let page_errors = js(&c, "return window.__errors").await;
-    assert_eq!(page_errors, json!([]), "errors on the page");
-    assert_eq!(
-        console_errors(&c, &driver).await,
-        Vec::<Value>::new(),
-        "errors in the console"
-    );
-    assert_eq!(server.dashboard().map(|d| d.clients()), Some(1));
-
-    let png = c.screenshot().await.expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let target = workspace_target();
-    std::fs::create_dir_all(&target).expect("target dir");
-    std::fs::write(target.join("dashboard.png"), &png).expect("write the screenshot");
+    let png = assert_clean_and_screenshot(&c, &driver, &server, "dashboard.png").await;
     if std::env::var_os("DASHBOARD_SCREENSHOT_DOCS").is_some() {
         std::fs::write(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/dashboard.png"),

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use telemetry_runtime::backends::prometheus::PrometheusSink;
 use telemetry_runtime::client::RetryPolicy;
 use telemetry_runtime::config::{ServerConfig, TlsConfig};
@@ -20,8 +20,8 @@ use telemetry_sim::{Route, Script, Simulator, Step};
 use telemetry_tests::support::temp_dir;
 
 use super::{
-    assert_stylesheet_loaded, browser_tools, console_errors, js, start_browser, start_driver,
-    totals, wait_for, workspace_target, BROWSER, CARDS, PASSWORD, USER,
+    assert_clean_and_screenshot, assert_stylesheet_loaded, browser_tools, js, start_browser,
+    start_driver, totals, wait_for, wait_for_cards, BROWSER, CARDS, PASSWORD, USER,
 };
 
 #[instrumented_adapter(name = "dash_tls", hosts(cap = 4))]
@@ -130,14 +130,7 @@ async fn the_dashboard_over_https_with_basic_auth() {
         .iter()
         .map(|h| format!("dash_tls/{h}:{port}"))
         .collect();
-    let cards = wait_for(&c, "a card for each host", CARDS, |v| {
-        let have: BTreeSet<String> = v
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        expected.is_subset(&have)
-    })
-    .await;
+    let cards = wait_for_cards(&c, "a card for each host", &expected).await;
     let before = totals(&cards);
     let later = wait_for(&c, "the totals to grow over HTTPS", CARDS, |v| {
         let now = totals(v);
@@ -166,23 +159,7 @@ async fn the_dashboard_over_https_with_basic_auth() {
         !banner.as_str().unwrap_or("").starts_with("Stream lost"),
         "the stream is up: {banner}"
     );
-    assert_eq!(
-        js(&c, "return window.__errors").await,
-        json!([]),
-        "errors on the page"
-    );
-    assert_eq!(
-        console_errors(&c, &driver).await,
-        Vec::<Value>::new(),
-        "errors in the console"
-    );
-    assert_eq!(server.dashboard().map(|d| d.clients()), Some(1));
-
-    let png = c.screenshot().await.expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let target = workspace_target();
-    std::fs::create_dir_all(&target).expect("target dir");
-    std::fs::write(target.join("dashboard-tls.png"), &png).expect("write the screenshot");
+    assert_clean_and_screenshot(&c, &driver, &server, "dashboard-tls.png").await;
 
     c.close().await.expect("close the browser");
     drop(driver);

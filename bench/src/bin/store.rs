@@ -26,7 +26,11 @@ fn adapter() -> &'static AdapterTelemetry {
     Store::telemetry()
 }
 
-fn response(a: &'static AdapterTelemetry, host: telemetry_runtime::labels::LabelValue, n: u64) -> ResponseEvent {
+fn response(
+    a: &'static AdapterTelemetry,
+    host: telemetry_runtime::labels::LabelValue,
+    n: u64,
+) -> ResponseEvent {
     ResponseEvent {
         meta: EventMeta::new(a, host, CorrelationId(n), 1),
         method: HttpMethod::Get,
@@ -37,7 +41,12 @@ fn response(a: &'static AdapterTelemetry, host: telemetry_runtime::labels::Label
 }
 
 /// Three events per logical request: limiter answer, request, response.
-fn emit_request(sink: &dyn EventSink, a: &'static AdapterTelemetry, host: telemetry_runtime::labels::LabelValue, n: u64) {
+fn emit_request(
+    sink: &dyn EventSink,
+    a: &'static AdapterTelemetry,
+    host: telemetry_runtime::labels::LabelValue,
+    n: u64,
+) {
     let meta = EventMeta::new(a, host, CorrelationId(n), 1);
     sink.on_event(EventRef::RateLimit(&RateLimitEvent {
         meta,
@@ -124,7 +133,18 @@ fn dir() -> std::path::PathBuf {
     d
 }
 
-fn sqlite_rate(requests: u64, rounds: usize) {
+/// What a write-rate round drains its sink with: the events written.
+type Drain = Box<dyn FnOnce() -> u64>;
+
+/// Median write rates over `rounds` rounds of `requests` requests (3 events
+/// each), wall-clock and per CPU second of the process, into the sink that
+/// `open` makes in a fresh directory for round `r` (with the closure that
+/// drains it).
+fn write_rates<S: EventSink>(
+    requests: u64,
+    rounds: usize,
+    mut open: impl FnMut(&std::path::Path, &Run, usize) -> (S, Drain),
+) -> (f64, f64) {
     let a = adapter();
     let host = a.hosts().intern("api.example.org");
     let mut rates = Vec::new();
@@ -132,68 +152,60 @@ fn sqlite_rate(requests: u64, rounds: usize) {
     for r in 0..rounds {
         let d = dir();
         let run = Run::start("bench");
-        let opts = SqliteOptions::default().queue(
-            QueueOptions::default()
-                .capacity(65_536)
-                .batch(4096)
-                .when_full(WhenFull::Block(Duration::from_secs(5))),
-        );
-        let (sink, guard) = sqlite::open(d.join(format!("bench-{r}.sqlite")), &run, opts).expect("open");
+        let (sink, drain) = open(&d, &run, r);
         let t = Instant::now();
         let c = cpu_secs("self");
         for i in 0..requests {
             emit_request(&sink, a, host, i);
         }
-        let s = guard.finish(Duration::from_secs(600)).expect("finish");
+        let written = drain();
         let secs = t.elapsed().as_secs_f64();
         let cpu = cpu_secs("self") - c;
+        assert_eq!(written, requests * 3);
         cpu_rates.push((requests * 3) as f64 / cpu);
-        assert_eq!(s.events_dropped, 0);
-        assert_eq!(s.events_written, requests * 3);
         rates.push((requests * 3) as f64 / secs);
         let _ = std::fs::remove_dir_all(&d);
     }
+    (median(rates), median(cpu_rates))
+}
+
+/// The queue both write-rate cases use.
+fn bench_queue() -> QueueOptions {
+    QueueOptions::default()
+        .capacity(65_536)
+        .batch(4096)
+        .when_full(WhenFull::Block(Duration::from_secs(5)))
+}
+
+fn sqlite_rate(requests: u64, rounds: usize) {
+    let (wall, cpu) = write_rates(requests, rounds, |d, run, r| {
+        let opts = SqliteOptions::default().queue(bench_queue());
+        let (sink, guard) =
+            sqlite::open(d.join(format!("bench-{r}.sqlite")), run, opts).expect("open");
+        let drain: Drain = Box::new(move || {
+            let s = guard.finish(Duration::from_secs(600)).expect("finish");
+            assert_eq!(s.events_dropped, 0);
+            s.events_written
+        });
+        (sink, drain)
+    });
     println!(
-        "| SQLite sustained write rate ({} events per round: rate_limit + request + response per request; 2 rows per request) | {:.0} events/s wall; {:.0} events per CPU second of the process |",
+        "| SQLite sustained write rate ({} events per round: rate_limit + request + response per request; 2 rows per request) | {wall:.0} events/s wall; {cpu:.0} events per CPU second of the process |",
         requests * 3,
-        median(rates),
-        median(cpu_rates)
     );
 }
 
 fn jsonl_rate(requests: u64, rounds: usize) {
-    let a = adapter();
-    let host = a.hosts().intern("api.example.org");
-    let mut rates = Vec::new();
-    let mut cpu_rates = Vec::new();
-    for r in 0..rounds {
-        let d = dir();
-        let run = Run::start("bench");
-        let opts = jsonl::JsonlOptions::default().queue(
-            QueueOptions::default()
-                .capacity(65_536)
-                .batch(4096)
-                .when_full(WhenFull::Block(Duration::from_secs(5))),
-        );
-        let (sink, guard) = jsonl::open(d.join(format!("bench-{r}.jsonl")), &run, opts).expect("open");
-        let t = Instant::now();
-        let c = cpu_secs("self");
-        for i in 0..requests {
-            emit_request(&sink, a, host, i);
-        }
-        let rep = guard.shutdown(Duration::from_secs(600));
-        let secs = t.elapsed().as_secs_f64();
-        let cpu = cpu_secs("self") - c;
-        cpu_rates.push((requests * 3) as f64 / cpu);
-        assert_eq!(rep.written, requests * 3);
-        rates.push((requests * 3) as f64 / secs);
-        let _ = std::fs::remove_dir_all(&d);
-    }
+    let (wall, cpu) = write_rates(requests, rounds, |d, run, r| {
+        let opts = jsonl::JsonlOptions::default().queue(bench_queue());
+        let (sink, guard) =
+            jsonl::open(d.join(format!("bench-{r}.jsonl")), run, opts).expect("open");
+        let drain: Drain = Box::new(move || guard.shutdown(Duration::from_secs(600)).written);
+        (sink, drain)
+    });
     println!(
-        "| JSONL sustained write rate ({} events per round, fsync never) | {:.0} events/s wall; {:.0} events per CPU second of the process |",
+        "| JSONL sustained write rate ({} events per round, fsync never) | {wall:.0} events/s wall; {cpu:.0} events per CPU second of the process |",
         requests * 3,
-        median(rates),
-        median(cpu_rates)
     );
 }
 
@@ -212,7 +224,11 @@ impl EventSink for Slow {
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map(|pages| pages * 4)
         .unwrap_or(0)
 }
@@ -245,7 +261,10 @@ fn memory_bound(events: u64) {
 }
 
 fn main() {
-    let scale: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let scale: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     println!("| measure | result |");
     println!("|---|---|");
     // Memory first, before other cases grow the heap.
