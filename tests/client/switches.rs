@@ -122,3 +122,153 @@ async fn the_attempt_timeout_holds_on_an_own_pool_per_host_and_per_request() {
         .expect_err("the request's 200 ms timeout fires");
     assert_eq!(err.error_type(), ErrorType::Timeout);
 }
+
+#[instrumented_adapter(name = "client_switch_direct", hosts(cap = 8))]
+struct DirectPath {}
+
+fn direct_in_flight(host: &str) -> Option<u32> {
+    use telemetry_runtime::InstrumentedAdapter;
+    telemetry_runtime::core::live::host_states(DirectPath::telemetry().id())?
+        .into_iter()
+        .find(|s| s.host == host)?
+        .in_flight
+}
+
+/// With no sink or observer, no span, no breaker, no limiter and no retry
+/// possible, a request takes the direct path (reqwest's own future, nothing
+/// around it but a stamp at its end). What the caller sees is what the full
+/// path gives: the body, one attempt, the correlation header on the wire,
+/// the attempt timeout, errors classified and without the URL, the live
+/// in-flight count; and a sink set later is served by the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_everything_off_the_direct_path_answers_as_the_full_path_does() {
+    // No global observer of another test (health, a dashboard) in this
+    // process, so the direct path's condition holds.
+    telemetry_tests::run_alone!(with_everything_off_the_direct_path_answers_as_the_full_path_does);
+    use telemetry_runtime::client::ClientError;
+    use telemetry_runtime::InstrumentedAdapter;
+    assert!(
+        !DirectPath::telemetry().interested(),
+        "no sink, no observer: the direct path's condition"
+    );
+    let sim = Simulator::start().await.expect("simulator");
+    sim.route(
+        Route::host("direct.test"),
+        Script::always(Step::ok().body("direct body")),
+    );
+    sim.route(
+        Route::host("slow.test"),
+        Script::always(Step::ok().delay(Duration::from_millis(1500))),
+    );
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let client = AdapterClient::builder::<DirectPath>()
+        .resolve("direct.test", sim.addr())
+        .resolve("slow.test", sim.addr())
+        .resolve("gone.test", closed)
+        .retry(RetryPolicy::none())
+        .no_breaker()
+        .spans(false)
+        .correlation_header("x-correlation-id")
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let port = sim.port();
+
+    let resp = client
+        .get(sim.url("direct.test", "/a"))
+        .send()
+        .await
+        .expect("200");
+    assert_eq!((resp.status().as_u16(), resp.attempts()), (200, 1));
+    let id = resp.correlation_id();
+    let ctx = resp.context();
+    assert_eq!(ctx.host(), format!("direct.test:{port}"));
+    assert_eq!(ctx.correlation_id(), id);
+    assert_eq!(resp.text().await.expect("body"), "direct body");
+    let logged = sim.requests();
+    let sent = logged
+        .iter()
+        .find(|r| r.host == "direct.test")
+        .expect("the simulator saw it");
+    assert_eq!(
+        sent.header("x-correlation-id"),
+        Some(id.to_string().as_str())
+    );
+
+    // The client's attempt timeout, on its own pool; the error names the
+    // host, not the URL (whose query holds a secret).
+    let err = client
+        .get(sim.url("slow.test", "/x?token=secret"))
+        .send()
+        .await
+        .expect_err("the 300 ms timeout fires");
+    let ClientError::Transport {
+        host,
+        kind,
+        attempts,
+        correlation_id,
+        ..
+    } = &err
+    else {
+        panic!("a transport error, got {err:?}")
+    };
+    assert_eq!(
+        (host.as_str(), *kind, *attempts),
+        (format!("slow.test:{port}").as_str(), ErrorType::Timeout, 1)
+    );
+    assert_ne!(*correlation_id, id, "a fresh id per logical request");
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    let err = client
+        .get(format!("http://gone.test:{}/", closed.port()))
+        .send()
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(err.error_type(), ErrorType::Connect);
+
+    // The live in-flight count, as the dashboard reads it.
+    let slow = format!("slow.test:{port}");
+    let a = tokio::spawn(
+        client
+            .get(sim.url("slow.test", "/"))
+            .timeout(Duration::from_secs(20))
+            .send(),
+    );
+    let b = tokio::spawn(
+        client
+            .get(sim.url("slow.test", "/"))
+            .timeout(Duration::from_secs(20))
+            .send(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while direct_in_flight(&slow) != Some(2) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(direct_in_flight(&slow), Some(2), "both are in flight");
+    a.await.expect("task").expect("slow answer");
+    b.await.expect("task").expect("slow answer");
+    assert_eq!(
+        direct_in_flight(&slow),
+        Some(0),
+        "finished requests are not"
+    );
+
+    // A sink set now is served by the next request, whole.
+    let rec = record::<DirectPath>();
+    let resp = client
+        .get(sim.url("direct.test", "/b"))
+        .send()
+        .await
+        .expect("200");
+    resp.bytes().await.expect("body");
+    assert_eq!(
+        describe_all(&rec.take()),
+        ["request#1 GET", "response#1 200", "body#1 complete"],
+        "the next request takes the full path"
+    );
+}

@@ -3,7 +3,7 @@
 //! `Content-Length`), the time the body took, and a failure midway, as one
 //! `BodyEvent` when the body ends.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::emit::Emitter;
 use super::error;
@@ -18,8 +18,8 @@ pub(crate) struct BodyWatch {
     pub(super) method: HttpMethod,
     pub(super) status: u16,
     pub(super) content_length: Option<u64>,
-    /// When the response headers arrived.
-    pub(super) started: Instant,
+    /// When the response headers arrived, after the client's epoch.
+    pub(super) started: Duration,
     /// Bytes read so far.
     pub(super) read: u64,
 }
@@ -33,7 +33,7 @@ impl BodyWatch {
 
     /// The body ended: read to its end (`failure` is `None`) or failed.
     pub(super) fn end(self, failure: Option<&reqwest::Error>) {
-        let now = Instant::now();
+        let now = self.emitter.since(Instant::now());
         let error_type: Option<ErrorType> = failure.map(error::classify);
         self.emitter.body(
             self.attempt,
@@ -42,7 +42,7 @@ impl BodyWatch {
             self.status,
             self.read,
             self.content_length,
-            now.saturating_duration_since(self.started),
+            now.saturating_sub(self.started),
             error_type,
         );
     }

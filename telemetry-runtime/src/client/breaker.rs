@@ -6,6 +6,7 @@
 //! `BreakerTransitionEvent`s.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -134,8 +135,6 @@ pub(crate) enum Admission {
 
 #[derive(Debug)]
 struct Inner {
-    state: BreakerState,
-    consecutive: u32,
     opened_at: Option<Instant>,
     probes_in_flight: u32,
     probe_successes: u32,
@@ -144,11 +143,36 @@ struct Inner {
 }
 
 /// One host's breaker.
+///
+/// A closed breaker answers the common case without its lock: admitting an
+/// attempt, and a success that ends (or continues) no failure streak while
+/// no ratio rule keeps a window, read the state (an atomic, written only
+/// under the lock) and touch only the streak counter. Everything else (a
+/// failure, a probe, an open breaker) takes the lock. So the host's
+/// requests do not serialise on one mutex twice each (and a closed-breaker
+/// request costs no lock at all).
 #[derive(Debug)]
 pub(crate) struct HostBreaker {
     policy: BreakerPolicy,
+    /// The state ([`state_code`]): written only under `inner`'s lock, read
+    /// without it by the closed fast paths.
+    state: AtomicU8,
+    /// Failed attempts in a row while closed; a success resets it without
+    /// the lock, a failure counts it under the lock.
+    consecutive: AtomicU32,
     inner: Mutex<Inner>,
 }
+
+/// `state` as the atomic stores it.
+fn state_code(state: BreakerState) -> u8 {
+    match state {
+        BreakerState::Closed => 0,
+        BreakerState::Open => 1,
+        BreakerState::HalfOpen => 2,
+    }
+}
+
+const CLOSED: u8 = 0;
 
 /// Entries kept for the ratio rule at most, whatever the traffic: the ratio
 /// over the newest 4096 attempts is as good a signal, and memory stays bounded.
@@ -158,9 +182,9 @@ impl HostBreaker {
     pub(crate) fn new(policy: BreakerPolicy) -> Self {
         HostBreaker {
             policy,
+            state: AtomicU8::new(CLOSED),
+            consecutive: AtomicU32::new(0),
             inner: Mutex::new(Inner {
-                state: BreakerState::Closed,
-                consecutive: 0,
                 opened_at: None,
                 probes_in_flight: 0,
                 probe_successes: 0,
@@ -173,8 +197,18 @@ impl HostBreaker {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Changes the state; only under the lock (`_g` is its guard), so
+    /// the lock's holders see the state they change.
+    fn set_state(&self, _g: &mut Inner, state: BreakerState) {
+        self.state.store(state_code(state), Ordering::Release);
+    }
+
     pub(crate) fn state(&self) -> BreakerState {
-        self.lock().state
+        match self.state.load(Ordering::Acquire) {
+            CLOSED => BreakerState::Closed,
+            1 => BreakerState::Open,
+            _ => BreakerState::HalfOpen,
+        }
     }
 
     /// The state as a call at `now` would find it, without changing it: an
@@ -182,7 +216,7 @@ impl HostBreaker {
     /// next call is a probe; [`admit`](Self::admit) makes the transition).
     pub(crate) fn state_at(&self, now: Instant) -> BreakerState {
         let g = self.lock();
-        match g.state {
+        match self.state() {
             BreakerState::Open if self.open_timeout_elapsed(&g, now) => BreakerState::HalfOpen,
             state => state,
         }
@@ -199,14 +233,17 @@ impl HostBreaker {
     /// Asks to send an attempt at `now`; a transition to half-open is
     /// reported through `on_transition`.
     pub(crate) fn admit(&self, now: Instant, on_transition: impl FnOnce(Transition)) -> Admission {
+        if self.state.load(Ordering::Acquire) == CLOSED {
+            return Admission::Allowed { probe: false };
+        }
         let mut g = self.lock();
-        match g.state {
+        match self.state() {
             BreakerState::Closed => Admission::Allowed { probe: false },
             BreakerState::Open => {
                 if !self.open_timeout_elapsed(&g, now) {
                     return Admission::Rejected;
                 }
-                g.state = BreakerState::HalfOpen;
+                self.set_state(&mut g, BreakerState::HalfOpen);
                 g.probes_in_flight = 1;
                 g.probe_successes = 0;
                 drop(g);
@@ -232,7 +269,7 @@ impl HostBreaker {
     /// limiter rejected it, or the call was dropped).
     pub(crate) fn release_probe(&self) {
         let mut g = self.lock();
-        if g.state == BreakerState::HalfOpen {
+        if self.state() == BreakerState::HalfOpen {
             g.probes_in_flight = g.probes_in_flight.saturating_sub(1);
         }
     }
@@ -245,8 +282,20 @@ impl HostBreaker {
         failed: bool,
         on_transition: impl FnOnce(Transition),
     ) {
+        // A success of a closed breaker with no ratio window: the streak
+        // ends, nothing else can change.
+        if !failed
+            && !probe
+            && self.policy.failure_ratio.is_none()
+            && self.state.load(Ordering::Acquire) == CLOSED
+        {
+            if self.consecutive.load(Ordering::Relaxed) != 0 {
+                self.consecutive.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
         let mut g = self.lock();
-        let transition = match g.state {
+        let transition = match self.state() {
             BreakerState::HalfOpen if probe => {
                 g.probes_in_flight = g.probes_in_flight.saturating_sub(1);
                 if failed {
@@ -254,8 +303,8 @@ impl HostBreaker {
                 } else {
                     g.probe_successes += 1;
                     if g.probe_successes >= self.policy.half_open_probes {
-                        g.state = BreakerState::Closed;
-                        g.consecutive = 0;
+                        self.set_state(&mut g, BreakerState::Closed);
+                        self.consecutive.store(0, Ordering::Relaxed);
                         g.window.clear();
                         Some(Transition {
                             from: BreakerState::HalfOpen,
@@ -271,7 +320,12 @@ impl HostBreaker {
             // stale, the state already reflects the failures.
             BreakerState::HalfOpen | BreakerState::Open => None,
             BreakerState::Closed => {
-                g.consecutive = if failed { g.consecutive + 1 } else { 0 };
+                let consecutive = if failed {
+                    self.consecutive.fetch_add(1, Ordering::Relaxed) + 1
+                } else {
+                    self.consecutive.store(0, Ordering::Relaxed);
+                    0
+                };
                 if let Some((_, _, window)) = self.policy.failure_ratio {
                     while g
                         .window
@@ -283,7 +337,7 @@ impl HostBreaker {
                     }
                     g.window.push_back((now, failed));
                 }
-                if failed && g.consecutive >= self.policy.consecutive_failures {
+                if failed && consecutive >= self.policy.consecutive_failures {
                     Some(self.open(&mut g, now, BreakerState::Closed, "consecutive_failures"))
                 } else if failed && self.ratio_tripped(&g) {
                     Some(self.open(&mut g, now, BreakerState::Closed, "failure_ratio"))
@@ -317,11 +371,11 @@ impl HostBreaker {
         from: BreakerState,
         reason: &'static str,
     ) -> Transition {
-        g.state = BreakerState::Open;
+        self.set_state(g, BreakerState::Open);
         g.opened_at = Some(now);
         g.probes_in_flight = 0;
         g.probe_successes = 0;
-        g.consecutive = 0;
+        self.consecutive.store(0, Ordering::Relaxed);
         g.window.clear();
         Transition {
             from,
@@ -444,6 +498,60 @@ mod tests {
         // Reading changed nothing: the breaker is still open until a call.
         assert_eq!(b.state(), BreakerState::Open);
         assert_eq!(b.admit(later, |_| {}), Admission::Allowed { probe: true });
+    }
+
+    #[test]
+    fn concurrent_failures_open_the_breaker_once_and_successes_need_no_lock() {
+        let b = HostBreaker::new(
+            BreakerPolicy::default()
+                .consecutive_failures(50)
+                .open_timeout(Duration::from_secs(60)),
+        );
+        let now = Instant::now();
+        let opened = AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..100 {
+                        b.record(now, false, true, |t| {
+                            assert_eq!((t.from, t.to), (BreakerState::Closed, BreakerState::Open));
+                            opened.fetch_add(1, Ordering::Relaxed);
+                        });
+                    }
+                });
+            }
+        });
+        assert_eq!(opened.load(Ordering::Relaxed), 1, "one transition");
+        assert_eq!(b.state(), BreakerState::Open);
+        assert_eq!(
+            b.admit(now, |_| panic!("no transition")),
+            Admission::Rejected
+        );
+
+        // Closed again: successes from many threads keep it closed and the
+        // streak at zero, so the next failures count from one.
+        let b = HostBreaker::new(BreakerPolicy::default().consecutive_failures(3));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        assert_eq!(
+                            b.admit(now, |_| panic!()),
+                            Admission::Allowed { probe: false }
+                        );
+                        b.record(now, false, false, |_| panic!("no transition"));
+                    }
+                });
+            }
+        });
+        b.record(now, false, true, |_| panic!("1 of 3"));
+        b.record(now, false, true, |_| panic!("2 of 3"));
+        b.record(now, false, false, |_| panic!("the success resets"));
+        b.record(now, false, true, |_| panic!("1 of 3 again"));
+        b.record(now, false, true, |_| panic!("2 of 3 again"));
+        let mut opened = false;
+        b.record(now, false, true, |_| opened = true);
+        assert!(opened, "the third failure in a row opens it");
     }
 
     #[test]

@@ -68,8 +68,21 @@ impl Emitter {
     /// + the monotonic time since, so no extra clock read per event.
     #[inline]
     fn meta_at(&self, attempt: u32, at: Instant) -> EventMeta {
-        let since =
-            u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        self.meta_since(attempt, self.since(at))
+    }
+
+    /// How long after the client's epoch `at` is: what events, the host's
+    /// use stamp and the body's duration derive from, so an instant read
+    /// once is subtracted from the epoch once.
+    #[inline]
+    pub(super) fn since(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.epoch)
+    }
+
+    /// Meta of an event that happened `since` after the client's epoch.
+    #[inline]
+    fn meta_since(&self, attempt: u32, since: Duration) -> EventMeta {
+        let since = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
         EventMeta {
             adapter: self.adapter,
             host: self.host,
@@ -109,37 +122,40 @@ impl Emitter {
         }
     }
 
-    /// `ResponseEvent`: attempt `attempt` got `status` at `at`, `duration`
-    /// after it was sent.
+    /// `ResponseEvent`: attempt `attempt`, sent at `started`, got `status`
+    /// at `ended`, `ended_since` after the epoch (the duration is computed
+    /// only when the event is built).
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn response(
         &self,
         attempt: u32,
-        at: Instant,
+        started: Instant,
+        ended: Instant,
+        ended_since: Duration,
         method: HttpMethod,
         status: u16,
-        duration: Duration,
         body_size: Option<u64>,
     ) {
         if self.on() {
             let e = ResponseEvent {
-                meta: self.meta_at(attempt, at),
+                meta: self.meta_since(attempt, ended_since),
                 method,
                 status,
-                duration,
+                duration: ended.saturating_duration_since(started),
                 body_size,
             };
             self.telemetry.emit(EventRef::Response(&e));
         }
     }
 
-    /// `BodyEvent`: the body of attempt `attempt`'s response ended at `at`
-    /// (read to its end, or failed with `error_type`).
+    /// `BodyEvent`: the body of attempt `attempt`'s response ended `since`
+    /// after the epoch (read to its end, or failed with `error_type`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn body(
         &self,
         attempt: u32,
-        at: Instant,
+        since: Duration,
         method: HttpMethod,
         status: u16,
         size: u64,
@@ -149,7 +165,7 @@ impl Emitter {
     ) {
         if self.on() {
             let e = BodyEvent {
-                meta: self.meta_at(attempt, at),
+                meta: self.meta_since(attempt, since),
                 method,
                 status,
                 size,

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, RETRY_AFTER};
@@ -17,12 +18,12 @@ use super::body::BodyWatch;
 use super::breaker::{Admission, HostBreaker};
 use super::emit::Emitter;
 use super::error::{self, ClientError};
-use super::hosts::{ActiveGuard, HostState};
+use super::hosts::{ActiveGuard, HostState, HostTable, OwnedActive};
 use super::inner::ClientInner;
 use super::limiter::{HostLimiter, Rejected};
 use super::request::Response;
 use super::retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryAfter};
-use super::span::{AttemptSpan, RequestSpan, SpanFields};
+use super::span::{AttemptRecord, AttemptSpan, RequestSpan, SpanFields};
 use crate::core::events::{
     BreakerState, CorrelationId, DelaySource, ErrorType, HttpMethod, RateLimitOutcome, RetryReason,
 };
@@ -72,39 +73,114 @@ enum AttemptOutcome {
 }
 
 impl ClientInner {
-    /// One logical request: the future `send()` returns, as it is (no
-    /// wrapper of its own around it). A plain `fn` returning an `async move`
-    /// block, not an `async fn`: an `async fn` copies each argument into a
-    /// second slot of its future, and a `reqwest::Request` is 264 bytes; the
-    /// block uses its captures in place. It owns the client (`'static`, what
-    /// `send()` needs) and `request` is the one slot of the request: the
-    /// retry loop borrows it for the request to send and, while an attempt
-    /// is on the wire, for its copy (so the 264-byte request is stored once,
-    /// not once per future layer). `build_error` is why there is no request
-    /// (a URL reqwest refused), returned at the first poll.
+    /// Starts one logical request: what `send()` returns. The set-up is
+    /// synchronous (host state, correlation id, attempt timeout, correlation
+    /// header); then either the direct path, when nothing can happen but
+    /// the exchange (no sink or observer, no span, no breaker, no limiter,
+    /// no retry possible: reqwest's own future and a stamp at its end), or
+    /// the full path, the attempt loop's future, boxed so that the future
+    /// the caller moves around stays small either way.
+    #[inline]
+    pub(super) fn start(
+        self: Arc<Self>,
+        request: Result<reqwest::Request, reqwest::Error>,
+        idempotent: Option<bool>,
+        correlation_id: Option<CorrelationId>,
+    ) -> impl Future<Output = Result<Response, ClientError>> + Send + 'static {
+        let mut request = match request {
+            Ok(r) => r,
+            Err(e) => return SendFuture::Failed(Some(ClientError::Request(e.without_url()))),
+        };
+        let correlation_id = correlation_id.unwrap_or_else(CorrelationId::next);
+        let url = request.url();
+        let port = url.port_or_known_default().unwrap_or(0);
+        // The URL parser already lowercases domain names of http(s) URLs.
+        let state = self
+            .hosts
+            .state(url.host_str().unwrap_or_default(), port, url.scheme());
+        let method = HttpMethod::parse(request.method().as_str());
+        let retry_method = idempotent.unwrap_or_else(|| method.is_idempotent());
+        // The attempt timeout, per request (the reqwest client may be a
+        // pool shared with other adapters, with their own timeouts): the
+        // request's own, else the host's policy (fixed for this logical
+        // request even across a reload), else the client's. An own pool
+        // already applies the client's timeout: a request under it is left
+        // alone (no extensions map to build).
+        if request.timeout().is_none() {
+            let timeout = match state.policy.timeout {
+                Some(t) if !(self.timeout_on_pool && t == self.timeout) => Some(t),
+                None if !self.timeout_on_pool => Some(self.timeout),
+                _ => None,
+            };
+            if timeout.is_some() {
+                *request.timeout_mut() = timeout;
+            }
+        }
+        if let Some(name) = &self.correlation_header {
+            if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
+                request.headers_mut().insert(name.clone(), v);
+            }
+        }
+        if let Some(b) = &self.budget {
+            b.deposit();
+        }
+        if self.direct_path(&state, retry_method) {
+            let wire = self.http.execute(request);
+            return SendFuture::Direct(Direct {
+                wire,
+                state: OwnedActive::enter(state),
+                client: self,
+                correlation_id,
+            });
+        }
+        SendFuture::Full(Box::pin(self.execute(
+            Some(request),
+            state,
+            method,
+            port,
+            retry_method,
+            correlation_id,
+        )))
+    }
+
+    /// Whether a request to `state`'s host can take the direct path: one
+    /// wire attempt with nothing to observe around it. No breaker and no
+    /// limiter on the host, no retry possible (`retry_method` is whether
+    /// the method or the caller allows one), no sink or observer listening
+    /// (decided at the start: a sink set meanwhile is served from the next
+    /// request on, as a URL not built for events is not built later), and
+    /// no span wanted.
+    #[inline]
+    fn direct_path(&self, state: &HostState, retry_method: bool) -> bool {
+        state.breaker.is_none()
+            && state.limiter.is_none()
+            && !(retry_method && state.policy.retry.attempts() > 1)
+            && !self.telemetry.interested()
+            && !(self.spans && RequestSpan::enabled())
+    }
+
+    /// The full path of one logical request. A plain `fn` returning an
+    /// `async move` block, not an `async fn`: an `async fn` copies each
+    /// argument into a second slot of its future, and a `reqwest::Request`
+    /// is 264 bytes; the block uses its captures in place. It owns the
+    /// client and `request` is the one slot of the request: the retry loop
+    /// borrows it for the request to send and, while an attempt is on the
+    /// wire, for its copy (so the 264-byte request is stored once, not once
+    /// per future layer).
     #[allow(clippy::manual_async_fn)]
     pub(super) fn execute(
         self: Arc<Self>,
         mut request: Option<reqwest::Request>,
-        build_error: Option<reqwest::Error>,
-        idempotent: Option<bool>,
-        correlation_id: Option<CorrelationId>,
+        state: Arc<HostState>,
+        method: HttpMethod,
+        port: u16,
+        retry_method: bool,
+        correlation_id: CorrelationId,
     ) -> impl Future<Output = Result<Response, ClientError>> + Send + 'static {
         async move {
-            if let Some(e) = build_error {
-                return Err(ClientError::Request(e.without_url()));
-            }
-            let Some(first) = request.as_mut() else {
+            let Some(first) = request.as_ref() else {
                 return Err(request_missing());
             };
-            let correlation_id = correlation_id.unwrap_or_else(CorrelationId::next);
-            let url = first.url();
-            let port = url.port_or_known_default().unwrap_or(0);
-            // The URL parser already lowercases domain names of http(s) URLs.
-            let state = self
-                .hosts
-                .state(url.host_str().unwrap_or_default(), port, url.scheme());
-            let method = HttpMethod::parse(first.method().as_str());
             // In use from here on: the guard keeps the host's state from
             // eviction; the use is stamped (and idle hosts swept) from the
             // instants the attempts read anyway, no clock read here.
@@ -113,27 +189,6 @@ impl ClientInner {
             let emitter = Emitter::new(&self, state.label, state.key, correlation_id);
             let want_url = emitter.on() || (self.spans && RequestSpan::enabled());
             let url_full = want_url.then(|| redacted_url(&self.redactor, first.url()));
-            // The attempt timeout, per request (the reqwest client may be a
-            // pool shared with other adapters, with their own timeouts):
-            // the request's own, else the host's policy (fixed for this
-            // logical request even across a reload), else the client's.
-            // An own pool already applies the client's timeout: a request
-            // under it is left alone (no extensions map to build).
-            if first.timeout().is_none() {
-                let timeout = match state.policy.timeout {
-                    Some(t) if !(self.timeout_on_pool && t == self.timeout) => Some(t),
-                    None if !self.timeout_on_pool => Some(self.timeout),
-                    _ => None,
-                };
-                if timeout.is_some() {
-                    *first.timeout_mut() = timeout;
-                }
-            }
-            if let Some(name) = &self.correlation_header {
-                if let Ok(v) = HeaderValue::try_from(correlation_id.to_string()) {
-                    first.headers_mut().insert(name.clone(), v);
-                }
-            }
             let fields = SpanFields {
                 method,
                 host: &state.host,
@@ -146,15 +201,12 @@ impl ClientInner {
             } else {
                 RequestSpan::none()
             };
-            if let Some(b) = &self.budget {
-                b.deposit();
-            }
             let call = Call {
                 client: &self,
                 state: &state,
                 emitter: &emitter,
                 fields: &fields,
-                retry_method: idempotent.unwrap_or_else(|| method.is_idempotent()),
+                retry_method,
             };
             let run = call.attempts(&mut request);
             // The span moves into the wrapper (no clone of it); the pinned
@@ -168,6 +220,81 @@ impl ClientInner {
             }
             result
         }
+    }
+}
+
+/// The future `send()` returns. Small whichever path the request takes
+/// (the full path's state machine is on the heap), so the caller's own
+/// future moves a few words, not the attempt loop.
+enum SendFuture<W> {
+    /// Nothing to observe, limit, break or retry: reqwest's future.
+    Direct(Direct<W>),
+    /// The attempt loop.
+    Full(std::pin::Pin<Box<dyn Future<Output = Result<Response, ClientError>> + Send>>),
+    /// The request could not be built; its error, returned at the first
+    /// poll.
+    Failed(Option<ClientError>),
+    /// Returned its output.
+    Done,
+}
+
+/// The direct path: the one wire attempt, and what its end needs.
+struct Direct<W> {
+    wire: W,
+    /// In use until the future completes or drops.
+    state: OwnedActive,
+    client: Arc<ClientInner>,
+    correlation_id: CorrelationId,
+}
+
+impl<W> Direct<W> {
+    /// The logical request's result: the host's use stamped (and idle
+    /// hosts swept), the response wrapped or the error classified, as the
+    /// full path's single attempt would.
+    fn finish(
+        &self,
+        result: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Response, ClientError> {
+        let (client, state) = (&*self.client, &*self.state);
+        let now_ms = client.hosts.now_ms();
+        state.mark_used(now_ms);
+        client.hosts.sweep_at(now_ms, false);
+        match result {
+            Ok(inner) => Ok(response(client, state, self.correlation_id, inner, 1, None)),
+            Err(err) => {
+                let kind = error::classify(&err);
+                Err(transport_error(
+                    state,
+                    self.correlation_id,
+                    kind,
+                    1,
+                    err.without_url(),
+                ))
+            }
+        }
+    }
+}
+
+impl<W> Future for SendFuture<W>
+where
+    W: Future<Output = Result<reqwest::Response, reqwest::Error>> + Unpin,
+{
+    type Output = Result<Response, ClientError>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let out = match this {
+            SendFuture::Direct(d) => {
+                let result = std::task::ready!(std::pin::Pin::new(&mut d.wire).poll(cx));
+                d.finish(result)
+            }
+            SendFuture::Full(f) => return f.as_mut().poll(cx),
+            SendFuture::Failed(e) => Err(e.take().unwrap_or_else(polled_again)),
+            SendFuture::Done => Err(polled_again()),
+        };
+        // Drops the direct path's state guard: the host is no longer in use.
+        *this = SendFuture::Done;
+        Poll::Ready(out)
     }
 }
 
@@ -235,24 +362,26 @@ impl<'a> Call<'a> {
                 }
 
                 // 3. The wire attempt.
-                let attempt_span = if self.client.spans {
-                    RequestSpan::attempt(self.fields, attempt)
-                } else {
-                    AttemptSpan::none()
-                };
-                let started = Instant::now();
-                self.emitter.request(
-                    attempt,
-                    started,
-                    self.fields.method,
-                    self.fields.url_full,
-                    self.fields.port,
-                );
                 // The request goes on the wire; `slot` keeps a copy for the
                 // next attempt, only when there can be one (`settle` checks
                 // the same two conditions first). In a block, so the moved
-                // request takes no room in this future while it waits.
-                let wire = {
+                // request and span take no room in this future while it
+                // waits.
+                let (started, wire) = {
+                    let attempt_span = if self.client.spans {
+                        RequestSpan::attempt(self.fields, attempt)
+                    } else {
+                        AttemptSpan::none()
+                    };
+                    // The attempt's time starts once its span is open.
+                    let started = Instant::now();
+                    self.emitter.request(
+                        attempt,
+                        started,
+                        self.fields.method,
+                        self.fields.url_full,
+                        self.fields.port,
+                    );
                     let Some(mut this) = slot.take() else {
                         return Err(request_missing());
                     };
@@ -260,41 +389,52 @@ impl<'a> Call<'a> {
                         *slot = copy_request(&this);
                     }
                     attempt_span.propagate(&self.client.propagation, this.headers_mut());
-                    attempt_span.instrument(self.client.http.execute(this))
+                    // Polled with this attempt in scope, so the redirect
+                    // policy's hop events name their request; not on a poll
+                    // when nobody listens to them.
+                    // (The scope is built per poll from what the future
+                    // holds anyway, so it takes little room across the
+                    // await.)
+                    let wire = RequestContext::scoped_when(self.client.http.execute(this), || {
+                        self.emitter.on().then(|| {
+                            RequestContext::new(
+                                self.client.telemetry,
+                                self.state.label,
+                                self.emitter.correlation_id(),
+                                attempt,
+                            )
+                            .with_host_key(self.state.key)
+                        })
+                    });
+                    // The span moves into the wrapper (no clone of it).
+                    (started, attempt_span.instrument(wire))
                 };
-                // Polled with this attempt in scope, so the redirect
-                // policy's hop events name their request.
-                // (The scope is built per poll from what the future holds
-                // anyway, so it takes little room across the await.)
-                let result = RequestContext::scoped_by(wire, || {
-                    RequestContext::new(
-                        self.client.telemetry,
-                        self.state.label,
-                        self.emitter.correlation_id(),
+                // The pinned wire future lends the attempt span back to
+                // `settle`, and is gone (in a block) before the back-off.
+                let delay = {
+                    let mut wire = std::pin::pin!(wire);
+                    let result = wire.as_mut().await;
+                    let ended = Instant::now();
+                    // Everything up to the back-off is synchronous
+                    // (`settle`), so the response, the error and the retry
+                    // bookkeeping take no room in this future while it
+                    // sleeps.
+                    let facts = Wire {
                         attempt,
-                    )
-                    .with_host_key(self.state.key)
-                })
-                .await;
-                let ended = Instant::now();
-                // Everything up to the back-off is synchronous (`settle`), so
-                // the response, the error and the retry bookkeeping take no
-                // room in this future while it sleeps.
-                let wire = Wire {
-                    attempt,
-                    started,
-                    ended,
-                    probe,
-                };
-                // Matched in place, not bound: a `Step` local stayed in this
-                // future across the back-off (232 bytes of the `send()`
-                // future).
-                let delay = match self.settle(result, wire, &attempt_span, slot.take(), probe_guard)
-                {
-                    Step::Done(r) => return r,
-                    Step::Retry { delay, next } => {
-                        *slot = Some(next);
-                        delay
+                        started,
+                        ended,
+                        probe,
+                    };
+                    let span = AttemptSpan::record(wire.as_ref().get_ref());
+                    // Matched in place, not bound: a `Step` local stayed in
+                    // this future across the back-off (232 bytes of the
+                    // `send()` future).
+                    match self.settle(result, facts, span, slot.take(), probe_guard) {
+                        Step::Done(r) => return r,
+                        Step::Retry { delay, next } => {
+                            *slot = Some(next);
+                            delay
+                        }
                     }
                 };
                 // Boxed: the back-off timer is only needed on this rare path.
@@ -363,7 +503,7 @@ impl<'a> Call<'a> {
         &self,
         result: Result<reqwest::Response, reqwest::Error>,
         wire: Wire,
-        attempt_span: &AttemptSpan,
+        attempt_span: AttemptRecord<'_>,
         next: Option<reqwest::Request>,
         probe_guard: ProbeGuard<'_>,
     ) -> Step {
@@ -375,8 +515,10 @@ impl<'a> Call<'a> {
         } = wire;
         let (state, emitter, method) = (self.state, self.emitter, self.fields.method);
         let retry = &state.policy.retry;
-        let elapsed = ended.saturating_duration_since(started);
-        let ended_ms = self.client.hosts.ms_at(ended);
+        // The attempt's end after the epoch, once: the use stamp, the
+        // response event and the body's start derive from it.
+        let ended_since = emitter.since(ended);
+        let ended_ms = HostTable::ms_of(ended_since);
         state.mark_used(ended_ms);
         self.client.hosts.sweep_at(ended_ms, false);
         let outcome = match result {
@@ -385,10 +527,11 @@ impl<'a> Call<'a> {
                 attempt_span.status(status);
                 emitter.response(
                     attempt,
+                    started,
                     ended,
+                    ended_since,
                     method,
                     status,
-                    elapsed,
                     resp.content_length(),
                 );
                 AttemptOutcome::Response(resp)
@@ -397,6 +540,7 @@ impl<'a> Call<'a> {
                 let kind = error::classify(&err);
                 attempt_span.error(kind);
                 let err = err.without_url();
+                let elapsed = ended.saturating_duration_since(started);
                 emitter.error(attempt, Some(ended), method, kind, elapsed, || {
                     error::error_chain(&err)
                 });
@@ -430,18 +574,18 @@ impl<'a> Call<'a> {
                 },
                 None,
             ),
-            _ => return Step::Done(self.finish(outcome, attempt)),
+            _ => return Step::Done(self.finish(outcome, attempt, ended_since)),
         };
         let breaker_open = state
             .breaker
             .as_ref()
             .is_some_and(|b| b.state() == BreakerState::Open);
         if attempt >= retry.attempts() || !self.retry_method || breaker_open {
-            return Step::Done(self.finish(outcome, attempt));
+            return Step::Done(self.finish(outcome, attempt, ended_since));
         }
         // A streamed body cannot be sent twice.
         let Some(next) = next else {
-            return Step::Done(self.finish(outcome, attempt));
+            return Step::Done(self.finish(outcome, attempt, ended_since));
         };
         let retry_after = match &outcome {
             AttemptOutcome::Response(r) => r
@@ -487,7 +631,7 @@ impl<'a> Call<'a> {
                     Duration::ZERO,
                     || "the retry budget has no retry left".to_owned(),
                 );
-                return Step::Done(self.finish(outcome, attempt));
+                return Step::Done(self.finish(outcome, attempt, ended_since));
             }
         }
         emitter.retry(attempt, reason, status, delay, source);
@@ -495,12 +639,18 @@ impl<'a> Call<'a> {
         Step::Retry { delay, next }
     }
 
-    /// The logical request's result, after `attempt` attempts.
-    fn finish(&self, outcome: AttemptOutcome, attempt: u32) -> Result<Response, ClientError> {
+    /// The logical request's result, after `attempt` attempts, the last of
+    /// which ended (its response headers arrived) `ended_since` after the
+    /// client's epoch.
+    fn finish(
+        &self,
+        outcome: AttemptOutcome,
+        attempt: u32,
+        ended_since: Duration,
+    ) -> Result<Response, ClientError> {
         match outcome {
             AttemptOutcome::Response(inner) => {
-                // Watched only when a sink listens: no box, no clock read
-                // otherwise.
+                // Watched only when a sink listens: no box otherwise.
                 let watch = self.emitter.on().then(|| {
                     Box::new(BodyWatch {
                         emitter: *self.emitter,
@@ -508,31 +658,60 @@ impl<'a> Call<'a> {
                         method: self.fields.method,
                         status: inner.status().as_u16(),
                         content_length: inner.content_length(),
-                        started: Instant::now(),
+                        // The body's time runs from the headers' arrival:
+                        // the instant the attempt already read.
+                        started: ended_since,
                         read: 0,
                     })
                 });
-                Ok(Response {
-                    inner,
-                    attempts: attempt,
-                    context: RequestContext::new(
-                        self.client.telemetry,
-                        self.state.label,
-                        self.emitter.correlation_id(),
-                        0,
-                    )
-                    .with_host_key(self.state.key),
-                    watch,
-                })
+                let id = self.emitter.correlation_id();
+                Ok(response(self.client, self.state, id, inner, attempt, watch))
             }
-            AttemptOutcome::Failed(source, kind) => Err(ClientError::Transport {
-                host: self.state.display(),
-                correlation_id: self.emitter.correlation_id(),
+            AttemptOutcome::Failed(source, kind) => Err(transport_error(
+                self.state,
+                self.emitter.correlation_id(),
                 kind,
-                attempts: attempt,
+                attempt,
                 source,
-            }),
+            )),
         }
+    }
+}
+
+/// What `send()` hands back for reqwest's `inner`, on either path: the
+/// attempts it took and the logical request's context.
+fn response(
+    client: &ClientInner,
+    state: &HostState,
+    correlation_id: CorrelationId,
+    inner: reqwest::Response,
+    attempts: u32,
+    watch: Option<Box<BodyWatch>>,
+) -> Response {
+    Response {
+        inner,
+        attempts,
+        context: RequestContext::new(client.telemetry, state.label, correlation_id, 0)
+            .with_host_key(state.key),
+        watch,
+    }
+}
+
+/// The error of a logical request whose last attempt got no response
+/// (`source` already without its URL), on either path.
+fn transport_error(
+    state: &HostState,
+    correlation_id: CorrelationId,
+    kind: ErrorType,
+    attempts: u32,
+    source: reqwest::Error,
+) -> ClientError {
+    ClientError::Transport {
+        host: state.display(),
+        correlation_id,
+        kind,
+        attempts,
+        source,
     }
 }
 
@@ -581,6 +760,13 @@ fn request_missing() -> ClientError {
     ClientError::InvalidConfig("internal error: no request to send".into())
 }
 
+/// The error of a `send()` future polled after it completed (a caller's
+/// bug; an error rather than a panic).
+#[cold]
+fn polled_again() -> ClientError {
+    ClientError::InvalidConfig("internal error: request future polled after it completed".into())
+}
+
 /// Wire attempts made before the logical request ended in `e`.
 fn e_attempts(e: &ClientError) -> u32 {
     match e {
@@ -603,7 +789,9 @@ fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
         return request.try_clone();
     }
     let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
-    copy.headers_mut().clone_from(request.headers());
+    if !request.headers().is_empty() {
+        copy.headers_mut().clone_from(request.headers());
+    }
     *copy.version_mut() = request.version();
     if let Some(t) = request.timeout() {
         *copy.timeout_mut() = Some(*t);
@@ -614,6 +802,74 @@ fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static DIRECT_MANIFEST: crate::core::manifest::AdapterManifest =
+        crate::core::manifest::AdapterManifest {
+            name: "client_unit_direct",
+            type_name: "DirectUnit",
+            naming: crate::core::manifest::Naming::Prometheus,
+            host_cap: 4,
+            labels: &[],
+            events: &[],
+            slo: None,
+            cardinality_budget: 10_000,
+        };
+    static DIRECT_TELEMETRY: crate::core::adapter::AdapterTelemetry =
+        crate::core::adapter::AdapterTelemetry::new(&DIRECT_MANIFEST);
+
+    #[test]
+    fn the_direct_path_is_taken_only_when_everything_is_off() {
+        use super::super::{BreakerPolicy, RateLimit, RetryPolicy};
+        use crate::client::AdapterClient;
+        let build =
+            |f: fn(super::super::AdapterClientBuilder) -> super::super::AdapterClientBuilder| {
+                let b = AdapterClient::builder_for(&DIRECT_TELEMETRY)
+                    .retry(RetryPolicy::none())
+                    .no_breaker()
+                    .spans(false);
+                match f(b).build() {
+                    Ok(c) => c.inner,
+                    Err(e) => panic!("client builds: {e}"),
+                }
+            };
+        let direct = |client: &ClientInner, retry_method: bool| {
+            let state = client.hosts.state("a.test", 80, "http");
+            client.direct_path(&state, retry_method)
+        };
+        assert!(!DIRECT_TELEMETRY.interested(), "no sink in this test");
+        assert!(direct(&build(|b| b), true), "everything off");
+        assert!(
+            !direct(&build(|b| b.breaker(BreakerPolicy::default())), true),
+            "a breaker"
+        );
+        assert!(
+            !direct(&build(|b| b.rate_limit(RateLimit::per_second(10.0))), true),
+            "a limiter"
+        );
+        let retrying = build(|b| b.retry(RetryPolicy::default()));
+        assert!(!direct(&retrying, true), "a retry can follow");
+        assert!(direct(&retrying, false), "the method allows no retry");
+        // Spans on: the direct path only when no subscriber wants them (the
+        // test runs without one, unless another test of this binary set a
+        // global one).
+        assert_eq!(
+            direct(&build(|b| b.spans(true)), true),
+            !RequestSpan::enabled(),
+            "spans on"
+        );
+        // A sink: events to build, the full path from the next request on.
+        struct Quiet;
+        impl crate::core::sink::EventSink for Quiet {
+            fn name(&self) -> &'static str {
+                "quiet"
+            }
+        }
+        let client = build(|b| b);
+        DIRECT_TELEMETRY.set_sink(Some(Box::new(Quiet)));
+        assert!(!direct(&client, true), "a sink listens");
+        DIRECT_TELEMETRY.set_sink(None);
+        assert!(direct(&client, true), "no sink again");
+    }
 
     #[test]
     fn a_copied_request_is_the_same_request() {

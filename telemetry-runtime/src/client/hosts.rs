@@ -80,6 +80,32 @@ impl Drop for ActiveGuard<'_> {
     }
 }
 
+/// [`ActiveGuard`] over an owned state: what the direct path's future holds
+/// (it owns the state rather than borrowing it from a future around it).
+pub(super) struct OwnedActive(Arc<HostState>);
+
+impl OwnedActive {
+    /// Counts `state` in use until the guard drops.
+    #[inline]
+    pub(super) fn enter(state: Arc<HostState>) -> Self {
+        state.active.fetch_add(1, Ordering::AcqRel);
+        OwnedActive(state)
+    }
+}
+
+impl std::ops::Deref for OwnedActive {
+    type Target = HostState;
+    fn deref(&self) -> &HostState {
+        &self.0
+    }
+}
+
+impl Drop for OwnedActive {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Every host's state, and the policies a new host gets.
 pub(super) struct HostTable {
     /// For the `host` label of a new host.
@@ -124,7 +150,13 @@ impl HostTable {
 
     /// Milliseconds from the epoch to `t`.
     pub(super) fn ms_at(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+        Self::ms_of(t.saturating_duration_since(self.epoch))
+    }
+
+    /// Milliseconds of `since`, a time after the epoch (the client's epoch
+    /// is the table's).
+    pub(super) fn ms_of(since: Duration) -> u64 {
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// The rate limit of `host:port`: an override for `host:port`, else one

@@ -134,22 +134,9 @@ impl RequestBuilder {
     /// Sends the request through the limiter, breaker and retry loop. Used
     /// like an `async fn`: `builder.send().await`.
     pub fn send(self) -> impl Future<Output = Result<Response, ClientError>> + Send + 'static {
-        let RequestBuilder {
-            client,
-            inner,
-            idempotent,
-            correlation_id,
-        } = self;
-        // The logical request's future itself, not one wrapped around it
-        // (a wrapper stored the client and the request a second time and
-        // added a layer to every poll).
-        let (request, build_error) = match inner.build() {
-            Ok(r) => (Some(r), None),
-            Err(e) => (None, Some(e)),
-        };
-        client
+        self.client
             .inner
-            .execute(request, build_error, idempotent, correlation_id)
+            .start(self.inner.build(), self.idempotent, self.correlation_id)
     }
 }
 

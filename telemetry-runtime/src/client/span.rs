@@ -180,33 +180,6 @@ impl AttemptSpan {
         }
     }
 
-    /// Records a response status.
-    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-    pub(crate) fn status(&self, status: u16) {
-        #[cfg(feature = "tracing")]
-        {
-            // A disabled span (DEBUG under an INFO filter) still looks the
-            // field names up on `record`; skip that.
-            if self.span.is_disabled() {
-                return;
-            }
-            self.span.record("http.response.status_code", status);
-            if status >= 400 {
-                self.span
-                    .record("error.type", tracing::field::display(status));
-            }
-        }
-    }
-
-    /// Records a transport error.
-    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-    pub(crate) fn error(&self, error: ErrorType) {
-        #[cfg(feature = "tracing")]
-        if !self.span.is_disabled() {
-            self.span.record("error.type", error.as_str());
-        }
-    }
-
     /// Writes this attempt's trace context (`traceparent`, `tracestate`)
     /// into `headers` through the chosen injector, with the span entered so
     /// the injector sees it as the current one. Nothing without the
@@ -239,17 +212,67 @@ impl AttemptSpan {
         }
     }
 
-    /// `fut`, run inside the span. Not an `async fn`: one would store `fut`
-    /// twice in its state (as the argument and inside the wrapper), and the
-    /// retry loop's future is several kilobytes.
+    /// `fut`, run inside the span, which moves into the wrapper (no clone
+    /// of it; [`record`](Self::record) lends it back). Not an `async fn`:
+    /// one would store `fut` twice in its state.
     #[cfg(feature = "tracing")]
-    pub(crate) fn instrument<F: Future>(&self, fut: F) -> tracing::instrument::Instrumented<F> {
-        tracing::Instrument::instrument(fut, self.span.clone())
+    pub(crate) fn instrument<F: Future>(self, fut: F) -> InSpan<F> {
+        tracing::Instrument::instrument(fut, self.span)
     }
 
     /// `fut` itself (no spans without the `tracing` feature).
     #[cfg(not(feature = "tracing"))]
-    pub(crate) fn instrument<F: Future>(&self, fut: F) -> F {
+    pub(crate) fn instrument<F: Future>(self, fut: F) -> InSpan<F> {
         fut
+    }
+
+    /// The span inside `run` (what [`instrument`](Self::instrument)
+    /// returned), to record the attempt's outcome on.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn record<F>(run: &InSpan<F>) -> AttemptRecord<'_> {
+        AttemptRecord {
+            #[cfg(feature = "tracing")]
+            span: run.span(),
+            #[cfg(not(feature = "tracing"))]
+            _run: std::marker::PhantomData,
+        }
+    }
+}
+
+/// An attempt span lent back by its wire future, to record on.
+#[derive(Clone, Copy)]
+pub(crate) struct AttemptRecord<'a> {
+    #[cfg(feature = "tracing")]
+    span: &'a tracing::Span,
+    #[cfg(not(feature = "tracing"))]
+    _run: std::marker::PhantomData<&'a ()>,
+}
+
+impl AttemptRecord<'_> {
+    /// Records a response status.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn status(&self, status: u16) {
+        #[cfg(feature = "tracing")]
+        {
+            // A disabled span (DEBUG under an INFO filter) still looks the
+            // field names up on `record`; skip that.
+            if self.span.is_disabled() {
+                return;
+            }
+            self.span.record("http.response.status_code", status);
+            if status >= 400 {
+                self.span
+                    .record("error.type", tracing::field::display(status));
+            }
+        }
+    }
+
+    /// Records a transport error.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn error(&self, error: ErrorType) {
+        #[cfg(feature = "tracing")]
+        if !self.span.is_disabled() {
+            self.span.record("error.type", error.as_str());
+        }
     }
 }

@@ -188,9 +188,10 @@ impl RequestContext {
         }
     }
 
-    /// Polls `inner` with the context `context()` builds in scope: what the
-    /// client wraps its wire future in. Building the context per poll from
-    /// references the caller holds anyway keeps the wrapped future small.
+    /// Polls `inner` with the context `context()` builds in scope. Building
+    /// the context per poll from references the caller holds anyway keeps
+    /// the wrapped future small (the client's wire future uses a variant of
+    /// this that builds none while nobody listens).
     pub fn scoped_by<F, C>(inner: F, context: C) -> ScopedBy<F, C>
     where
         F: Future,
@@ -232,6 +233,46 @@ pin_project_lite::pin_project! {
 impl<F, C> fmt::Debug for ScopedBy<F, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopedBy").finish_non_exhaustive()
+    }
+}
+
+/// A future polled with the context a closure builds in scope, or without
+/// one on the polls where the closure builds none: what the client wraps
+/// its wire future in, so that a request nobody listens to sets no
+/// thread-local (and the wrapper stores nothing more than the closure).
+/// Both parts are `Unpin` (reqwest's future is, and a closure over
+/// references), so there is no pin projection.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) struct ScopedWhen<F, C> {
+    inner: F,
+    context: C,
+}
+
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+impl RequestContext {
+    /// Polls `inner` with the context `context()` builds in scope, or
+    /// without one when it builds `None`.
+    pub(crate) fn scoped_when<F, C>(inner: F, context: C) -> ScopedWhen<F, C>
+    where
+        F: Future + Unpin,
+        C: Fn() -> Option<RequestContext>,
+    {
+        ScopedWhen { inner, context }
+    }
+}
+
+impl<F, C> Future for ScopedWhen<F, C>
+where
+    F: Future + Unpin,
+    C: Fn() -> Option<RequestContext> + Unpin,
+{
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        match (this.context)() {
+            Some(context) => context.scope(|| Pin::new(&mut this.inner).poll(cx)),
+            None => Pin::new(&mut this.inner).poll(cx),
+        }
     }
 }
 

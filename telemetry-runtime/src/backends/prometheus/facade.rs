@@ -187,8 +187,6 @@ pub(crate) struct HostHandles {
     limiter: OnceLock<LimiterHandles>,
     breaker_state: OnceLock<Gauge>,
     transitions: [OnceLock<Counter>; BREAKER_STATES * BREAKER_STATES],
-    /// `http_response_body_duration_seconds`.
-    body_duration: OnceLock<Histogram>,
     /// `http_response_body_errors_total` by `ErrorType` index.
     body_errors: Box<[OnceLock<Counter>]>,
     /// Last seen state, for the health endpoints (the facade's handles cannot
@@ -213,7 +211,6 @@ impl HostHandles {
             limiter: OnceLock::new(),
             breaker_state: OnceLock::new(),
             transitions: std::array::from_fn(|_| OnceLock::new()),
-            body_duration: OnceLock::new(),
             body_errors: ErrorType::ALL.iter().map(|_| OnceLock::new()).collect(),
             last_breaker: AtomicU8::new(0),
             last_saturation: AtomicU64::new(0f64.to_bits()),
@@ -247,11 +244,7 @@ impl HostHandles {
 
     /// A response body ended (read to its end, or failed with `error`)
     /// `took` after the response headers.
-    pub(crate) fn body(&self, took: Duration, error: Option<ErrorType>) {
-        self.body_duration
-            .get_or_init(|| exporter().histogram(Family::BodyDuration, self.naming, self.base()))
-            .record(took.as_secs_f64());
-        let Some(error) = error else { return };
+    pub(crate) fn body_error(&self, error: ErrorType) {
         let i = ErrorType::ALL.iter().position(|r| *r == error).unwrap_or(0);
         if let Some(slot) = self.body_errors.get(i) {
             slot.get_or_init(|| {

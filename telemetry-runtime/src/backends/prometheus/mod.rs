@@ -90,7 +90,7 @@ use crate::core::sink::EventSink;
 /// ```
 pub fn configure(options: PrometheusOptions) -> Result<(), PrometheusError> {
     options.validate()?;
-    // The two hot-path histograms live in the runtime's atomics, not in the
+    // The hot-path histograms live in the runtime's atomics, not in the
     // exporter: hand their buckets to the instruments.
     let hot = |family: Family| {
         options.buckets.iter().find(|(name, _)| {
@@ -101,6 +101,11 @@ pub fn configure(options: PrometheusOptions) -> Result<(), PrometheusError> {
     };
     let duration = hot(Family::RequestDuration);
     let size = hot(Family::ResponseSize);
+    if let Some((name, b)) = hot(Family::BodyDuration) {
+        if !state::set_body_buckets(b) {
+            return Err(PrometheusError::FixedBuckets(name.clone()));
+        }
+    }
     if duration.is_some() || size.is_some() {
         let set = set_request_buckets(
             duration.map(|(_, b)| b.as_slice()),
@@ -168,13 +173,17 @@ impl EventSink for PrometheusSink {
     // The response counted the announced `Content-Length`; a body without
     // one (chunked, decoded, streamed) is sized here, from the bytes read.
     fn on_body(&self, e: &BodyEvent) {
-        if e.content_length.is_none() {
-            if let Some(a) = state::adapter(e.meta.adapter) {
-                a.host(e.meta.host).size.observe_raw(e.size);
+        if let Some(a) = state::adapter(e.meta.adapter) {
+            let m = a.host(e.meta.host);
+            if e.content_length.is_none() {
+                m.size.observe_raw(e.size);
             }
+            m.record_body(e.duration);
         }
-        if let Some(h) = facade::adapter(e.meta.adapter) {
-            h.host(e.meta.host).body(e.duration, e.error_type);
+        if let Some(error) = e.error_type {
+            if let Some(h) = facade::adapter(e.meta.adapter) {
+                h.host(e.meta.host).body_error(error);
+            }
         }
     }
     fn on_request(&self, e: &RequestEvent) {

@@ -138,7 +138,11 @@ pub fn default_buckets(family: Family) -> &'static [f64] {
 pub(crate) fn is_hot(f: Family) -> bool {
     matches!(
         f,
-        Family::Requests | Family::RequestDuration | Family::ResponseSize | Family::InFlight
+        Family::Requests
+            | Family::RequestDuration
+            | Family::ResponseSize
+            | Family::InFlight
+            | Family::BodyDuration
     )
 }
 

@@ -62,6 +62,27 @@ pub fn set_request_buckets(duration_seconds: Option<&[f64]>, size_bytes: Option<
     chosen
 }
 
+static BODY_BUCKETS: OnceLock<&'static Buckets> = OnceLock::new();
+
+/// The buckets of `http_response_body_duration_seconds` (base unit
+/// nanoseconds): [`DURATION_BUCKETS_SECONDS`] unless the Prometheus
+/// backend's `configure` chose others first. Fixed at the first body
+/// recorded.
+pub(crate) fn body_buckets() -> &'static Buckets {
+    BODY_BUCKETS.get_or_init(|| leak_buckets(DURATION_BUCKETS_SECONDS, 1e9))
+}
+
+/// Chooses the body-duration bucket bounds (seconds); `false`, changing
+/// nothing, once they are fixed.
+pub(crate) fn set_body_buckets(seconds: &[f64]) -> bool {
+    let mut chosen = false;
+    BODY_BUCKETS.get_or_init(|| {
+        chosen = true;
+        leak_buckets(seconds, 1e9)
+    });
+    chosen
+}
+
 /// What a `http_requests_total` series counts besides its method: the status
 /// code of a response, or the error type of an attempt that got no response.
 /// The two live in disjoint halves of the key space, so no code, however
@@ -228,6 +249,9 @@ pub struct HostMetrics {
     pub size: Histogram,
     /// `http_in_flight_requests`.
     pub in_flight: AtomicI64,
+    /// `http_response_body_duration_seconds`, created at the first body
+    /// (every response has one, so it is recorded here, not on the facade).
+    pub body_duration: OnceLock<Histogram>,
     duration_buckets: &'static Buckets,
 }
 
@@ -239,21 +263,13 @@ impl HostMetrics {
             duration: std::array::from_fn(|_| OnceLock::new()),
             size: Histogram::new(size_buckets),
             in_flight: AtomicI64::new(0),
+            body_duration: OnceLock::new(),
             duration_buckets,
         }
     }
 
-    /// Records one completed request: counter, duration and (if known) size.
-    /// use telemetry_runtime::instruments::*;
-    /// use telemetry_runtime::events::HttpMethod;
-    /// use std::time::Duration;
-    /// let d: &'static Buckets = Box::leak(Box::new(Buckets::new(DURATION_BUCKETS_SECONDS, 1e9)));
-    /// let s: &'static Buckets = Box::leak(Box::new(Buckets::new(SIZE_BUCKETS_BYTES, 1.0)));
-    /// let m = HostMetrics::new(d, s);
-    /// m.record(HttpMethod::Get, 200, Duration::from_millis(30), Some(512));
-    /// assert_eq!(m.requests.snapshot().0, vec![(HttpMethod::Get, StatusKey::Code(200), 1)]);
-    /// assert_eq!(m.duration_for(HttpMethod::Get).snapshot().count, 1);
-    /// ```
+    /// Records one completed request: counter, duration and (if known) size
+    /// (test: `host_metrics_record_a_request` below).
     #[inline]
     pub fn record(&self, method: HttpMethod, status: u16, duration: Duration, size: Option<u64>) {
         self.requests.add(method, status);
@@ -261,6 +277,14 @@ impl HostMetrics {
         if let Some(size) = size {
             self.size.observe_raw(size);
         }
+    }
+
+    /// Records how long a response's body took.
+    #[inline]
+    pub fn record_body(&self, took: Duration) {
+        self.body_duration
+            .get_or_init(|| Histogram::new(body_buckets()))
+            .observe_duration(took);
     }
 
     /// The duration histogram of `method`, created on first use.
@@ -449,6 +473,10 @@ mod tests {
             vec![(HttpMethod::Get, StatusKey::Code(200), 1)]
         );
         assert_eq!(m.duration_for(HttpMethod::Get).snapshot().count, 1);
+        assert!(m.body_duration.get().is_none(), "no body yet: no series");
+        m.record_body(Duration::from_millis(4));
+        let body = m.body_duration.get().map(Histogram::snapshot);
+        assert_eq!(body.map(|b| b.count), Some(1));
     }
 
     #[test]

@@ -329,6 +329,22 @@ pub(crate) fn render_hot(out: &mut String, rows: &[AdapterRows], naming: Naming)
         }
     }
 
+    let f = Family::BodyDuration;
+    let name = f.name(naming);
+    header(out, name, f.help(), f.kind());
+    for r in &rows {
+        for (host, m) in &r.hosts {
+            if let Some(h) = m.body_duration.get() {
+                histogram(
+                    out,
+                    name,
+                    &[("adapter", r.name), (ln.host, host.as_str())],
+                    &h.snapshot(),
+                );
+            }
+        }
+    }
+
     let f = Family::InFlight;
     let name = f.name(naming);
     header(out, name, f.help(), f.kind());
