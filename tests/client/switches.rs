@@ -9,6 +9,7 @@ use telemetry_runtime::client::{ClientPolicies, HostOverride, RetryPolicy};
 use telemetry_runtime::events::ErrorType;
 use telemetry_runtime::{instrumented_adapter, AdapterClient};
 use telemetry_sim::{Route, Script, Simulator, Step};
+use telemetry_tests::support::fs::{free_port, wait_for};
 use telemetry_tests::support::{describe_all, record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
@@ -161,9 +162,7 @@ async fn with_everything_off_the_direct_path_answers_as_the_full_path_does() {
         Script::always(Step::ok().delay(Duration::from_millis(1500))),
     );
     // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
+    let closed = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let client = AdapterClient::builder::<DirectPath>()
         .resolve("direct.test", sim.addr())
         .resolve("slow.test", sim.addr())
@@ -245,10 +244,11 @@ async fn with_everything_off_the_direct_path_answers_as_the_full_path_does() {
             .timeout(Duration::from_secs(20))
             .send(),
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while direct_in_flight(&slow) != Some(2) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for(Duration::from_secs(20), "both requests in flight", || {
+        let n = direct_in_flight(&slow);
+        async move { (n == Some(2)).then_some(()) }
+    })
+    .await;
     assert_eq!(direct_in_flight(&slow), Some(2), "both are in flight");
     a.await.expect("task").expect("slow answer");
     b.await.expect("task").expect("slow answer");

@@ -154,7 +154,7 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct HostBreaker {
     policy: BreakerPolicy,
-    /// The state ([`state_code`]): written only under `inner`'s lock, read
+    /// The state ([`BreakerState::code`]): written only under `inner`'s lock, read
     /// without it by the closed fast paths.
     state: AtomicU8,
     /// Failed attempts in a row while closed; a success resets it without
@@ -163,15 +163,7 @@ pub(crate) struct HostBreaker {
     inner: Mutex<Inner>,
 }
 
-/// `state` as the atomic stores it.
-fn state_code(state: BreakerState) -> u8 {
-    match state {
-        BreakerState::Closed => 0,
-        BreakerState::Open => 1,
-        BreakerState::HalfOpen => 2,
-    }
-}
-
+/// The closed state's code ([`BreakerState::code`]), for the fast paths.
 const CLOSED: u8 = 0;
 
 /// Entries kept for the ratio rule at most, whatever the traffic: the ratio
@@ -182,7 +174,7 @@ impl HostBreaker {
     pub(crate) fn new(policy: BreakerPolicy) -> Self {
         HostBreaker {
             policy,
-            state: AtomicU8::new(CLOSED),
+            state: AtomicU8::new(BreakerState::Closed.code()),
             consecutive: AtomicU32::new(0),
             inner: Mutex::new(Inner {
                 opened_at: None,
@@ -200,15 +192,11 @@ impl HostBreaker {
     /// Changes the state; only under the lock (`_g` is its guard), so
     /// the lock's holders see the state they change.
     fn set_state(&self, _g: &mut Inner, state: BreakerState) {
-        self.state.store(state_code(state), Ordering::Release);
+        self.state.store(state.code(), Ordering::Release);
     }
 
     pub(crate) fn state(&self) -> BreakerState {
-        match self.state.load(Ordering::Acquire) {
-            CLOSED => BreakerState::Closed,
-            1 => BreakerState::Open,
-            _ => BreakerState::HalfOpen,
-        }
+        BreakerState::from_code(self.state.load(Ordering::Acquire))
     }
 
     /// The state as a call at `now` would find it, without changing it: an
@@ -508,6 +496,7 @@ mod tests {
                 .open_timeout(Duration::from_secs(60)),
         );
         let now = Instant::now();
+        assert_eq!(CLOSED, BreakerState::Closed.code(), "the fast paths' code");
         let opened = AtomicU32::new(0);
         std::thread::scope(|s| {
             for _ in 0..4 {
