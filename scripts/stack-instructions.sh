@@ -28,6 +28,7 @@ KEYS=(
     "autometrics"
     "tracing + reqwest-retry"
     "30 s timeout"
+    "tracing with a 30 s timeout"
     "ours with PrometheusSink, spans off"
     "without a sink, spans on"
     "without a sink, spans off"

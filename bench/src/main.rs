@@ -2,7 +2,7 @@
 //! with medians over rounds, written as markdown.
 //!
 //! ```text
-//! bench [all] [--out FILE] [--rounds N] [--samples N] [--quick]
+//! bench [all] [--out FILE] [--rounds N] [--samples N] [--stack-rounds N] [--quick]
 //! bench micro                  # hot-path tables only
 //! bench render                 # render/memory table only
 //! bench hosts                  # million-hosts table only
@@ -63,6 +63,11 @@ fn parse_args() -> Result<Options, String> {
                 o.samples = value("--samples")?
                     .parse()
                     .map_err(|e| format!("--samples: {e}"))?
+            }
+            "--stack-rounds" => {
+                o.stack_rounds = value("--stack-rounds")?
+                    .parse()
+                    .map_err(|e| format!("--stack-rounds: {e}"))?
             }
             "--quick" => {
                 o.rounds = 7;

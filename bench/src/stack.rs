@@ -168,6 +168,10 @@ pub enum Variant {
     /// Bare reqwest with the adapter client's default 30 s per-attempt
     /// timeout (a timer armed and cancelled per request).
     BareTimeout(reqwest::Client),
+    /// reqwest-middleware + reqwest-tracing over a reqwest client with the
+    /// same 30 s timeout: the peer of the default stack with equal
+    /// timeouts.
+    TracingTimeout(reqwest_middleware::ClientWithMiddleware),
 }
 
 impl std::fmt::Debug for Variant {
@@ -188,6 +192,9 @@ impl Variant {
             Variant::Autometrics(_) => "#[autometrics] async fn around reqwest",
             Variant::Ablation(name, _) => name,
             Variant::BareTimeout(_) => "baseline: bare reqwest with a 30 s timeout (the adapter client's default)",
+            Variant::TracingTimeout(_) => {
+                "peer: reqwest-middleware + reqwest-tracing with a 30 s timeout"
+            }
         }
     }
 
@@ -204,7 +211,10 @@ impl Variant {
                 let r = a.http.get(url).send().await.map_err(|e| e.to_string())?;
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
             }
-            Variant::Tracing(c) | Variant::Retry(c) | Variant::TracingRetry(c) => {
+            Variant::Tracing(c)
+            | Variant::Retry(c)
+            | Variant::TracingRetry(c)
+            | Variant::TracingTimeout(c) => {
                 let r = c.get(url).send().await.map_err(|e| e.to_string())?;
                 Ok(r.bytes().await.map_err(|e| e.to_string())?.len())
             }
@@ -279,6 +289,18 @@ pub fn variants(addr: SocketAddr, ablation: bool) -> Result<Vec<Variant>, String
                 .timeout(std::time::Duration::from_secs(30))
                 .build()
                 .map_err(|e| e.to_string())?,
+        ));
+        v.push(Variant::TracingTimeout(
+            reqwest_middleware::ClientBuilder::new(
+                reqwest::Client::builder()
+                    .resolve(HOST, addr)
+                    .pool_max_idle_per_host(4)
+                    .timeout(std::time::Duration::from_secs(30))
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            )
+            .with(reqwest_tracing::TracingMiddleware::default())
+            .build(),
         ));
         let ours_nospans = with(AdapterClient::builder::<StackAdapter>())
             .spans(false)
@@ -377,12 +399,41 @@ fn set_up() -> Result<(Upstream, String, tokio::runtime::Runtime), String> {
     Ok((upstream, url, rt))
 }
 
+/// Pins this process, and so the upstream child it spawns next (affinity
+/// is inherited), to the CPU it runs on; `BENCH_STACK_PIN=0` leaves both
+/// free. On a virtual machine, a request and its response crossing between
+/// two vCPUs wake the other through the hypervisor: on the 2-vCPU machine
+/// of docs/performance.md that put 100 to 170 us of kernel time on a
+/// 25 us GET and spread the per-round ratios over +-30 %. On one CPU the
+/// two processes hand over by the scheduler alone. Both processes' time
+/// is counted separately, so sharing the CPU does not mix them.
+fn pin_to_one_cpu() {
+    if std::env::var("BENCH_STACK_PIN").as_deref() == Ok("0") {
+        return;
+    }
+    // SAFETY: `sched_getcpu` has no preconditions; `set` is a zeroed
+    // `cpu_set_t` owned by this frame, passed with its own size, for this
+    // process (pid 0).
+    unsafe {
+        let cpu = libc::sched_getcpu();
+        if cpu < 0 {
+            return;
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!("bench: could not pin to CPU {cpu}; measuring unpinned");
+        }
+    }
+}
+
 /// Runs `rounds` rounds of `per_round` requests per variant, interleaved.
 pub fn measure(
     rounds: usize,
     per_round: usize,
     ablation: bool,
 ) -> Result<(Vec<StackStats>, usize), String> {
+    pin_to_one_cpu();
     let (upstream, url, rt) = set_up()?;
     rt.block_on(async {
         let variants = variants(upstream.addr, ablation)?;
