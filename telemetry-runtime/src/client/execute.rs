@@ -49,11 +49,60 @@ struct Call<'a> {
 enum Step {
     /// The logical request is over.
     Done(Result<Response, ClientError>),
-    /// Sleep `delay`, then send `next`.
-    Retry {
-        delay: Duration,
-        next: reqwest::Request,
-    },
+    /// Sleep `delay`, then send the spare the retry loop kept.
+    Retry { delay: Duration },
+}
+
+/// What rebuilds the next attempt's request from the logical request's
+/// redacted URL, when that URL is the request's own verbatim (it had no
+/// userinfo, query or fragment to redact: the events' `Arc<str>`) and the
+/// request has no body and no headers (a request with headers takes a
+/// copy: their clone allocates either way, and keeping them here would
+/// grow every attempt loop's future by a header map). The retry loop keeps one while an attempt is on the
+/// wire, in case a retry follows, instead of a copy of the request: most
+/// attempts are not retried, and this one costs no copy of the URL (an
+/// allocation) until a retry parses the URL again, on the path that sleeps
+/// next.
+struct Rebuild {
+    method: reqwest::Method,
+    version: reqwest::Version,
+    timeout: Option<Duration>,
+}
+
+impl Rebuild {
+    /// Keeps what the attempt after `request` is sent from: a `Rebuild` in
+    /// `rebuild` when `url` (the logical request's redacted URL, when it
+    /// was built) is its URL verbatim and it has no body or headers, else a
+    /// copy in
+    /// `slot`; neither when its body cannot be sent twice (a stream).
+    fn keep(
+        request: &reqwest::Request,
+        url: Option<&Arc<str>>,
+        slot: &mut Option<reqwest::Request>,
+        rebuild: &mut Option<Rebuild>,
+    ) {
+        let verbatim = url.is_some_and(|u| **u == *request.url().as_str());
+        if !verbatim || request.body().is_some() || !request.headers().is_empty() {
+            *slot = copy_request(request);
+            return;
+        }
+        *rebuild = Some(Rebuild {
+            method: request.method().clone(),
+            version: request.version(),
+            timeout: request.timeout().copied(),
+        });
+    }
+
+    /// The request, `url` being the one [`keep`](Self::keep) was given.
+    /// `None` only if the URL did not parse again, which a URL that came
+    /// out of the parser does not do.
+    fn into_request(self, url: Option<&Arc<str>>) -> Option<reqwest::Request> {
+        let url = reqwest::Url::parse(url?).ok()?;
+        let mut r = reqwest::Request::new(self.method, url);
+        *r.version_mut() = self.version;
+        *r.timeout_mut() = self.timeout;
+        Some(r)
+    }
 }
 
 /// Facts of one wire attempt, for [`Call::settle`].
@@ -308,6 +357,8 @@ impl<'a> Call<'a> {
     ) -> impl Future<Output = Result<Response, ClientError>> + 'a {
         async move {
             let mut attempt: u32 = 1;
+            // The spare when it is not a copy in `slot` (see `Rebuild`).
+            let mut rebuild: Option<Rebuild> = None;
             loop {
                 // One clock read for the breaker, the limiter and the rate-limit
                 // event of this attempt; none when the host has neither.
@@ -382,11 +433,16 @@ impl<'a> Call<'a> {
                         self.fields.url_full,
                         self.fields.port,
                     );
-                    let Some(mut this) = slot.take() else {
+                    let url = self.fields.url_full;
+                    let this = match slot.take() {
+                        Some(r) => Some(r),
+                        None => rebuild.take().and_then(|r| r.into_request(url)),
+                    };
+                    let Some(mut this) = this else {
                         return Err(request_missing());
                     };
                     if self.retry_method && attempt < self.state.policy.retry.attempts() {
-                        *slot = copy_request(&this);
+                        Rebuild::keep(&this, url, slot, &mut rebuild);
                     }
                     attempt_span.propagate(&self.client.propagation, this.headers_mut());
                     // Polled with this attempt in scope, so the redirect
@@ -429,12 +485,10 @@ impl<'a> Call<'a> {
                     // Matched in place, not bound: a `Step` local stayed in
                     // this future across the back-off (232 bytes of the
                     // `send()` future).
-                    match self.settle(result, facts, span, slot.take(), probe_guard) {
+                    let spare = slot.is_some() || rebuild.is_some();
+                    match self.settle(result, facts, span, spare, probe_guard) {
                         Step::Done(r) => return r,
-                        Step::Retry { delay, next } => {
-                            *slot = Some(next);
-                            delay
-                        }
+                        Step::Retry { delay } => delay,
                     }
                 };
                 // Boxed: the back-off timer is only needed on this rare path.
@@ -504,7 +558,7 @@ impl<'a> Call<'a> {
         result: Result<reqwest::Response, reqwest::Error>,
         wire: Wire,
         attempt_span: AttemptRecord<'_>,
-        next: Option<reqwest::Request>,
+        spare: bool,
         probe_guard: ProbeGuard<'_>,
     ) -> Step {
         let Wire {
@@ -583,10 +637,10 @@ impl<'a> Call<'a> {
         if attempt >= retry.attempts() || !self.retry_method || breaker_open {
             return Step::Done(self.finish(outcome, attempt, ended_since));
         }
-        // A streamed body cannot be sent twice.
-        let Some(next) = next else {
+        // A streamed body cannot be sent twice: no spare was kept.
+        if !spare {
             return Step::Done(self.finish(outcome, attempt, ended_since));
-        };
+        }
         let retry_after = match &outcome {
             AttemptOutcome::Response(r) => r
                 .headers()
@@ -636,7 +690,7 @@ impl<'a> Call<'a> {
         }
         emitter.retry(attempt, reason, status, delay, source);
         emitter.backoff(attempt, delay, source);
-        Step::Retry { delay, next }
+        Step::Retry { delay }
     }
 
     /// The logical request's result, after `attempt` attempts, the last of
@@ -904,6 +958,60 @@ mod tests {
                 original.body().and_then(|b| b.as_bytes())
             );
         }
+    }
+
+    #[test]
+    fn a_spare_sends_the_same_request_whether_copied_or_rebuilt() {
+        let client = reqwest::Client::new();
+        let redactor = Redactor::new();
+        let build = |b: reqwest::RequestBuilder| b.build().expect("request");
+        let cases = [
+            // Verbatim URLs, no body, no headers: rebuilt on a retry.
+            (build(client.get("http://a.test/x/y")), true),
+            (
+                build(
+                    client
+                        .delete("http://b.test:8080/")
+                        .version(reqwest::Version::HTTP_11)
+                        .timeout(Duration::from_secs(7)),
+                ),
+                true,
+            ),
+            // Headers, a query the events show redacted, a body: copied.
+            (
+                build(client.get("http://a.test/").header("x-one", "1")),
+                false,
+            ),
+            (build(client.get("http://c.test/x?api_key=secret")), false),
+            (build(client.put("http://d.test/").body("payload")), false),
+        ];
+        for (original, rebuilt) in cases {
+            let url = redacted_url(&redactor, original.url());
+            let (mut slot, mut rebuild) = (None, None);
+            Rebuild::keep(&original, Some(&url), &mut slot, &mut rebuild);
+            assert_eq!(rebuild.is_some(), rebuilt, "{}", original.url());
+            assert_eq!(slot.is_some(), !rebuilt, "{}", original.url());
+            let next = match slot {
+                Some(copy) => copy,
+                None => rebuild
+                    .and_then(|r| r.into_request(Some(&url)))
+                    .expect("rebuilt"),
+            };
+            assert_eq!(next.method(), original.method());
+            assert_eq!(next.url(), original.url());
+            assert_eq!(next.headers(), original.headers());
+            assert_eq!(next.version(), original.version());
+            assert_eq!(next.timeout(), original.timeout());
+            assert_eq!(
+                next.body().and_then(|b| b.as_bytes()),
+                original.body().and_then(|b| b.as_bytes())
+            );
+        }
+        // Without a redacted URL (no sink, no span) the spare is a copy.
+        let original = build(client.get("http://a.test/"));
+        let (mut slot, mut rebuild) = (None, None);
+        Rebuild::keep(&original, None, &mut slot, &mut rebuild);
+        assert!(slot.is_some() && rebuild.is_none());
     }
 
     #[test]
