@@ -282,25 +282,20 @@ pub fn variants(addr: SocketAddr, ablation: bool) -> Result<Vec<Variant>, String
                 .breaker(BreakerPolicy::default())
         };
         let err = |e: telemetry_runtime::client::ClientError| e.to_string();
-        v.push(Variant::BareTimeout(
+        // The adapter client's default per-attempt timeout, on reqwest.
+        let timed = || {
             reqwest::Client::builder()
                 .resolve(HOST, addr)
                 .pool_max_idle_per_host(4)
                 .timeout(std::time::Duration::from_secs(30))
                 .build()
-                .map_err(|e| e.to_string())?,
-        ));
+                .map_err(|e| e.to_string())
+        };
+        v.push(Variant::BareTimeout(timed()?));
         v.push(Variant::TracingTimeout(
-            reqwest_middleware::ClientBuilder::new(
-                reqwest::Client::builder()
-                    .resolve(HOST, addr)
-                    .pool_max_idle_per_host(4)
-                    .timeout(std::time::Duration::from_secs(30))
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-            .with(reqwest_tracing::TracingMiddleware::default())
-            .build(),
+            reqwest_middleware::ClientBuilder::new(timed()?)
+                .with(reqwest_tracing::TracingMiddleware::default())
+                .build(),
         ));
         let ours_nospans = with(AdapterClient::builder::<StackAdapter>())
             .spans(false)

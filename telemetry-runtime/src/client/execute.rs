@@ -925,6 +925,20 @@ mod tests {
         assert!(direct(&client, true), "no sink again");
     }
 
+    /// `next` sends what `original` sent: method, URL, headers, version,
+    /// timeout and body.
+    fn assert_same_request(next: &reqwest::Request, original: &reqwest::Request) {
+        assert_eq!(next.method(), original.method());
+        assert_eq!(next.url(), original.url());
+        assert_eq!(next.headers(), original.headers());
+        assert_eq!(next.version(), original.version());
+        assert_eq!(next.timeout(), original.timeout());
+        assert_eq!(
+            next.body().and_then(|b| b.as_bytes()),
+            original.body().and_then(|b| b.as_bytes())
+        );
+    }
+
     #[test]
     fn a_copied_request_is_the_same_request() {
         let client = reqwest::Client::new();
@@ -948,15 +962,7 @@ mod tests {
             .expect("request");
         for original in [plain, timed, with_body] {
             let copy = copy_request(&original).expect("clonable");
-            assert_eq!(copy.method(), original.method());
-            assert_eq!(copy.url(), original.url());
-            assert_eq!(copy.headers(), original.headers());
-            assert_eq!(copy.version(), original.version());
-            assert_eq!(copy.timeout(), original.timeout());
-            assert_eq!(
-                copy.body().and_then(|b| b.as_bytes()),
-                original.body().and_then(|b| b.as_bytes())
-            );
+            assert_same_request(&copy, &original);
         }
     }
 
@@ -997,15 +1003,7 @@ mod tests {
                     .and_then(|r| r.into_request(Some(&url)))
                     .expect("rebuilt"),
             };
-            assert_eq!(next.method(), original.method());
-            assert_eq!(next.url(), original.url());
-            assert_eq!(next.headers(), original.headers());
-            assert_eq!(next.version(), original.version());
-            assert_eq!(next.timeout(), original.timeout());
-            assert_eq!(
-                next.body().and_then(|b| b.as_bytes()),
-                original.body().and_then(|b| b.as_bytes())
-            );
+            assert_same_request(&next, &original);
         }
         // Without a redacted URL (no sink, no span) the spare is a copy.
         let original = build(client.get("http://a.test/"));
