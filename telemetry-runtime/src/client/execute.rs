@@ -58,11 +58,11 @@ enum Step {
 /// userinfo, query or fragment to redact: the events' `Arc<str>`) and the
 /// request has no body and no headers (a request with headers takes a
 /// copy: their clone allocates either way, and keeping them here would
-/// grow every attempt loop's future by a header map). The retry loop keeps one while an attempt is on the
-/// wire, in case a retry follows, instead of a copy of the request: most
-/// attempts are not retried, and this one costs no copy of the URL (an
-/// allocation) until a retry parses the URL again, on the path that sleeps
-/// next.
+/// grow every attempt loop's future by a header map). The retry loop keeps
+/// one while an attempt is on the wire, in case a retry follows, instead of
+/// a copy of the request: most attempts are not retried, and this one
+/// costs no copy of the URL (an allocation) until a retry parses the URL
+/// again, on the path that sleeps next.
 struct Rebuild {
     method: reqwest::Method,
     version: reqwest::Version,
@@ -73,8 +73,8 @@ impl Rebuild {
     /// Keeps what the attempt after `request` is sent from: a `Rebuild` in
     /// `rebuild` when `url` (the logical request's redacted URL, when it
     /// was built) is its URL verbatim and it has no body or headers, else a
-    /// copy in
-    /// `slot`; neither when its body cannot be sent twice (a stream).
+    /// copy in `slot`; neither when its body cannot be sent twice (a
+    /// stream).
     fn keep(
         request: &reqwest::Request,
         url: Option<&Arc<str>>,
@@ -214,8 +214,9 @@ impl ClientInner {
     /// is 264 bytes; the block uses its captures in place. It owns the
     /// client and `request` is the one slot of the request: the retry loop
     /// borrows it for the request to send and, while an attempt is on the
-    /// wire, for its copy (so the 264-byte request is stored once, not once
-    /// per future layer).
+    /// wire, for its copy when the loop keeps a copy rather than a
+    /// `Rebuild` (so the 264-byte request is stored once, not once per
+    /// future layer).
     #[allow(clippy::manual_async_fn)]
     pub(super) fn execute(
         self: Arc<Self>,
@@ -413,11 +414,11 @@ impl<'a> Call<'a> {
                 }
 
                 // 3. The wire attempt.
-                // The request goes on the wire; `slot` keeps a copy for the
-                // next attempt, only when there can be one (`settle` checks
-                // the same two conditions first). In a block, so the moved
-                // request and span take no room in this future while it
-                // waits.
+                // The request goes on the wire; `slot` (a copy) or `rebuild`
+                // keeps a spare for the next attempt, only when there can be
+                // one (`settle` checks the same two conditions first). In a
+                // block, so the moved request and span take no room in this
+                // future while it waits.
                 let (started, wire) = {
                     let attempt_span = if self.client.spans {
                         RequestSpan::attempt(self.fields, attempt)
